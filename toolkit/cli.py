@@ -1,0 +1,316 @@
+"""The ``toolkit`` command: run, validate, list, show, compare and cache.
+
+Errors print one readable message and exit with status 2 for bad usage or 1 for a failed
+run; ``--debug`` (anywhere on the command line) shows the traceback too. ``--help``,
+``list``, ``show`` and ``validate`` do not import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from toolkit import __version__
+from toolkit.errors import ToolkitError, UsageError
+
+app = typer.Typer(
+    name="toolkit",
+    help="Trustworthy-ML experiments from TOML recipes: fairness, OOD detection, attacks, "
+    "defenses and explanations, checked against the reference libraries.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+cache_app = typer.Typer(help="Inspect or empty the artifact cache (trained models).", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a recipe key, e.g. --set train.epochs=3 (value parsed as TOML)."),
+]
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"toolkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Options that apply to every command; ``--debug`` anywhere shows tracebacks."""
+
+
+@app.command()
+def run(
+    recipe: Annotated[Path, typer.Argument(help="The recipe file (TOML).")],
+    overrides: SetOption = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parent folder of the run folders.")] = Path("runs"),
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither reuse nor store trained models.")] = False,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda (overrides runtime.device).")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch CPU threads (overrides runtime.threads).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run folder.")] = False,
+) -> None:
+    """Run a recipe and write its run folder (metrics, figures, report.html)."""
+    from toolkit.recipe import load_recipe
+
+    sets = list(overrides or [])
+    if device is not None:
+        sets.append(f"runtime.device={json.dumps(device)}")
+    if threads is not None:
+        sets.append(f"runtime.threads={threads}")
+    resolved = load_recipe(recipe, sets)
+    from toolkit.runner import run as run_recipe
+
+    console = None if quiet else _console()
+    result = run_recipe(resolved, out_dir=out, use_cache=not no_cache, console=console)
+    if console is not None:
+        _print_tables(console, result.tables)
+        console.print(f"run folder: [bold]{result.path}[/bold]  (report: {result.path / 'report.html'})")
+    else:
+        typer.echo(str(result.path))
+
+
+def _print_tables(console: Any, tables: list[Any]) -> None:
+    from rich.table import Table
+
+    from toolkit.report import fmt
+
+    for t in tables:
+        table = Table(title=t.title, title_justify="left")
+        for i, col in enumerate(t.columns):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        for row in t.rows:
+            table.add_row(*(fmt(v) for v in row))
+        console.print(table)
+
+
+@app.command()
+def validate(
+    recipe: Annotated[Path, typer.Argument(help="The recipe file (TOML).")],
+    overrides: SetOption = None,
+) -> None:
+    """Check a recipe, component parameters included, without running it."""
+    from toolkit.recipe import load_recipe
+
+    resolved = load_recipe(recipe, list(overrides or []))
+    parts = [f"task {resolved.task.name}", f"dataset {resolved.dataset.name}"]
+    if resolved.model is not None:
+        parts.append(f"model {resolved.model.name}")
+    for kind, comps in resolved.components.items():
+        if comps:
+            parts.append(f"{kind} {', '.join(c.name for c in comps)}")
+    typer.echo(f"{recipe}: valid ({'; '.join(parts)}); fingerprint {resolved.fingerprints()['run'][:12]}")
+
+
+@app.command("list")
+def list_(
+    kind: Annotated[str | None, typer.Argument(help="A component kind, e.g. detectors.")] = None,
+    pattern: Annotated[str, typer.Argument(help="Wildcard filter on names, e.g. 'm*'.")] = "*",
+) -> None:
+    """List registered components with the distribution that provides each."""
+    from rich.table import Table
+
+    from toolkit.registry import KINDS, registry
+
+    kinds = [registry(kind).kind] if kind else list(KINDS)
+    table = Table(box=None, pad_edge=False)
+    for col in ("kind", "name", "distribution", "target"):
+        table.add_column(col, no_wrap=True)
+    found = 0
+    for k in kinds:
+        for entry in registry(k).find(pattern):
+            table.add_row(k, entry.name, entry.provider, entry.target)
+            found += 1
+    console = _console()
+    if found:
+        console.print(table)
+    else:
+        what = f"{kinds[0]} " if kind else "components "
+        console.print(f"no {what}match '{pattern}'")
+
+
+@app.command()
+def show(
+    kind: Annotated[str, typer.Argument(help="A component kind, e.g. detectors.")],
+    name: Annotated[str, typer.Argument(help="The component's name.")],
+) -> None:
+    """Show a component's parameters, types, defaults and documentation."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from toolkit.registry import SINGULAR, registry
+
+    reg = registry(kind)
+    entry = reg.get(name)
+    sig = entry.signature()
+    console = _console()
+    console.print(f"[bold]{SINGULAR[reg.kind]} {entry.name}[/bold]  ({entry.provider}, {entry.target})")
+    if sig.params:
+        table = Table(box=None, pad_edge=False)
+        for col in ("parameter", "type", "default"):
+            table.add_column(col)
+        for p in sig.params:
+            table.add_row(
+                escape(p.name), escape(p.display_type), "(required)" if p.required else escape(repr(p.default))
+            )
+        console.print(table)
+    else:
+        console.print("no parameters")
+    if sig.open:
+        console.print("also passes any other key through to the component")
+    if sig.doc:
+        console.print()
+        console.print(sig.doc, markup=False)
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, or folders holding run folders.")],
+    all_rows: Annotated[
+        bool, typer.Option("--all/--differ", help="Show every metric, or only those that differ.")
+    ] = True,
+) -> None:
+    """Compare the metrics of several runs side by side."""
+    from rich.table import Table
+
+    from toolkit.report import flatten, fmt
+
+    folders = _run_folders(runs)
+    if not folders:
+        raise UsageError(f"no run folders (with metrics.json) in {', '.join(map(str, runs))}")
+    columns = []
+    for folder in folders:
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        columns.append((folder, flatten(metrics)))
+    keys: list[str] = []
+    for _, flat in columns:
+        keys += [k for k in flat if k not in keys]
+    table = Table(title="metrics (rows that differ in bold)", title_justify="left")
+    table.add_column("metric", no_wrap=True)
+    for folder, _ in columns:
+        table.add_column(f"{folder.parent.name}\n{folder.name}", justify="right", no_wrap=True)
+    for key in keys:
+        values = [flat.get(key) for _, flat in columns]
+        same = len({json.dumps(v, sort_keys=True) for v in values}) == 1
+        if same and not all_rows:
+            continue
+        table.add_row(key, *("—" if v is None else fmt(v) for v in values), style=None if same else "bold")
+    console = _console()
+    if console.width < 120 and not console.is_terminal:
+        console.width = 160
+    console.print(table)
+
+
+def _run_folders(paths: list[Path]) -> list[Path]:
+    out = []
+    for p in paths:
+        if (p / "metrics.json").is_file():
+            out.append(p)
+        elif p.is_dir():
+            out += sorted(c for c in p.iterdir() if (c / "metrics.json").is_file() and not c.name.startswith("."))
+        else:
+            raise UsageError(f"{p} is not a run folder (no metrics.json there)")
+    return out
+
+
+@cache_app.command("ls")
+def cache_ls() -> None:
+    """List the cached artifacts."""
+    import datetime as dt
+
+    from rich.table import Table
+
+    from toolkit.cache import ArtifactCache
+
+    store = ArtifactCache()
+    entries = store.entries()
+    console = _console()
+    if not entries:
+        console.print(f"the cache at {store.root} is empty")
+        return
+    table = Table(title=f"cache: {store.root}", title_justify="left")
+    for col in ("kind", "key", "size", "created", "what"):
+        table.add_column(col)
+    for e in entries:
+        table.add_row(
+            e.kind,
+            e.key[:12],
+            f"{e.size / 1e6:.2f} MB",
+            dt.datetime.fromtimestamp(e.created).strftime("%Y-%m-%d %H:%M"),
+            str(e.meta.get("description", "")),
+        )
+    console.print(table)
+
+
+@cache_app.command("clear")
+def cache_clear(
+    kind: Annotated[str | None, typer.Option(help="Only artifacts of this kind (e.g. model).")] = None,
+) -> None:
+    """Remove cached artifacts."""
+    from toolkit.cache import ArtifactCache
+
+    store = ArtifactCache()
+    removed = store.clear(kind)
+    _console().print(f"removed {removed} artifact{'s' if removed != 1 else ''} from {store.root}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``toolkit`` console script."""
+    import click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("TOOLKIT_DEBUG") == "1"
+    args = [a for a in args if a != "--debug"]
+    code = 0
+    try:
+        result = app(args=args, prog_name="toolkit", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except ToolkitError as exc:
+        _report(exc, debug)
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        _console(stderr=True).print("interrupted")
+        code = 130
+    except Exception as exc:  # a bug: say so plainly
+        _report(exc, debug, prefix="internal error")
+        code = 1
+    sys.exit(code)
+
+
+def _report(exc: BaseException, debug: bool, prefix: str = "error") -> None:
+    console = _console(stderr=True)
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    from rich.markup import escape
+
+    console.print(f"[bold red]{prefix}:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    if not debug and not isinstance(exc, UsageError):
+        console.print("[dim]run again with --debug for the traceback[/dim]")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

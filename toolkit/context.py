@@ -1,0 +1,236 @@
+"""What a task gets from the runner: the data, the trained model and shared outputs.
+
+A task asks the :class:`RunContext` for what it needs; the context loads the data once,
+trains the model once (or reuses it from the artifact cache when another run with the same
+data, model and training settings already trained it), computes each split's logits and
+features once, and times every stage.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkit.recipe import ResolvedRecipe
+
+if TYPE_CHECKING:
+    import torch
+    from matplotlib.figure import Figure
+    from rich.console import Console
+    from rich.progress import Progress
+    from torch import nn
+
+    from toolkit.cache import ArtifactCache
+    from toolkit.data.base import DataBundle
+    from toolkit.outputs import Outputs
+
+
+@dataclass
+class Table:
+    """A table of results: shown on the console and in the report."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class TaskResult:
+    """What a task returns: nested metrics (``metrics.json``), tables and figures."""
+
+    metrics: dict[str, Any]
+    tables: list[Table] = field(default_factory=list)
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+
+class RunLog:
+    """Messages of a run: to the console and to ``log.txt`` in the run folder."""
+
+    def __init__(self, path: Path | None, console: Console | None) -> None:
+        self.path = path
+        self.console = console
+        self._fh = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
+
+    def info(self, message: str) -> None:
+        stamp = _dt.datetime.now().strftime("%H:%M:%S")
+        if self._fh is not None:
+            self._fh.write(f"{stamp} {message}\n")
+            self._fh.flush()
+        if self.console is not None:
+            self.console.print(f"[dim]{stamp}[/dim] {message}", highlight=False)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class RunContext:
+    """The shared state of one run, handed to the task's ``run``.
+
+    Args:
+        recipe: the resolved recipe.
+        device: where models run.
+        cache: the artifact store, or ``None`` to neither read nor write it (``--no-cache``).
+        log: where messages go.
+        console: the rich console for progress bars (``None``: no bars).
+        folder: the run folder being written (tasks may add files to it).
+    """
+
+    def __init__(
+        self,
+        recipe: ResolvedRecipe,
+        *,
+        device: torch.device,
+        cache: ArtifactCache | None,
+        log: RunLog,
+        console: Console | None = None,
+        folder: Path | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.device = device
+        self.cache = cache
+        self.log = log
+        self.console = console
+        self.folder = folder
+        self.timings: dict[str, float] = {}
+        self.notes: dict[str, Any] = {}
+        self.history: list[dict[str, float]] = []
+        self.fingerprints = recipe.fingerprints()
+        self._data: DataBundle | None = None
+        self._model: nn.Module | None = None
+        self._outputs: dict[str, Outputs] = {}
+
+    @property
+    def eval_batch_size(self) -> int:
+        return self.recipe.recipe.runtime.eval_batch_size
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage; the seconds add up in ``timings[name]``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - started
+
+    @contextmanager
+    def progress(self) -> Iterator[Progress | None]:
+        """A rich progress display on the console (``None`` when there is no console)."""
+        if self.console is None:
+            yield None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        ) as bar:
+            yield bar
+
+    def data(self) -> DataBundle:
+        """The recipe's data set, loaded once."""
+        if self._data is None:
+            with self.stage("data"):
+                spec = self.recipe.dataset
+                self._data = spec.create(self.recipe.seed)
+            d = self._data
+            ood = f", {len(d.ood)} held-out" if d.ood is not None else ""
+            self.log.info(
+                f"data [bold]{spec.name}[/bold]: {len(d.train)} train, {len(d.test)} test{ood}; "
+                f"{d.info.num_classes} classes"
+            )
+        return self._data
+
+    def model(self) -> nn.Module:
+        """The trained model: from the artifact cache if this training was done before."""
+        if self._model is not None:
+            return self._model
+        from toolkit.runtime import seed_everything
+        from toolkit.training import train
+
+        spec = self.recipe.model
+        if spec is None:
+            from toolkit.errors import UsageError
+
+            raise UsageError(f"the '{self.recipe.task.name}' task needs a [model] table")
+        data = self.data()
+        seed_everything(self.recipe.seed)
+        model = spec.create(data.info).to(self.device)
+        key = self.fingerprints["train"]
+        hit = self.cache.load("model", key) if self.cache is not None else None
+        if hit is not None:
+            with self.stage("train"):
+                state, meta = hit
+                model.load_state_dict(state)
+                model.eval()
+            self.history = list(meta.get("history", []))
+            self.notes["model_cached"] = True
+            when = _dt.datetime.fromtimestamp(meta.get("created", 0)).strftime("%Y-%m-%d %H:%M")
+            self.log.info(
+                f"model [bold]{spec.name}[/bold]: [green]reusing cached model[/green] {key[:12]} "
+                f"(trained {when}, {meta.get('seconds', 0):.1f} s then); --no-cache retrains"
+            )
+        else:
+            n_params = sum(p.numel() for p in model.parameters())
+            cfg = self.recipe.recipe.train
+            self.log.info(
+                f"model [bold]{spec.name}[/bold] ({n_params:,} parameters): training {cfg.epochs} "
+                f"epochs on {self.device}"
+            )
+            with self.stage("train"), self.progress() as bar:
+                started = time.perf_counter()
+                self.history = train(
+                    model,
+                    data.train,
+                    cfg,
+                    seed=self.recipe.seed,
+                    device=self.device,
+                    test=data.test,
+                    eval_batch_size=self.eval_batch_size,
+                    progress=bar,
+                )
+                seconds = time.perf_counter() - started
+            self.notes["model_cached"] = False
+            last = self.history[-1] if self.history else {}
+            self.log.info(
+                f"trained in {seconds:.1f} s: train accuracy {last.get('train_accuracy', float('nan')):.3f}, "
+                f"test accuracy {last.get('test_accuracy', float('nan')):.3f}"
+            )
+            if self.cache is not None:
+                self.cache.save(
+                    "model",
+                    key,
+                    model.state_dict(),
+                    {
+                        "description": f"{self.recipe.name}: {spec.name} on {self.recipe.dataset.name}",
+                        "stage": self.recipe.stages()["train"],
+                        "history": self.history,
+                        "seconds": seconds,
+                    },
+                )
+        model.eval()
+        self._model = model
+        return model
+
+    def outputs(self, split: str) -> Outputs:
+        """A split with the model's logits and features, computed once and shared."""
+        if split not in self._outputs:
+            from toolkit.outputs import Outputs
+
+            model = self.model()
+            data = self.data().split(split)
+            out = Outputs(model, data.x, device=self.device, batch_size=self.eval_batch_size)
+            with self.stage("forward"):
+                out.logits  # noqa: B018 - compute now, so the stage is timed here
+            self._outputs[split] = out
+        return self._outputs[split]

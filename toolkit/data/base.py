@@ -1,0 +1,169 @@
+"""The data a dataset component returns: splits of tensors and what describes them.
+
+Images sit in memory as ``uint8`` tensors of shape ``(N, C, H, W)``; :func:`to_input`
+turns a batch into floats in ``[0, 1]``, the range every image model takes (models
+normalize inside, so attacks work in pixel space). Tabular features are ``float32``
+tensors of shape ``(N, D)``. Labels are ``int64`` of shape ``(N,)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+from toolkit.errors import DataError
+
+Modality = Literal["image", "tabular", "text"]
+
+
+@dataclass
+class Split:
+    """One split: inputs, integer labels and, where relevant, sensitive-attribute columns."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    groups: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def subset(self, index: torch.Tensor) -> Split:
+        """The samples at ``index`` (a boolean mask or integer indices)."""
+        return Split(self.x[index], self.y[index], {k: v[index] for k, v in self.groups.items()})
+
+
+@dataclass
+class DataInfo:
+    """What a model and a task need to know about the data."""
+
+    name: str
+    modality: Modality
+    input_shape: tuple[int, ...]
+    class_names: list[str]
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    holdout: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass
+class DataBundle:
+    """A dataset component's result.
+
+    ``train`` and ``test`` hold the in-distribution classes, relabelled ``0..K-1`` in the
+    order of ``info.class_names``. ``ood`` holds the test samples of the held-out classes
+    (their labels are their indices in the full class list, ``ood_class_names``).
+    """
+
+    train: Split
+    test: Split
+    info: DataInfo
+    ood: Split | None = None
+    ood_class_names: list[str] = field(default_factory=list)
+
+    def split(self, name: str) -> Split:
+        """A split by name: ``train``, ``test`` or ``ood``."""
+        value = {"train": self.train, "test": self.test, "ood": self.ood}.get(name)
+        if value is None:
+            raise DataError(f"the data set '{self.info.name}' has no '{name}' split")
+        return value
+
+
+def to_input(x: torch.Tensor) -> torch.Tensor:
+    """A batch as model input: ``uint8`` images become ``float32`` in ``[0, 1]``."""
+    if x.dtype == torch.uint8:
+        return x.float().div_(255.0)
+    return x if x.is_floating_point() else x.float()
+
+
+def resolve_classes(class_names: Sequence[str], wanted: Sequence[str | int], key: str) -> list[int]:
+    """Indices of classes given by name or index; unknown ones are a :class:`DataError`."""
+    out = []
+    for item in wanted:
+        if isinstance(item, int) and not isinstance(item, bool):
+            if not 0 <= item < len(class_names):
+                raise DataError(
+                    f"dataset.{key}: class index {item} is out of range (0 to {len(class_names) - 1})"
+                )
+            out.append(item)
+        elif str(item) in class_names:
+            out.append(list(class_names).index(str(item)))
+        else:
+            close = difflib.get_close_matches(str(item), list(class_names), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise DataError(
+                f"dataset.{key}: unknown class '{item}'.{hint} Classes: {', '.join(class_names)}."
+            )
+    return sorted(set(out))
+
+
+def split_holdout(
+    *,
+    name: str,
+    modality: Modality,
+    class_names: Sequence[str],
+    train: Split,
+    test: Split,
+    holdout: Sequence[str | int],
+    mean: tuple[float, ...] | None = None,
+    std: tuple[float, ...] | None = None,
+) -> DataBundle:
+    """Leave the ``holdout`` classes out of training; their test samples become the OOD split.
+
+    The remaining classes are relabelled ``0..K-1`` in their original order.
+    """
+    held = resolve_classes(class_names, holdout, "holdout")
+    kept = [i for i in range(len(class_names)) if i not in held]
+    if len(kept) < 2:
+        raise DataError(f"dataset.holdout leaves {len(kept)} class(es) to train on; keep at least 2")
+    remap = torch.full((len(class_names),), -1, dtype=torch.long)
+    remap[kept] = torch.arange(len(kept))
+    held_t = torch.tensor(held, dtype=torch.long)
+
+    def keep(split: Split) -> Split:
+        mask = remap[split.y] >= 0
+        out = split.subset(mask)
+        out.y = remap[out.y]
+        return out
+
+    ood = test.subset(torch.isin(test.y, held_t)) if held else None
+    info = DataInfo(
+        name=name,
+        modality=modality,
+        input_shape=tuple(train.x.shape[1:]),
+        class_names=[class_names[i] for i in kept],
+        mean=mean,
+        std=std,
+        holdout=[class_names[i] for i in held],
+    )
+    return DataBundle(keep(train), keep(test), info, ood, list(class_names))
+
+
+def stratified_split(
+    y: torch.Tensor, test_size: float, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train and test indices with each class split in the same proportion (scikit-learn)."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_size < 1.0:
+        raise DataError(f"dataset.test_size must lie strictly between 0 and 1, got {test_size}")
+    index = torch.arange(len(y)).numpy()
+    train_idx, test_idx = train_test_split(
+        index, test_size=test_size, random_state=seed, stratify=y.numpy()
+    )
+    return torch.as_tensor(train_idx), torch.as_tensor(test_idx)
+
+
+def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and standard deviation of ``uint8`` images, in the ``[0, 1]`` scale."""
+    flat = to_input(x).transpose(0, 1).reshape(x.shape[1], -1)
+    mean = flat.mean(dim=1)
+    std = flat.std(dim=1).clamp_min(1e-6)
+    return tuple(float(m) for m in mean), tuple(float(s) for s in std)

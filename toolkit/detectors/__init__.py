@@ -1,0 +1,1 @@
+"""Detectors: ``fit(model, train)`` then ``score(model, x)``; higher means more in-distribution."""

@@ -1,0 +1,1 @@
+"""Metrics: pure functions on arrays, no model and no torch needed."""

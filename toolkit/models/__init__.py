@@ -1,0 +1,1 @@
+"""Model factories. Each module holds one ``build(info, **params) -> nn.Module`` component."""

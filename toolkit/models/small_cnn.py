@@ -1,0 +1,56 @@
+"""A small convolutional network for small images (digits, CIFAR-sized inputs).
+
+Each stage is ``Conv3x3 -> BatchNorm -> ReLU -> MaxPool2`` (pooling only while the image is
+at least 4 pixels wide); then global average pooling, ``Linear(hidden) -> ReLU`` (the
+features) and the linear head. Any input size and channel count.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from torch import nn
+
+from toolkit.data.base import DataInfo
+from toolkit.errors import UsageError
+from toolkit.models.base import Classifier, normalizer
+
+
+def build(
+    info: DataInfo,
+    *,
+    channels: list[Annotated[int, Field(ge=1)]] = [32, 64],  # noqa: B006 - read-only default
+    hidden: Annotated[int, Field(ge=1)] = 128,
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0,
+) -> Classifier:
+    """Build the CNN for image data described by ``info``.
+
+    Args:
+        info: the data's description; its modality must be ``"image"``.
+        channels: output channels of each convolution stage (default ``[32, 64]``).
+        hidden: width of the feature layer (default 128).
+        dropout: dropout before the head (default 0).
+
+    Example:
+        >>> from toolkit.data.digits import load
+        >>> build(load(0).info).head.out_features
+        10
+    """
+    if info.modality != "image" or len(info.input_shape) != 3:
+        raise UsageError(
+            f"model small_cnn needs image data, but '{info.name}' is {info.modality}; "
+            "use model 'mlp' instead"
+        )
+    in_ch, size, _ = info.input_shape
+    layers: list[nn.Module] = []
+    for ch in channels:
+        layers += [nn.Conv2d(in_ch, ch, 3, padding=1, bias=False), nn.BatchNorm2d(ch), nn.ReLU()]
+        if size >= 4:
+            layers.append(nn.MaxPool2d(2))
+            size //= 2
+        in_ch = ch
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_ch, hidden), nn.ReLU()]
+    if dropout > 0:
+        layers.append(nn.Dropout(dropout))
+    return Classifier(nn.Sequential(*layers), nn.Linear(hidden, info.num_classes), normalizer(info))

@@ -1,0 +1,82 @@
+"""A split's inputs with the model's logits and features, each computed once.
+
+Every detector and metric of a run reads the same :class:`Outputs`, so a split passes
+through the model once however many detectors score it.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import torch
+from torch import nn
+
+from toolkit.data.base import to_input
+
+
+class Outputs:
+    """Inputs ``x`` of one split and, computed on first use in one pass, logits and features.
+
+    Args:
+        model: the classifier; if it has ``forward_features`` and ``head`` the penultimate
+            features are kept too.
+        x: the split's inputs as stored (``uint8`` images or float features).
+        device: where to run the model.
+        batch_size: samples per inference pass.
+    """
+
+    def __init__(
+        self, model: nn.Module, x: torch.Tensor, *, device: torch.device | str = "cpu", batch_size: int = 1024
+    ) -> None:
+        self.model = model
+        self.x = x
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def inputs(self) -> torch.Tensor:
+        """The inputs as the model takes them (images as floats in ``[0, 1]``)."""
+        return to_input(self.x)
+
+    @cached_property
+    def _forward(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        model = self.model
+        has_features = hasattr(model, "forward_features") and hasattr(model, "head")
+        was_training = model.training
+        model.eval()
+        logits, feats = [], []
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(self), self.batch_size):
+                    xb = to_input(self.x[start : start + self.batch_size].to(self.device))
+                    if has_features:
+                        f = model.forward_features(xb)  # type: ignore[operator]
+                        feats.append(f.float().cpu())
+                        logits.append(model.head(f).float().cpu())  # type: ignore[operator]
+                    else:
+                        logits.append(model(xb).float().cpu())
+        finally:
+            model.train(was_training)
+        return torch.cat(logits), (torch.cat(feats) if has_features else None)
+
+    @property
+    def logits(self) -> torch.Tensor:
+        """Logits, ``(N, num_classes)``, on the CPU."""
+        return self._forward[0]
+
+    @property
+    def features(self) -> torch.Tensor:
+        """Penultimate features, ``(N, F)``, on the CPU."""
+        feats = self._forward[1]
+        if feats is None:
+            raise TypeError(
+                f"{type(self.model).__name__} exposes no features: give it forward_features() and head"
+            )
+        return feats
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        """Predicted classes, ``(N,)``."""
+        return self.logits.argmax(dim=1)

@@ -1,0 +1,459 @@
+"""One registry per component kind, over Python entry-point groups.
+
+The built-in components are declared as entry points in this project's own
+``pyproject.toml``, exactly as a third-party package declares its own, so both take one
+code path::
+
+    [project.entry-points."toolkit.detectors"]
+    msp = "toolkit.detectors.msp:MSP"
+
+Discovery reads entry-point names and targets without importing anything. A component's
+parameters (its typed keyword-only arguments) and its docstring are read from the source
+file with :mod:`ast`, so ``toolkit list``, ``toolkit show`` and ``toolkit validate`` never
+import torch; the module itself is imported on first use. A plugin that fails to import
+fails only when it is asked for, with its distribution, version, target and the original
+error.
+
+Example:
+    >>> from toolkit.registry import registry
+    >>> "msp" in registry("detectors").names()
+    True
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import fnmatch
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cache
+from typing import Annotated, Any, Literal, Optional, Union
+
+from toolkit.errors import PluginLoadError, UnknownComponentError, UsageError
+
+#: Component kinds and their entry-point groups.
+KINDS: dict[str, str] = {
+    "datasets": "toolkit.datasets",
+    "models": "toolkit.models",
+    "attacks": "toolkit.attacks",
+    "defenses": "toolkit.defenses",
+    "detectors": "toolkit.detectors",
+    "explainers": "toolkit.explainers",
+    "tasks": "toolkit.tasks",
+}
+
+#: The singular noun of each kind, for messages.
+SINGULAR: dict[str, str] = {kind: kind[:-1] for kind in KINDS}
+
+MISSING: Any = inspect.Parameter.empty
+_ANNOTATED = re.compile(r"Annotated\[([^\[\],]+(?:\[[^\[\]]*\])?), (?:pydantic\.)?Field\(([^()]*)\)\]")
+
+
+def kind_name(kind: str) -> str:
+    """Normalize a kind given by a user (``detector``, ``Detectors``) to its registry key."""
+    key = kind.strip().lower()
+    if key in KINDS:
+        return key
+    if key + "s" in KINDS:
+        return key + "s"
+    if key in ("data", "dataset"):
+        return "datasets"
+    close = difflib.get_close_matches(key, list(KINDS), n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise UsageError(f"unknown component kind '{kind}'.{hint} Kinds: {', '.join(KINDS)}.")
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _to_number(value: Any) -> Any:
+    """Accept numeric strings such as ``"8/255"`` or ``"1e-3"`` where a float is expected."""
+    if isinstance(value, str):
+        text = value.replace(" ", "").replace("_", "")
+        try:
+            return float(Fraction(text))
+        except (ValueError, ZeroDivisionError):
+            return value
+    return value
+
+
+def lenient_float() -> Any:
+    """The float type of recipes: a number, or a string such as ``"8/255"``."""
+    from pydantic import BeforeValidator
+
+    return Annotated[float, BeforeValidator(_to_number)]
+
+
+def lenient(tp: Any) -> Any:
+    """Replace ``float`` anywhere inside a type with :func:`lenient_float`."""
+    if tp is float:
+        return lenient_float()
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        inner, *meta = typing.get_args(tp)
+        return Annotated[(lenient(inner), *meta)]  # type: ignore[valid-type]
+    if origin is None or origin is Literal:
+        return tp
+    args = typing.get_args(tp)
+    new_args = tuple(a if a is Ellipsis else lenient(a) for a in args)
+    if origin in (Union, types.UnionType):
+        return Union[new_args]  # noqa: UP007 - rebuilt from a runtime tuple
+    try:
+        return origin[new_args]
+    except TypeError:
+        return tp
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a component: a keyword-only argument of its factory."""
+
+    name: str
+    annotation: str
+    default: Any = MISSING
+    type: Any = Any
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING
+
+    @property
+    def display_type(self) -> str:
+        """The annotation as a reader wants it: ``float (gt=0)`` for ``Annotated[float, Field(gt=0)]``."""
+        text = self.annotation
+        while True:
+            match = _ANNOTATED.search(text)
+            if match is None:
+                return text
+            text = text[: match.start()] + f"{match[1]} ({match[2]})" + text[match.end() :]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What a recipe may set on a component, and its documentation."""
+
+    params: tuple[Param, ...]
+    doc: str = ""
+    open: bool = False  # the factory takes **kwargs: unknown keys are passed through
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def model(self, title: str) -> Any:
+        """A pydantic model that validates a recipe table against this signature."""
+        from pydantic import ConfigDict, create_model
+
+        fields: dict[str, Any] = {}
+        for p in self.params:
+            default = ... if p.required else p.default
+            fields[p.name] = (lenient(p.type), default)
+        config = ConfigDict(
+            extra="allow" if self.open else "forbid",
+            arbitrary_types_allowed=True,
+            protected_namespaces=(),
+        )
+        return create_model(title, __config__=config, **fields)
+
+    def validate(self, params: Mapping[str, Any], title: str) -> dict[str, Any]:
+        """Validate ``params`` and return them with defaults filled in (raises pydantic's error)."""
+        validated = self.model(title).model_validate(dict(params))
+        out = validated.model_dump()
+        if self.open and validated.model_extra:
+            out.update(validated.model_extra)
+        return dict(out)
+
+
+_TYPE_NAMESPACE: dict[str, Any] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "tuple": tuple,
+    "None": None,
+    "Any": Any,
+    "Literal": Literal,
+    "Optional": Optional,
+    "Union": Union,
+    "Sequence": Sequence,
+    "Mapping": Mapping,
+    "List": list,
+    "Dict": dict,
+    "Tuple": tuple,
+}
+
+
+class _NotStatic(Exception):
+    """The signature cannot be read from source alone; import the object instead."""
+
+
+def _eval_annotation(text: str) -> Any:
+    from pydantic import Field
+
+    for prefix in ("typing.", "collections.abc.", "pydantic."):
+        text = text.replace(prefix, "")
+    namespace = {**_TYPE_NAMESPACE, "Annotated": Annotated, "Field": Field}
+    try:
+        return eval(compile(text, "<annotation>", "eval"), {"__builtins__": {}}, namespace)
+    except Exception as exc:  # an annotation naming anything else: read it by importing
+        raise _NotStatic(text) from exc
+
+
+def _params_from_ast(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[Param, ...], bool]:
+    params = []
+    for arg, default in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True):
+        annotation = ast.unparse(arg.annotation) if arg.annotation is not None else "Any"
+        tp = _eval_annotation(annotation)
+        if default is None:
+            value = MISSING
+        else:
+            try:
+                value = ast.literal_eval(default)
+            except ValueError as exc:
+                raise _NotStatic(ast.unparse(default)) from exc
+        params.append(Param(arg.arg, annotation, value, tp))
+    return tuple(params), fn.args.kwarg is not None
+
+
+def _class_literals(node: ast.ClassDef) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for stmt in node.body:
+        target, value = None, None
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target, value = stmt.targets[0], stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            target, value = stmt.target, stmt.value
+        if isinstance(target, ast.Name) and value is not None:
+            try:
+                out[target.id] = ast.literal_eval(value)
+            except ValueError:
+                continue
+    return out
+
+
+def _static_signature(module: str, attr: str) -> Signature:
+    """Read a component's signature from its source file without executing it."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as exc:
+        raise _NotStatic(module) from exc
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        raise _NotStatic(module)
+    try:
+        with open(spec.origin, encoding="utf-8") as fh:
+            tree = ast.parse(fh.read(), filename=spec.origin)
+    except (OSError, SyntaxError) as exc:
+        raise _NotStatic(module) from exc
+    node = next(
+        (
+            n
+            for n in tree.body
+            if isinstance(n, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and n.name == attr
+        ),
+        None,
+    )
+    if node is None:
+        raise _NotStatic(attr)
+    doc = ast.get_docstring(node) or ""
+    if isinstance(node, ast.ClassDef):
+        init = next(
+            (n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"),
+            None,
+        )
+        if init is None:
+            if node.bases:  # the constructor is inherited: only an import can tell
+                raise _NotStatic(attr)
+            return Signature((), doc, False, _class_literals(node))
+        params, open_ = _params_from_ast(init)
+        return Signature(params, doc, open_, _class_literals(node))
+    params, open_ = _params_from_ast(node)
+    return Signature(params, doc, open_, {})
+
+
+def signature_of(obj: Any) -> Signature:
+    """Read the signature of an imported factory (a class or a function)."""
+    fn = obj.__init__ if inspect.isclass(obj) else obj
+    sig = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        hints = {}
+    params = []
+    open_ = False
+    for p in sig.parameters.values():
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            open_ = True
+        if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+            continue
+        tp = hints.get(p.name, Any)
+        annotation = p.annotation if isinstance(p.annotation, str) else _type_text(tp)
+        params.append(Param(p.name, annotation, p.default, tp))
+    attributes: dict[str, Any] = {}
+    if inspect.isclass(obj):
+        for key, value in vars(obj).items():
+            if not key.startswith("_") and isinstance(value, str | int | float | tuple | list):
+                attributes[key] = value
+    return Signature(tuple(params), inspect.getdoc(obj) or "", open_, attributes)
+
+
+def _type_text(tp: Any) -> str:
+    if tp is Any:
+        return "Any"
+    if isinstance(tp, type) and typing.get_origin(tp) is None:
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+# --------------------------------------------------------------------------- entries
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component: its name, where it lives and who provides it."""
+
+    kind: str
+    name: str
+    target: str
+    dist: str | None = None
+    version: str | None = None
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+    @property
+    def attr(self) -> str:
+        return self.target.partition(":")[2]
+
+    @property
+    def provider(self) -> str:
+        return f"{self.dist} {self.version}" if self.dist else "(unknown distribution)"
+
+    def load(self) -> Any:
+        """Import the component's module and return its factory (class or function)."""
+        return _load(self)
+
+    def signature(self) -> Signature:
+        """The component's parameters and docstring, read without importing it if possible."""
+        return _signature(self)
+
+
+@cache
+def _load(entry: Entry) -> Any:
+    try:
+        obj: Any = importlib.import_module(entry.module)
+        for part in entry.attr.split(".") if entry.attr else []:
+            obj = getattr(obj, part)
+    except Exception as exc:
+        raise PluginLoadError(
+            f"{SINGULAR[entry.kind]} '{entry.name}' could not be loaded: "
+            f"distribution {entry.provider}, target '{entry.target}': "
+            f"{type(exc).__name__}: {exc}. Reinstall or fix that package, "
+            f"or remove it from the recipe."
+        ) from exc
+    return obj
+
+
+@cache
+def _signature(entry: Entry) -> Signature:
+    try:
+        if "." in entry.attr:
+            raise _NotStatic(entry.attr)
+        return _static_signature(entry.module, entry.attr)
+    except _NotStatic:
+        return signature_of(entry.load())
+
+
+class Registry:
+    """The components of one kind, read from the entry-point group ``toolkit.<kind>``."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind_name(kind)
+        self.group = KINDS[self.kind]
+
+    def entries(self) -> list[Entry]:
+        """Every registered entry, sorted by name; two distributions may share a name."""
+        return list(_entries(self.group, self.kind))
+
+    def names(self) -> list[str]:
+        """The registered names, each once."""
+        return sorted({e.name for e in self.entries()})
+
+    def find(self, pattern: str = "*") -> list[Entry]:
+        """Entries whose name matches a shell-style wildcard (``m*``, ``*energy*``)."""
+        return [e for e in self.entries() if fnmatch.fnmatchcase(e.name, pattern)]
+
+    def get(self, name: str) -> Entry:
+        """The entry registered as ``name``, or ``dist:name`` to pick one distribution's."""
+        dist, sep, short = name.rpartition(":")
+        if not sep:
+            short = name
+        matches = [e for e in self.entries() if e.name == short]
+        if sep:
+            matches = [e for e in matches if e.dist and _norm(e.dist) == _norm(dist)]
+        if not matches:
+            raise UnknownComponentError(self._unknown(name))
+        if len(matches) > 1:
+            claims = ", ".join(f"{e.provider} ({e.target})" for e in matches)
+            picks = " or ".join(f"'{e.dist}:{short}'" for e in matches)
+            raise UsageError(
+                f"{SINGULAR[self.kind]} '{short}' is registered by more than one "
+                f"distribution: {claims}. Name one of them as {picks}, "
+                f"or uninstall one of the packages."
+            )
+        return matches[0]
+
+    def load(self, name: str) -> Any:
+        """Import and return the factory registered as ``name``."""
+        return self.get(name).load()
+
+    def _unknown(self, name: str) -> str:
+        names = self.names()
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return (
+            f"unknown {SINGULAR[self.kind]} '{name}'.{hint} "
+            f"See them all with: toolkit list {self.kind}"
+        )
+
+
+def _norm(dist: str) -> str:
+    return dist.lower().replace("-", "_").replace(".", "_")
+
+
+@cache
+def _entries(group: str, kind: str) -> tuple[Entry, ...]:
+    seen: set[tuple[str, str, str | None]] = set()
+    out = []
+    for ep in importlib.metadata.entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        dist_name = dist.metadata["Name"] if dist is not None else None
+        version = dist.version if dist is not None else None
+        key = (ep.name, ep.value, dist_name)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Entry(kind, ep.name, ep.value, dist_name, version))
+    return tuple(sorted(out, key=lambda e: (e.name, e.dist or "")))
+
+
+def registry(kind: str) -> Registry:
+    """The registry of one kind (``"detectors"``, ``"detector"`` and so on)."""
+    return Registry(kind)
+
+
+def refresh() -> None:
+    """Forget what was read from the installed distributions (after installing a plugin)."""
+    _entries.cache_clear()
+    _signature.cache_clear()
+    _load.cache_clear()
+    importlib.invalidate_caches()

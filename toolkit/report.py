@@ -1,0 +1,128 @@
+"""The run folder: metrics, figures, the resolved recipe, metadata and a self-contained report.
+
+Layout of ``runs/<name>/<timestamp>-<fingerprint>/``::
+
+    recipe.toml     the resolved recipe (every default filled in)
+    meta.json       versions, git commit, fingerprints, timings, device
+    metrics.json    the task's metrics
+    history.json    per-epoch training history
+    figures/*.png   the task's figures
+    report.html     all of the above in one file, figures embedded
+    log.txt         the run's messages
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from toolkit.context import Table
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON values: numpy and torch scalars become Python numbers, NaN becomes ``null``."""
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, str | bytes):
+        return jsonable(obj.tolist())
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, bool | int | str) or obj is None:
+        return obj
+    return str(obj)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(jsonable(obj), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def fmt(value: Any) -> str:
+    """A table cell: floats with 4 decimals, the rest as text."""
+    if isinstance(value, float):
+        return "nan" if not math.isfinite(value) else f"{value:.4f}"
+    return str(value)
+
+
+def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested metrics as ``{"detectors.msp.auroc": 0.9, ...}``; lists are kept as values."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#1d2330;padding:0 1rem;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #dde;
+padding-bottom:.2rem}.sub{color:#5a6172}table{border-collapse:collapse;margin:.6rem 0}
+th,td{border:1px solid #d6d9e0;padding:.3rem .6rem;text-align:right}th{background:#f1f3f7}
+td:first-child,th:first-child{text-align:left}.figs{display:flex;flex-wrap:wrap;gap:1rem}
+figure{margin:0;border:1px solid #e3e5ea;padding:.5rem;border-radius:6px;background:#fff}
+figcaption{color:#5a6172;font-size:.85rem;text-align:center}img{max-width:100%;height:auto}
+pre{background:#f6f7f9;padding:.8rem;overflow:auto;font-size:.8rem;border-radius:6px}
+.kv td{text-align:left}
+"""
+
+
+def _table_html(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(fmt(v))}</td>" for v in row) + "</tr>" for row in table.rows
+    )
+    return f"<h3>{html.escape(table.title)}</h3><table><tr>{head}</tr>{body}</table>"
+
+
+def render_html(
+    *,
+    title: str,
+    meta: Mapping[str, Any],
+    tables: Sequence[Table],
+    figures: Mapping[str, bytes],
+    metrics: Mapping[str, Any],
+    recipe_toml: str,
+) -> str:
+    """A self-contained HTML report: tables, embedded PNG figures, metrics, recipe and metadata."""
+    figs = "".join(
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(png).decode()}"><figcaption>{html.escape(name)}</figcaption></figure>'
+        for name, png in figures.items()
+    )
+    timings = meta.get("timings", {})
+    summary_rows = [
+        ("task", meta.get("task")),
+        ("recipe", meta.get("recipe_source")),
+        ("fingerprint", meta.get("fingerprints", {}).get("run", "")[:16]),
+        ("device", f"{meta.get('device')} ({meta.get('threads')} threads)"),
+        ("model", "reused from cache" if meta.get("model_cached") else "trained in this run"),
+        ("time", ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())),
+        ("started", meta.get("started")),
+        ("toolkit", f"{meta.get('versions', {}).get('toolkit')} (git {meta.get('git', {}).get('commit') or 'n/a'})"),
+    ]
+    summary = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary_rows
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{_CSS}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p class="sub">{html.escape(str(meta.get("description") or ""))}</p>
+<table class="kv">{summary}</table>
+<h2>Results</h2>{"".join(_table_html(t) for t in tables)}
+<h2>Figures</h2><div class="figs">{figs}</div>
+<h2>Metrics</h2><pre>{html.escape(json.dumps(jsonable(metrics), indent=2, sort_keys=True))}</pre>
+<h2>Recipe</h2><pre>{html.escape(recipe_toml)}</pre>
+<h2>Run metadata</h2><pre>{html.escape(json.dumps(jsonable(meta), indent=2, sort_keys=True))}</pre>
+</body></html>
+"""

@@ -1,0 +1,107 @@
+"""Out-of-distribution detection by leaving classes out of training.
+
+The protocol of Hendrycks & Gimpel (ICLR 2017) in its leave-classes-out form: train on the
+in-distribution classes, score the in-distribution test split and the held-out classes'
+test samples with every detector, pick the threshold at which a fraction ``tpr`` of the
+in-distribution test samples is accepted, and report the fraction of held-out samples
+accepted at that threshold, with AUROC, AUPR-In and AUPR-Out (see
+:mod:`toolkit.metrics.ood`). Logits and features of each split are computed once and shared
+by all detectors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from toolkit.context import RunContext, Table, TaskResult
+from toolkit.errors import UsageError
+
+
+class OODTask:
+    """Leave-classes-out OOD detection (``task = "ood"``); parameters go in ``[evaluate]``.
+
+    Metrics (``metrics.json``): ``accuracy`` (in-distribution test accuracy), ``n_in``,
+    ``n_out``, ``tpr`` and, per detector, ``threshold``, ``fpr_at_tpr`` (held-out samples
+    accepted at the threshold), ``auroc``, ``aupr_in``, ``aupr_out``. Figures: training
+    curves, a score histogram per detector, the ROC curves of all detectors.
+
+    Args:
+        tpr: fraction of in-distribution test samples accepted at the threshold (default 0.95).
+    """
+
+    uses = ("model", "train", "detectors")
+    requires = ("detectors",)
+
+    def __init__(self, *, tpr: Annotated[float, Field(gt=0, le=1)] = 0.95) -> None:
+        self.tpr = tpr
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        """Train (or reuse) the model, score every detector and evaluate it."""
+        from toolkit import plots
+        from toolkit.metrics.classification import accuracy
+        from toolkit.metrics.ood import ood_metrics
+
+        data = ctx.data()
+        if data.ood is None or len(data.ood) == 0:
+            raise UsageError(
+                f"the ood task needs held-out classes: set dataset.holdout, e.g. "
+                f"holdout = [\"{data.info.class_names[-1]}\"]"
+            )
+        model = ctx.model()
+        train, test, held = ctx.outputs("train"), ctx.outputs("test"), ctx.outputs("ood")
+        acc = accuracy(data.test.y.numpy(), test.predictions.numpy())
+        ctx.log.info(f"in-distribution test accuracy {acc:.4f}")
+
+        detectors: dict[str, Any] = {}
+        curves = {}
+        figures = {}
+        with ctx.stage("detect"), ctx.progress() as bar:
+            task = bar.add_task("detectors", total=len(ctx.recipe.detectors)) if bar else None
+            for i, spec in enumerate(ctx.recipe.detectors):
+                label = _label(spec.name, i, ctx.recipe.detectors)
+                if bar is not None and task is not None:
+                    bar.update(task, description=f"detector {label}")
+                detector = spec.create()
+                detector.fit(model, train)
+                s_in = detector.score(model, test).detach().double().cpu().numpy()
+                s_out = detector.score(model, held).detach().double().cpu().numpy()
+                detectors[label] = ood_metrics(s_in, s_out, self.tpr)
+                curves[label] = (s_in, s_out)
+                figures[f"scores_{label}"] = plots.score_histogram(
+                    s_in, s_out, name=label, threshold=detectors[label]["threshold"],
+                    labels=("in-distribution test", f"held out ({', '.join(data.info.holdout)})"),
+                )
+                if bar is not None and task is not None:
+                    bar.advance(task)
+        if ctx.history:
+            figures = {"training_curves": plots.training_curves(ctx.history), **figures}
+        figures["roc"] = plots.roc_curves(curves, tpr=self.tpr)
+
+        pct = f"{self.tpr:g}"
+        table = Table(
+            title=f"OOD detection: held out {', '.join(data.info.holdout)} "
+            f"(in-distribution accuracy {acc:.4f})",
+            columns=["detector", "threshold", f"held out accepted @ TPR {pct}", "AUROC", "AUPR-In", "AUPR-Out"],
+            rows=[
+                [name, m["threshold"], m["fpr_at_tpr"], m["auroc"], m["aupr_in"], m["aupr_out"]]
+                for name, m in detectors.items()
+            ],
+        )
+        metrics = {
+            "accuracy": acc,
+            "n_in": len(data.test),
+            "n_out": len(data.ood),
+            "holdout": data.info.holdout,
+            "tpr": self.tpr,
+            "detectors": detectors,
+        }
+        return TaskResult(metrics=metrics, tables=[table], figures=figures)
+
+
+def _label(name: str, index: int, specs: list[Any]) -> str:
+    """A detector's name, with its index when the recipe names it more than once."""
+    short = name.rpartition(":")[2]
+    same = [s for s in specs if s.name.rpartition(":")[2] == short]
+    return short if len(same) == 1 else f"{short}_{index}"
