@@ -273,8 +273,6 @@ def cache_clear(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``toolkit`` console script."""
-    import click
-
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TOOLKIT_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
@@ -285,17 +283,18 @@ def main(argv: list[str] | None = None) -> None:
     except ToolkitError as exc:
         _report(exc, debug)
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         _console(stderr=True).print("interrupted")
         code = 130
-    except Exception as exc:  # a bug: say so plainly
-        _report(exc, debug, prefix="internal error")
-        code = 1
+    except Exception as exc:
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()  # a command-line usage error of click (or typer's copy of it)
+            code = exc.exit_code
+        else:  # a bug: say so plainly
+            _report(exc, debug, prefix="internal error")
+            code = 1
     sys.exit(code)
 
 

@@ -38,7 +38,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import sys
@@ -51,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from toolkit import __version__
 from toolkit.errors import Problem, RecipeError, UsageError
-from toolkit.registry import SINGULAR, Entry, lenient_float, registry
+from toolkit.registry import SINGULAR, Entry, lenient_float, registry, suggest
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -457,7 +456,7 @@ def _problems(
         if kind == "extra_forbidden":
             key = str(loc[-1])
             candidates = known(loc[:-1])
-            close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
+            close = suggest(key, candidates)
             parent = ".".join(str(p) for p in (*prefix, *loc[:-1]))
             if close:
                 suggestion = f", did you mean {parent + '.' if parent else ''}{close[0]}?"

@@ -29,6 +29,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import os
 import re
 import types
 import typing
@@ -58,6 +59,21 @@ MISSING: Any = inspect.Parameter.empty
 _ANNOTATED = re.compile(r"Annotated\[([^\[\],]+(?:\[[^\[\]]*\])?), (?:pydantic\.)?Field\(([^()]*)\)\]")
 
 
+def suggest(word: str, candidates: Sequence[str], n: int = 1) -> list[str]:
+    """Close matches of ``word`` among ``candidates``: by similarity, else by shared prefix.
+
+    Example:
+        >>> suggest("lr_rate", ["epochs", "lr", "momentum"])
+        ['lr']
+    """
+    close = difflib.get_close_matches(word, list(candidates), n=n, cutoff=0.5)
+    if close:
+        return close
+    stem = word.lower().split("_")[0]
+    by_prefix = [c for c in candidates if c.lower().split("_")[0] == stem or word.lower().startswith(c.lower())]
+    return sorted(by_prefix, key=lambda c: -len(os.path.commonprefix([word.lower(), c.lower()])))[:n]
+
+
 def kind_name(kind: str) -> str:
     """Normalize a kind given by a user (``detector``, ``Detectors``) to its registry key."""
     key = kind.strip().lower()
@@ -67,7 +83,7 @@ def kind_name(kind: str) -> str:
         return key + "s"
     if key in ("data", "dataset"):
         return "datasets"
-    close = difflib.get_close_matches(key, list(KINDS), n=1)
+    close = suggest(key, list(KINDS))
     hint = f" Did you mean '{close[0]}'?" if close else ""
     raise UsageError(f"unknown component kind '{kind}'.{hint} Kinds: {', '.join(KINDS)}.")
 
@@ -418,7 +434,7 @@ class Registry:
 
     def _unknown(self, name: str) -> str:
         names = self.names()
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        close = suggest(name, names, n=3)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return (
             f"unknown {SINGULAR[self.kind]} '{name}'.{hint} "

@@ -1,5 +1,5 @@
-"""Data sets. Each module holds one ``load(seed, **params) -> DataBundle`` component."""
+"""Data sets. Each module holds one ``load(seed, **params) -> DataBundle`` component.
 
-from toolkit.data.base import DataBundle, DataInfo, Split, to_input
-
-__all__ = ["DataBundle", "DataInfo", "Split", "to_input"]
+The shared types live in :mod:`toolkit.data.base`; this package's ``__init__`` imports
+nothing, so reading a component's signature never imports torch.
+"""

@@ -1,0 +1,115 @@
+"""Shared fixtures: an isolated cache, plugin distributions on sys.path, the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from toolkit.registry import refresh
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+EXAMPLE_PLUGIN = ROOT / "plugins" / "toolkit-plugin-example"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own artifact cache and data folder and runs in a temporary folder."""
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TOOLKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    yield
+    refresh()
+
+
+def write_dist(
+    site: Path, name: str, version: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str] | None = None
+) -> Path:
+    """Make an installed distribution in ``site``: dist-info with entry points, plus module files."""
+    dist_info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist_info.mkdir(parents=True, exist_ok=True)
+    (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = []
+    for group, eps in entry_points.items():
+        lines.append(f"[{group}]")
+        lines += [f"{k} = {v}" for k, v in eps.items()]
+        lines.append("")
+    (dist_info / "entry_points.txt").write_text("\n".join(lines))
+    for rel, text in (modules or {}).items():
+        path = site / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return site
+
+
+def example_plugin_site(site: Path) -> list[Path]:
+    """The example plugin as an installed distribution: its dist-info built from its pyproject."""
+    import tomllib
+
+    project = tomllib.loads((EXAMPLE_PLUGIN / "pyproject.toml").read_text())["project"]
+    write_dist(site, project["name"], project["version"], project["entry-points"])
+    return [site, EXAMPLE_PLUGIN]
+
+
+@pytest.fixture
+def plugin_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The example plugin importable and registered in this process."""
+    paths = example_plugin_site(tmp_path / "plugin-site")
+    for p in paths:
+        monkeypatch.syspath_prepend(str(p))
+    refresh()
+    return paths
+
+
+def run_cli(*args: str, extra_path: list[Path] | None = None, env: dict[str, str] | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m toolkit ARGS`` in a subprocess; returns the completed process."""
+    environ = dict(os.environ)
+    environ.update(env or {})
+    environ["COLUMNS"] = "200"
+    if extra_path:
+        environ["PYTHONPATH"] = os.pathsep.join([*map(str, extra_path), environ.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, env=environ, timeout=timeout
+    )
+
+
+TINY_RECIPE = """\
+task = "ood"
+name = "tiny"
+seed = 0
+
+[dataset]
+name = "synthetic"
+holdout = ["c3"]
+n_per_class = 60
+
+[model]
+name = "mlp"
+hidden = [16]
+
+[train]
+epochs = 3
+lr = 0.1
+batch_size = 32
+
+[[detectors]]
+name = "msp"
+
+[[detectors]]
+name = "energy"
+"""
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path: Path) -> Path:
+    """A recipe that runs in about a second."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_RECIPE)
+    return path

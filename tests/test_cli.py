@@ -1,0 +1,149 @@
+"""The command line: torch-free commands, every bad input's message and exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TINY_RECIPE, run_cli
+
+NO_TORCH = """
+import sys
+from toolkit.cli import main
+sys.argv = ["toolkit", *{args!r}]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print("EXIT", code)
+print("TORCH", "torch" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["list"], ["list", "detectors", "m*"], ["show", "detectors", "msp"], ["validate", "RECIPE"]],
+)
+def test_light_commands_do_not_import_torch(args: list[str], tiny_recipe: Path) -> None:
+    args = [str(tiny_recipe) if a == "RECIPE" else a for a in args]
+    out = subprocess.run([sys.executable, "-c", NO_TORCH.format(args=args)], capture_output=True, text=True)
+    assert "EXIT 0" in out.stdout, out.stdout + out.stderr
+    assert "TORCH False" in out.stdout
+
+
+def test_list_shows_distribution_and_filters() -> None:
+    out = run_cli("list", "detectors", "m*")
+    assert out.returncode == 0
+    assert "msp" in out.stdout and "toolkit 0.1.0" in out.stdout and "energy" not in out.stdout
+    full = run_cli("list")
+    for name in ("digits", "synthetic", "mlp", "small_cnn", "msp", "energy", "ood"):
+        assert name in full.stdout
+
+
+def test_show_prints_parameters_defaults_and_doc() -> None:
+    out = run_cli("show", "detectors", "energy")
+    assert out.returncode == 0
+    assert "temperature" in out.stdout and "1.0" in out.stdout and "Liu et al." in out.stdout
+
+
+def test_validate_ok(tiny_recipe: Path) -> None:
+    out = run_cli("validate", str(tiny_recipe))
+    assert out.returncode == 0 and "valid" in out.stdout
+
+
+def check_usage_error(out: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    for fragment in fragments:
+        assert fragment in out.stderr, out.stderr
+
+
+def test_missing_recipe_file() -> None:
+    check_usage_error(run_cli("run", "no/such/recipe.toml"), "recipe file not found: no/such/recipe.toml")
+
+
+def test_unreadable_toml_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('task = "ood"\nname = "x"\n[dataset\nname = "digits"\n')
+    check_usage_error(run_cli("validate", str(bad)), "is not valid TOML", "line 3")
+
+
+def test_unknown_component(tiny_recipe: Path) -> None:
+    out = run_cli("run", str(tiny_recipe), "--set", "detectors.0.name=mps")
+    check_usage_error(out, "detectors.0.name: unknown detector 'mps'", "'msp'", "toolkit list detectors")
+    assert not Path("runs").exists()
+
+
+def test_bad_key(tiny_recipe: Path) -> None:
+    text = tiny_recipe.read_text().replace("lr = 0.1", "lr_rate = 0.1")
+    tiny_recipe.write_text(text)
+    check_usage_error(run_cli("validate", str(tiny_recipe)), "train.lr_rate: unknown key, did you mean train.lr?")
+
+
+def test_wrong_type(tiny_recipe: Path) -> None:
+    out = run_cli("validate", str(tiny_recipe), "--set", "train.epochs='three'")
+    check_usage_error(out, "train.epochs:", "valid integer")
+
+
+def test_unknown_set_key(tiny_recipe: Path) -> None:
+    out = run_cli("validate", str(tiny_recipe), "--set", "train.epoch=1")
+    check_usage_error(out, "train.epoch: unknown key, did you mean train.epochs? (set with --set)")
+
+
+def test_unknown_command_and_option_are_usage_errors(tiny_recipe: Path) -> None:
+    assert run_cli("frobnicate").returncode == 2
+    assert run_cli("run", str(tiny_recipe), "--bogus").returncode == 2
+
+
+def test_unknown_kind() -> None:
+    check_usage_error(run_cli("list", "detektors"), "unknown component kind 'detektors'")
+
+
+def test_impossible_data_settings_are_usage_errors(tiny_recipe: Path) -> None:
+    out = run_cli("run", str(tiny_recipe), "--set", "dataset.holdout=['c9']")
+    check_usage_error(out, "dataset.holdout: unknown class 'c9'")
+    leftovers = list(Path("runs").rglob("*")) if Path("runs").exists() else []
+    assert not [p for p in leftovers if p.name.startswith(".partial") or (p / "metrics.json").exists()]
+
+
+def test_failed_run_exits_1_and_leaves_no_run_folder(tmp_path: Path) -> None:
+    """A run that fails mid-way (here, NaN scores) exits with 1 and removes its partial folder."""
+    recipe = tmp_path / "nan.toml"
+    recipe.write_text(TINY_RECIPE.replace("lr = 0.1", "lr = 1e30"))
+    out = run_cli("run", str(recipe))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "run 'tiny' failed" in out.stderr and "Traceback" not in out.stderr
+    assert "--debug" in out.stderr
+    assert list(Path("runs/tiny").iterdir()) == []
+    debug = run_cli("run", str(recipe), "--debug")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_run_compare_and_cache_commands(tiny_recipe: Path) -> None:
+    first = run_cli("run", str(tiny_recipe))
+    assert first.returncode == 0, first.stderr
+    assert "held out accepted" in first.stdout and "run folder:" in first.stdout
+    second = run_cli("run", str(tiny_recipe), "--quiet")
+    assert second.returncode == 0
+    folder = Path(second.stdout.strip())
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["model_cached"] is True
+    runs = sorted(Path("runs/tiny").iterdir())
+    assert len(runs) == 2
+    compare = run_cli("compare", *map(str, runs))
+    assert compare.returncode == 0 and "detectors.msp.auroc" in compare.stdout
+    assert run_cli("compare", "runs/tiny").returncode == 0
+    check_usage_error(run_cli("compare", "nowhere"), "not a run folder")
+    listing = run_cli("cache", "ls")
+    assert "model" in listing.stdout and "tiny: mlp on synthetic" in listing.stdout
+    cleared = run_cli("cache", "clear")
+    assert "removed 1 artifact" in cleared.stdout
+    assert "is empty" in run_cli("cache", "ls").stdout
+
+
+def test_version() -> None:
+    out = run_cli("--version")
+    assert out.returncode == 0 and out.stdout.startswith("toolkit ")
