@@ -1,0 +1,59 @@
+"""The artifact cache: safetensors with JSON metadata, atomic writes, no pickle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from toolkit.cache import ArtifactCache, default_root, read_metadata
+
+
+def test_round_trip_and_metadata(tmp_path: Path) -> None:
+    store = ArtifactCache(tmp_path / "c")
+    tensors = {"w": torch.arange(6.0).view(2, 3), "b": torch.tensor([1, 2], dtype=torch.int64)}
+    path = store.save("model", "k1", tensors, {"history": [{"epoch": 1}], "description": "d"})
+    assert path == tmp_path / "c" / "model" / "k1.safetensors"
+    loaded, meta = store.load("model", "k1")  # type: ignore[misc]
+    assert torch.equal(loaded["w"], tensors["w"]) and loaded["b"].dtype == torch.int64
+    assert meta["history"] == [{"epoch": 1}] and meta["description"] == "d" and "created" in meta
+    assert read_metadata(path)["description"] == "d"
+    assert [p.name for p in path.parent.iterdir()] == ["k1.safetensors"]  # no temporary files left
+
+
+def test_files_are_safetensors_not_pickle(tmp_path: Path) -> None:
+    store = ArtifactCache(tmp_path)
+    path = store.save("model", "k", {"w": torch.ones(1)}, {})
+    head = path.read_bytes()[:16]
+    assert not head.startswith(b"\x80") and not head.startswith(b"PK")  # neither pickle nor torch zip
+    from safetensors.torch import load_file
+
+    assert torch.equal(load_file(str(path))["w"], torch.ones(1))
+
+
+def test_miss_damaged_entries_and_clear(tmp_path: Path) -> None:
+    store = ArtifactCache(tmp_path)
+    assert store.load("model", "absent") is None
+    store.save("model", "a", {"w": torch.ones(2)}, {"description": "first"})
+    store.save("logits", "b", {"w": torch.ones(2)}, {})
+    damaged = store.path("model", "c")
+    damaged.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")
+    assert store.load("model", "c") is None
+    assert {(e.kind, e.key) for e in store.entries()} == {("model", "a"), ("logits", "b")}
+    assert store.clear("logits") == 1
+    assert store.clear() == 2
+    assert store.entries() == []
+
+
+def test_keys_cannot_escape_the_root(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        ArtifactCache(tmp_path).path("model", "../../etc")
+
+
+def test_default_root_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "x"))
+    assert default_root() == tmp_path / "x"
+    monkeypatch.delenv("TOOLKIT_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_root() == tmp_path / "xdg" / "toolkit" / "cache"

@@ -1,0 +1,110 @@
+"""Runs: the run folder, caching of trained models, determinism, failure cleanup."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from toolkit.errors import RunError
+from toolkit.recipe import load_recipe, parse_recipe
+from toolkit.runner import run
+
+
+def test_run_folder_contents(tiny_recipe: Path) -> None:
+    result = run(load_recipe(tiny_recipe), console=None)
+    folder = result.path
+    assert folder.parent == Path("runs/tiny")
+    assert folder.name.endswith(result.meta["fingerprints"]["run"][:8])
+    names = {p.name for p in folder.iterdir()}
+    assert {"recipe.toml", "meta.json", "metrics.json", "history.json", "report.html", "log.txt", "figures"} <= names
+    figures = {p.name for p in (folder / "figures").iterdir()}
+    assert figures == {"training_curves.png", "scores_msp.png", "scores_energy.png", "roc.png"}
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert set(metrics["detectors"]) == {"msp", "energy"}
+    assert 0.0 <= metrics["detectors"]["msp"]["fpr_at_tpr"] <= 1.0
+    assert metrics["accuracy"] > 0.5
+    meta = json.loads((folder / "meta.json").read_text())
+    for key in ("versions", "git", "fingerprints", "timings", "device", "threads", "components"):
+        assert key in meta
+    assert meta["versions"]["torch"] and meta["timings"]["train"] > 0
+    assert meta["components"]["detectors"][0]["distribution"].startswith("toolkit ")
+    history = json.loads((folder / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    # the resolved recipe reproduces the same fingerprints
+    assert load_recipe(folder / "recipe.toml").fingerprints() == meta["fingerprints"]
+    assert "training 3 epochs" in (folder / "log.txt").read_text()
+    assert not [p for p in Path("runs/tiny").iterdir() if p.name.startswith(".partial")]
+
+
+def test_report_is_self_contained(tiny_recipe: Path) -> None:
+    html = (run(load_recipe(tiny_recipe), console=None).path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4
+    assert "src=\"http" not in html and "href=\"http" not in html and "<script" not in html
+    assert "held out accepted" in html and "Recipe" in html
+
+
+def test_second_run_reuses_the_cached_model_with_identical_metrics(tiny_recipe: Path) -> None:
+    first = run(load_recipe(tiny_recipe), console=None)
+    second = run(load_recipe(tiny_recipe), console=None)
+    assert first.meta["model_cached"] is False and second.meta["model_cached"] is True
+    assert first.path != second.path
+    assert (first.path / "metrics.json").read_text() == (second.path / "metrics.json").read_text()
+    assert "reusing cached model" in (second.path / "log.txt").read_text()
+    # a changed detector reuses the model; a changed training does not
+    changed_detector = run(load_recipe(tiny_recipe, ["detectors.1.temperature=2.0"]), console=None)
+    assert changed_detector.meta["model_cached"] is True
+    changed_training = run(load_recipe(tiny_recipe, ["train.epochs=2"]), console=None)
+    assert changed_training.meta["model_cached"] is False
+
+
+def test_same_seed_without_cache_gives_identical_metrics(tiny_recipe: Path) -> None:
+    a = run(load_recipe(tiny_recipe), console=None, use_cache=False)
+    b = run(load_recipe(tiny_recipe), console=None, use_cache=False)
+    assert (a.path / "metrics.json").read_text() == (b.path / "metrics.json").read_text()
+    assert a.meta["model_cached"] is False and b.meta["model_cached"] is False
+    assert not list((Path.cwd() / "cache").rglob("*.safetensors"))  # --no-cache writes nothing
+    c = run(load_recipe(tiny_recipe, ["seed=1"]), console=None, use_cache=False)
+    assert (c.path / "metrics.json").read_text() != (a.path / "metrics.json").read_text()
+
+
+def test_failed_run_leaves_no_folder(tiny_recipe: Path) -> None:
+    recipe = load_recipe(tiny_recipe, ["train.lr=1e30"])
+    with pytest.raises(RunError, match="run 'tiny' failed"):
+        run(recipe, console=None)
+    assert list(Path("runs/tiny").iterdir()) == []
+
+
+def test_usage_errors_raised_during_a_run_keep_their_class(tiny_recipe: Path) -> None:
+    from toolkit.errors import UsageError
+
+    recipe = load_recipe(tiny_recipe, ["dataset.holdout=[]"])
+    with pytest.raises(UsageError, match="needs held-out classes"):
+        run(recipe, console=None)
+    assert list(Path("runs/tiny").iterdir()) == []
+
+
+def test_quickstart_recipe_runs_small() -> None:
+    root = Path(__file__).resolve().parents[1]
+    recipe = load_recipe(root / "recipes" / "quickstart.toml", ["train.epochs=2"])
+    result = run(recipe, console=None)
+    assert result.metrics["n_out"] > 0 and result.metrics["holdout"] == ["9"]
+
+
+def test_console_output_has_progress_log_and_cache_notice(tiny_recipe: Path) -> None:
+    from rich.console import Console
+
+    console = Console(record=True, width=120)
+    run(load_recipe(tiny_recipe), console=console)
+    run(load_recipe(tiny_recipe), console=console)
+    text = console.export_text()
+    assert "training 3 epochs" in text and "reusing cached model" in text
+
+
+def test_parse_recipe_and_run_in_python() -> None:
+    recipe = parse_recipe({"task": "ood", "name": "py", "dataset": {"name": "synthetic", "holdout": [3]},
+                           "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1},
+                           "detectors": [{"name": "energy"}]})
+    result = run(recipe, console=None, out_dir="elsewhere")
+    assert result.path.parent == Path("elsewhere/py")
