@@ -29,7 +29,11 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 
 
 def write_dist(
-    site: Path, name: str, version: str, entry_points: dict[str, dict[str, str]], modules: dict[str, str] | None = None
+    site: Path,
+    name: str,
+    version: str,
+    entry_points: dict[str, dict[str, str]],
+    modules: dict[str, str] | None = None,
 ) -> Path:
     """Make an installed distribution in ``site``: dist-info with entry points, plus module files."""
     dist_info = site / f"{name.replace('-', '_')}-{version}.dist-info"
@@ -67,8 +71,9 @@ def plugin_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return paths
 
 
-def run_cli(*args: str, extra_path: list[Path] | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, extra_path: list[Path] | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m toolkit ARGS`` in a subprocess; returns the completed process."""
     environ = dict(os.environ)
     environ.update(env or {})

@@ -80,7 +80,9 @@ def test_unknown_component(tiny_recipe: Path) -> None:
 def test_bad_key(tiny_recipe: Path) -> None:
     text = tiny_recipe.read_text().replace("lr = 0.1", "lr_rate = 0.1")
     tiny_recipe.write_text(text)
-    check_usage_error(run_cli("validate", str(tiny_recipe)), "train.lr_rate: unknown key, did you mean train.lr?")
+    check_usage_error(
+        run_cli("validate", str(tiny_recipe)), "train.lr_rate: unknown key, did you mean train.lr?"
+    )
 
 
 def test_wrong_type(tiny_recipe: Path) -> None:

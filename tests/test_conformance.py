@@ -31,7 +31,7 @@ def test_checks_catch_a_bad_detector() -> None:
     from toolkit.testing import check_detector
 
     class WrongShape:
-        def fit(self, model: object, train: object) -> "WrongShape":
+        def fit(self, model: object, train: object) -> WrongShape:
             return self
 
         def score(self, model: object, x: object) -> torch.Tensor:

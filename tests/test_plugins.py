@@ -42,18 +42,26 @@ def test_cli_lists_shows_and_runs_the_plugin(tmp_path: Path, tiny_recipe: Path) 
 
 def test_broken_plugin_is_isolated_in_the_cli(tmp_path: Path, tiny_recipe: Path) -> None:
     site = write_dist(
-        tmp_path / "site", "toolkit-broken-plugin", "0.0.1",
+        tmp_path / "site",
+        "toolkit-broken-plugin",
+        "0.0.1",
         {"toolkit.detectors": {"broken": "toolkit_broken_plugin.detector:Broken"}},
-        {"toolkit_broken_plugin/__init__.py": "",
-         "toolkit_broken_plugin/detector.py": "raise RuntimeError('this plugin is broken on purpose')\n"},
+        {
+            "toolkit_broken_plugin/__init__.py": "",
+            "toolkit_broken_plugin/detector.py": "raise RuntimeError('this plugin is broken on purpose')\n",
+        },
     )
     listing = run_cli("list", extra_path=[site])
     assert listing.returncode == 0 and "broken" in listing.stdout and "msp" in listing.stdout
     assert run_cli("run", str(tiny_recipe), "--quiet", extra_path=[site]).returncode == 0
     used = run_cli("run", str(tiny_recipe), "--set", "detectors.0.name=broken", extra_path=[site])
     assert used.returncode == 2, used.stderr
-    for part in ("toolkit-broken-plugin 0.0.1", "toolkit_broken_plugin.detector:Broken",
-                 "RuntimeError", "this plugin is broken on purpose"):
+    for part in (
+        "toolkit-broken-plugin 0.0.1",
+        "toolkit_broken_plugin.detector:Broken",
+        "RuntimeError",
+        "this plugin is broken on purpose",
+    ):
         assert part in used.stderr
     assert "Traceback" not in used.stderr
 

@@ -96,8 +96,17 @@ def test_unknown_task() -> None:
 
 
 def test_set_overrides_parse_toml_values_and_index_lists() -> None:
-    r = parse_recipe(BASE, ["train.epochs=1", "detectors.0.name=energy", "dataset.holdout=['c1']",
-                            "seed=3", "name=other", "train.augment=[]"])
+    r = parse_recipe(
+        BASE,
+        [
+            "train.epochs=1",
+            "detectors.0.name=energy",
+            "dataset.holdout=['c1']",
+            "seed=3",
+            "name=other",
+            "train.augment=[]",
+        ],
+    )
     assert r.recipe.train.epochs == 1 and r.seed == 3 and r.name == "other"
     assert r.detectors[0].name == "energy" and r.dataset.params["holdout"] == ["c1"]
 

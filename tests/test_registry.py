@@ -33,7 +33,7 @@ def test_every_group_is_a_toolkit_group() -> None:
 
 def test_kind_accepts_singular_and_rejects_nonsense() -> None:
     assert registry("detector").kind == "detectors"
-    with pytest.raises(UsageError, match="(?i)did you mean 'detectors'"):
+    with pytest.raises(UsageError, match=r"(?i)did you mean 'detectors'"):
         registry("detektors")
 
 
@@ -105,8 +105,11 @@ BROKEN = {
 
 def test_broken_plugin_fails_only_when_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     site = write_dist(
-        tmp_path / "site", "toolkit-broken-plugin", "9.9.1",
-        {"toolkit.detectors": {"broken": "toolkit_broken_plugin.detector:Broken"}}, BROKEN,
+        tmp_path / "site",
+        "toolkit-broken-plugin",
+        "9.9.1",
+        {"toolkit.detectors": {"broken": "toolkit_broken_plugin.detector:Broken"}},
+        BROKEN,
     )
     monkeypatch.syspath_prepend(str(site))
     refresh()
@@ -116,14 +119,23 @@ def test_broken_plugin_fails_only_when_used(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(PluginLoadError) as err:
         reg.load("broken")
     message = str(err.value)
-    for part in ("toolkit-broken-plugin", "9.9.1", "toolkit_broken_plugin.detector:Broken",
-                 "ModuleNotFoundError", "a_module_that_does_not_exist"):
+    for part in (
+        "toolkit-broken-plugin",
+        "9.9.1",
+        "toolkit_broken_plugin.detector:Broken",
+        "ModuleNotFoundError",
+        "a_module_that_does_not_exist",
+    ):
         assert part in message
 
 
 def test_two_distributions_claiming_one_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    module = {"twin_a/__init__.py": "", "twin_a/det.py": "class A:\n    def __init__(self, *, a: int = 1):\n        pass\n",
-              "twin_b/__init__.py": "", "twin_b/det.py": "class B:\n    def __init__(self, *, b: int = 2):\n        pass\n"}
+    module = {
+        "twin_a/__init__.py": "",
+        "twin_a/det.py": "class A:\n    def __init__(self, *, a: int = 1):\n        pass\n",
+        "twin_b/__init__.py": "",
+        "twin_b/det.py": "class B:\n    def __init__(self, *, b: int = 2):\n        pass\n",
+    }
     site = tmp_path / "site"
     write_dist(site, "twin-a", "1.0", {"toolkit.detectors": {"twin": "twin_a.det:A"}}, module)
     write_dist(site, "twin-b", "2.0", {"toolkit.detectors": {"twin": "twin_b.det:B"}})
@@ -140,8 +152,12 @@ def test_two_distributions_claiming_one_name(tmp_path: Path, monkeypatch: pytest
         reg.get("twin-c:twin")
 
 
-def test_signature_falls_back_to_import_for_dynamic_annotations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    modules = {"dyn_plugin/__init__.py": "", "dyn_plugin/det.py": """
+def test_signature_falls_back_to_import_for_dynamic_annotations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    modules = {
+        "dyn_plugin/__init__.py": "",
+        "dyn_plugin/det.py": """
         from pathlib import Path
 
         class Dyn:
@@ -149,8 +165,11 @@ def test_signature_falls_back_to_import_for_dynamic_annotations(tmp_path: Path, 
 
             def __init__(self, *, where: Path = Path("x"), k: int = 3) -> None:
                 self.where, self.k = where, k
-    """}
-    site = write_dist(tmp_path / "site", "dyn-plugin", "0.1", {"toolkit.detectors": {"dyn": "dyn_plugin.det:Dyn"}}, modules)
+    """,
+    }
+    site = write_dist(
+        tmp_path / "site", "dyn-plugin", "0.1", {"toolkit.detectors": {"dyn": "dyn_plugin.det:Dyn"}}, modules
+    )
     monkeypatch.syspath_prepend(str(site))
     refresh()
     sig = registry("detectors").get("dyn").signature()

@@ -18,7 +18,15 @@ def test_run_folder_contents(tiny_recipe: Path) -> None:
     assert folder.parent == Path("runs/tiny")
     assert folder.name.endswith(result.meta["fingerprints"]["run"][:8])
     names = {p.name for p in folder.iterdir()}
-    assert {"recipe.toml", "meta.json", "metrics.json", "history.json", "report.html", "log.txt", "figures"} <= names
+    assert {
+        "recipe.toml",
+        "meta.json",
+        "metrics.json",
+        "history.json",
+        "report.html",
+        "log.txt",
+        "figures",
+    } <= names
     figures = {p.name for p in (folder / "figures").iterdir()}
     assert figures == {"training_curves.png", "scores_msp.png", "scores_energy.png", "roc.png"}
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -41,7 +49,7 @@ def test_run_folder_contents(tiny_recipe: Path) -> None:
 def test_report_is_self_contained(tiny_recipe: Path) -> None:
     html = (run(load_recipe(tiny_recipe), console=None).path / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4
-    assert "src=\"http" not in html and "href=\"http" not in html and "<script" not in html
+    assert 'src="http' not in html and 'href="http' not in html and "<script" not in html
     assert "held out accepted" in html and "Recipe" in html
 
 
@@ -103,8 +111,15 @@ def test_console_output_has_progress_log_and_cache_notice(tiny_recipe: Path) -> 
 
 
 def test_parse_recipe_and_run_in_python() -> None:
-    recipe = parse_recipe({"task": "ood", "name": "py", "dataset": {"name": "synthetic", "holdout": [3]},
-                           "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1},
-                           "detectors": [{"name": "energy"}]})
+    recipe = parse_recipe(
+        {
+            "task": "ood",
+            "name": "py",
+            "dataset": {"name": "synthetic", "holdout": [3]},
+            "model": {"name": "mlp", "hidden": [8]},
+            "train": {"epochs": 1},
+            "detectors": [{"name": "energy"}],
+        }
+    )
     result = run(recipe, console=None, out_dir="elsewhere")
     assert result.path.parent == Path("elsewhere/py")

@@ -39,9 +39,12 @@ def test_same_seed_same_weights(optimizer: str) -> None:
     a, ha = trained(0, epochs=2, lr=0.01, optimizer=optimizer)
     b, hb = trained(0, epochs=2, lr=0.01, optimizer=optimizer)
     c, _ = trained(1, epochs=2, lr=0.01, optimizer=optimizer)
-    for (k, va), vb, vc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values(), strict=True):
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(va, vb), k
-    assert any(not torch.equal(va, vc) for va, vc in zip(a.state_dict().values(), c.state_dict().values(), strict=True))
+    assert any(
+        not torch.equal(va, vc)
+        for va, vc in zip(a.state_dict().values(), c.state_dict().values(), strict=True)
+    )
     assert [h["train_loss"] for h in ha] == [h["train_loss"] for h in hb]
 
 

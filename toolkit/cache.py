@@ -71,9 +71,7 @@ class ArtifactCache:
     def exists(self, kind: str, key: str) -> bool:
         return self.path(kind, key).is_file()
 
-    def save(
-        self, kind: str, key: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
-    ) -> Path:
+    def save(self, kind: str, key: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
         """Store ``tensors`` with JSON ``meta`` atomically (temporary file, then rename)."""
         from safetensors.torch import save_file
 
@@ -109,7 +107,7 @@ class ArtifactCache:
 
     def entries(self) -> list[CacheEntry]:
         """Every artifact, newest first; reads only the files' headers."""
-        out = []
+        out: list[CacheEntry] = []
         if not self.root.is_dir():
             return out
         for path in self.root.glob("*/*.safetensors"):
@@ -119,8 +117,14 @@ class ArtifactCache:
             except (OSError, ValueError):
                 continue
             out.append(
-                CacheEntry(path.parent.name, path.stem, path, stat.st_size,
-                           float(meta.get("created", stat.st_mtime)), meta)
+                CacheEntry(
+                    path.parent.name,
+                    path.stem,
+                    path,
+                    stat.st_size,
+                    float(meta.get("created", stat.st_mtime)),
+                    meta,
+                )
             )
         return sorted(out, key=lambda e: e.created, reverse=True)
 

@@ -32,7 +32,9 @@ app.add_typer(cache_app, name="cache")
 
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", help="Override a recipe key, e.g. --set train.epochs=3 (value parsed as TOML)."),
+    typer.Option(
+        "--set", "-s", help="Override a recipe key, e.g. --set train.epochs=3 (value parsed as TOML)."
+    ),
 ]
 
 
@@ -61,10 +63,16 @@ def _root(
 def run(
     recipe: Annotated[Path, typer.Argument(help="The recipe file (TOML).")],
     overrides: SetOption = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Parent folder of the run folders.")] = Path("runs"),
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither reuse nor store trained models.")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parent folder of the run folders.")] = Path(
+        "runs"
+    ),
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither reuse nor store trained models.")
+    ] = False,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda (overrides runtime.device).")] = None,
-    threads: Annotated[int | None, typer.Option(help="torch CPU threads (overrides runtime.threads).")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="torch CPU threads (overrides runtime.threads).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run folder.")] = False,
 ) -> None:
     """Run a recipe and write its run folder (metrics, figures, report.html)."""
@@ -168,7 +176,9 @@ def show(
             table.add_column(col)
         for p in sig.params:
             table.add_row(
-                escape(p.name), escape(p.display_type), "(required)" if p.required else escape(repr(p.default))
+                escape(p.name),
+                escape(p.display_type),
+                "(required)" if p.required else escape(repr(p.default)),
             )
         console.print(table)
     else:
@@ -224,7 +234,9 @@ def _run_folders(paths: list[Path]) -> list[Path]:
         if (p / "metrics.json").is_file():
             out.append(p)
         elif p.is_dir():
-            out += sorted(c for c in p.iterdir() if (c / "metrics.json").is_file() and not c.name.startswith("."))
+            out += sorted(
+                c for c in p.iterdir() if (c / "metrics.json").is_file() and not c.name.startswith(".")
+            )
         else:
             raise UsageError(f"{p} is not a run folder (no metrics.json there)")
     return out
@@ -289,9 +301,10 @@ def main(argv: list[str] | None = None) -> None:
         _console(stderr=True).print("interrupted")
         code = 130
     except Exception as exc:
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+        exit_code = getattr(exc, "exit_code", None)
+        if hasattr(exc, "show") and isinstance(exit_code, int):
             exc.show()  # a command-line usage error of click (or typer's copy of it)
-            code = exc.exit_code
+            code = exit_code
         else:  # a bug: say so plainly
             _report(exc, debug, prefix="internal error")
             code = 1

@@ -44,20 +44,21 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from toolkit import __version__
 from toolkit.errors import Problem, RecipeError, UsageError
-from toolkit.registry import SINGULAR, Entry, lenient_float, registry, suggest
+from toolkit.registry import SINGULAR, Entry, registry, suggest, to_number
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-FloatLike = lenient_float()
+#: A float that may also be written as a numeric string such as ``"8/255"``.
+FloatLike = Annotated[float, BeforeValidator(to_number)]
 
 #: Component sections of a recipe that hold a list of component tables.
 LIST_SECTIONS = ("attacks", "defenses", "detectors", "explainers")
@@ -75,13 +76,13 @@ class TrainConfig(_Strict):
     epochs: int = Field(10, ge=0, description="passes over the training split")
     batch_size: int = Field(128, ge=1, description="samples per step")
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
-    lr: FloatLike = Field(0.01, gt=0, description="learning rate")  # type: ignore[valid-type]
-    momentum: FloatLike = Field(0.9, ge=0, description="SGD momentum")  # type: ignore[valid-type]
+    lr: FloatLike = Field(0.01, gt=0, description="learning rate")
+    momentum: FloatLike = Field(0.9, ge=0, description="SGD momentum")
     nesterov: bool = False
-    weight_decay: FloatLike = Field(0.0, ge=0)  # type: ignore[valid-type]
+    weight_decay: FloatLike = Field(0.0, ge=0)
     schedule: Literal["none", "cosine", "step"] = "none"
     step_size: int = Field(30, ge=1, description="epochs between decays of the step schedule")
-    gamma: FloatLike = Field(0.1, gt=0, description="decay factor of the step schedule")  # type: ignore[valid-type]
+    gamma: FloatLike = Field(0.1, gt=0, description="decay factor of the step schedule")
     augment: list[Literal["random_crop", "hflip"]] = Field(default_factory=list)
     crop_padding: int = Field(4, ge=0, description="zero padding of random_crop")
 
@@ -115,13 +116,13 @@ class Recipe(_Strict):
     description: str = ""
     dataset: ComponentConfig
     model: ComponentConfig | None = None
-    train: TrainConfig = Field(default_factory=TrainConfig)
+    train: TrainConfig = Field(default_factory=lambda: TrainConfig())
     attacks: list[ComponentConfig] = Field(default_factory=list)
     defenses: list[ComponentConfig] = Field(default_factory=list)
     detectors: list[ComponentConfig] = Field(default_factory=list)
     explainers: list[ComponentConfig] = Field(default_factory=list)
     evaluate: dict[str, Any] = Field(default_factory=dict)
-    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    runtime: RuntimeConfig = Field(default_factory=lambda: RuntimeConfig())
 
 
 _SECTION_MODELS: dict[str, type[BaseModel]] = {"train": TrainConfig, "runtime": RuntimeConfig}
@@ -293,8 +294,10 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> list[Prob
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
                     problems.append(
-                        Problem(path, f"no such entry: the list has {len(node)} entries "
-                                f"(indices 0 to {len(node) - 1})")
+                        Problem(
+                            path,
+                            f"no such entry: the list has {len(node)} entries (indices 0 to {len(node) - 1})",
+                        )
                     )
                     break
                 if last:
@@ -355,15 +358,19 @@ def parse_recipe(
     task = None
     if isinstance(raw.get("task"), str):
         evaluate = raw.get("evaluate", {})
-        task = _resolve("tasks", {"name": raw["task"], **(evaluate if isinstance(evaluate, Mapping) else {})},
-                        "evaluate", problems, name_path="task")
+        task = _resolve(
+            "tasks",
+            {"name": raw["task"], **(evaluate if isinstance(evaluate, Mapping) else {})},
+            "evaluate",
+            problems,
+            name_path="task",
+        )
     if task is not None:
         problems.extend(_check_sections(task, raw))
 
     if problems:
         marked = [
-            Problem(p.path, p.message + (" (set with --set)" if p.path in set_keys else ""))
-            for p in problems
+            Problem(p.path, p.message + (" (set with --set)" if p.path in set_keys else "")) for p in problems
         ]
         raise RecipeError(marked, source=source)
     assert recipe is not None and task is not None
@@ -401,8 +408,14 @@ def _resolve(
         validated = sig.validate(params, title)
     except ValidationError as exc:
         known = [p.name for p in sig.params]
-        problems.extend(_problems(exc, prefix=tuple(path.split(".")), known=lambda _loc: known,
-                                  owner=f"{SINGULAR[kind]} '{name}'"))
+        problems.extend(
+            _problems(
+                exc,
+                prefix=tuple(path.split(".")),
+                known=lambda _loc: known,
+                owner=f"{SINGULAR[kind]} '{name}'",
+            )
+        )
         return None
     return Component(kind=kind, name=name, entry=entry, params=validated)
 
@@ -415,7 +428,7 @@ def _check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
     """A task says which sections it reads (``uses``); others in the recipe are mistakes."""
     sig = task.entry.signature()
     uses = tuple(sig.attributes.get("uses", ()))
-    problems = []
+    problems: list[Problem] = []
     if not uses:
         return problems
     for section in (*LIST_SECTIONS, "model"):
@@ -428,9 +441,7 @@ def _check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
         problems.append(Problem("model", f"the '{task.name}' task needs a [model] table"))
     for section in tuple(sig.attributes.get("requires", ())):
         if not raw.get(section):
-            problems.append(
-                Problem(section, f"the '{task.name}' task needs at least one entry in {section}")
-            )
+            problems.append(Problem(section, f"the '{task.name}' task needs at least one entry in {section}"))
     return problems
 
 

@@ -29,7 +29,6 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
-import os
 import re
 import types
 import typing
@@ -70,8 +69,17 @@ def suggest(word: str, candidates: Sequence[str], n: int = 1) -> list[str]:
     if close:
         return close
     stem = word.lower().split("_")[0]
-    by_prefix = [c for c in candidates if c.lower().split("_")[0] == stem or word.lower().startswith(c.lower())]
-    return sorted(by_prefix, key=lambda c: -len(os.path.commonprefix([word.lower(), c.lower()])))[:n]
+    by_prefix = [
+        c for c in candidates if c.lower().split("_")[0] == stem or word.lower().startswith(c.lower())
+    ]
+    return sorted(by_prefix, key=lambda c: -(_common_prefix(word.lower(), c.lower())))[:n]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def kind_name(kind: str) -> str:
@@ -91,7 +99,7 @@ def kind_name(kind: str) -> str:
 # --------------------------------------------------------------------------- parameters
 
 
-def _to_number(value: Any) -> Any:
+def to_number(value: Any) -> Any:
     """Accept numeric strings such as ``"8/255"`` or ``"1e-3"`` where a float is expected."""
     if isinstance(value, str):
         text = value.replace(" ", "").replace("_", "")
@@ -106,7 +114,7 @@ def lenient_float() -> Any:
     """The float type of recipes: a number, or a string such as ``"8/255"``."""
     from pydantic import BeforeValidator
 
-    return Annotated[float, BeforeValidator(_to_number)]
+    return Annotated[float, BeforeValidator(to_number)]
 
 
 def lenient(tp: Any) -> Any:
@@ -116,7 +124,7 @@ def lenient(tp: Any) -> Any:
     origin = typing.get_origin(tp)
     if origin is Annotated:
         inner, *meta = typing.get_args(tp)
-        return Annotated[(lenient(inner), *meta)]  # type: ignore[valid-type]
+        return Annotated[(lenient(inner), *meta)]
     if origin is None or origin is Literal:
         return tp
     args = typing.get_args(tp)
@@ -272,8 +280,7 @@ def _static_signature(module: str, attr: str) -> Signature:
         (
             n
             for n in tree.body
-            if isinstance(n, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and n.name == attr
+            if isinstance(n, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and n.name == attr
         ),
         None,
     )
@@ -436,10 +443,7 @@ class Registry:
         names = self.names()
         close = suggest(name, names, n=3)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        return (
-            f"unknown {SINGULAR[self.kind]} '{name}'.{hint} "
-            f"See them all with: toolkit list {self.kind}"
-        )
+        return f"unknown {SINGULAR[self.kind]} '{name}'.{hint} See them all with: toolkit list {self.kind}"
 
 
 def _norm(dist: str) -> str:

@@ -108,7 +108,10 @@ def render_html(
         ("model", "reused from cache" if meta.get("model_cached") else "trained in this run"),
         ("time", ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())),
         ("started", meta.get("started")),
-        ("toolkit", f"{meta.get('versions', {}).get('toolkit')} (git {meta.get('git', {}).get('commit') or 'n/a'})"),
+        (
+            "toolkit",
+            f"{meta.get('versions', {}).get('toolkit')} (git {meta.get('git', {}).get('commit') or 'n/a'})",
+        ),
     ]
     summary = "".join(
         f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary_rows

@@ -152,7 +152,9 @@ def _free_name(parent: Path, name: str) -> Path:
     return path
 
 
-def _meta(recipe: ResolvedRecipe, ctx: Any, started: _dt.datetime, *, device: str, threads: int) -> dict[str, Any]:
+def _meta(
+    recipe: ResolvedRecipe, ctx: Any, started: _dt.datetime, *, device: str, threads: int
+) -> dict[str, Any]:
     return {
         "name": recipe.name,
         "task": recipe.task.name,
@@ -170,7 +172,9 @@ def _meta(recipe: ResolvedRecipe, ctx: Any, started: _dt.datetime, *, device: st
         "platform": platform.platform(),
         "git": git_state(),
         "components": {
-            kind: [{"name": c.name, "distribution": c.entry.provider, "target": c.entry.target} for c in comps]
+            kind: [
+                {"name": c.name, "distribution": c.entry.provider, "target": c.entry.target} for c in comps
+            ]
             for kind, comps in {
                 "task": [recipe.task],
                 "dataset": [recipe.dataset],

@@ -20,8 +20,7 @@ def resolve_device(spec: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if spec.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(
-            f"runtime.device is '{spec}' but CUDA is not available here; "
-            "use device = 'auto' or 'cpu'"
+            f"runtime.device is '{spec}' but CUDA is not available here; use device = 'auto' or 'cpu'"
         )
     if spec == "mps" and not torch.backends.mps.is_available():
         raise UsageError("runtime.device is 'mps' but MPS is not available here; use 'auto' or 'cpu'")

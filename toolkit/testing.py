@@ -50,7 +50,9 @@ def _trained_model(bundle: DataBundle, seed: int = 0) -> nn.Module:
     return model
 
 
-def check_dataset(load: Callable[..., DataBundle], *, params: Mapping[str, Any] | None = None, seed: int = 0) -> None:
+def check_dataset(
+    load: Callable[..., DataBundle], *, params: Mapping[str, Any] | None = None, seed: int = 0
+) -> None:
     """Check a dataset component's ``load(seed, **params)``."""
     params = dict(params or {})
     bundle = load(seed, **params)
@@ -71,9 +73,13 @@ def check_dataset(load: Callable[..., DataBundle], *, params: Mapping[str, Any] 
         for key, col in split.groups.items():
             assert col.shape[0] == len(split), f"{name}: group column {key!r} has the wrong length"
         if info.modality == "image":
-            assert split.x.dtype == torch.uint8 and split.x.dim() == 4, f"{name}: images must be uint8 (N, C, H, W)"
+            assert split.x.dtype == torch.uint8 and split.x.dim() == 4, (
+                f"{name}: images must be uint8 (N, C, H, W)"
+            )
         elif info.modality == "tabular":
-            assert split.x.dtype == torch.float32 and split.x.dim() == 2, f"{name}: features must be float32 (N, D)"
+            assert split.x.dtype == torch.float32 and split.x.dim() == 2, (
+                f"{name}: features must be float32 (N, D)"
+            )
     for name in ("train", "test"):
         y = splits[name].y
         assert int(y.min()) >= 0 and int(y.max()) < info.num_classes, f"{name}: labels outside 0..K-1"
@@ -115,11 +121,13 @@ def check_model(
     assert torch.equal(x, before), "the model changed its input"
     if hasattr(model, "forward_features"):
         with torch.no_grad():
-            feats = model.forward_features(x)
+            feats = model.forward_features(x)  # type: ignore[operator]
         assert feats.dim() == 2 and feats.shape[0] == x.shape[0], "forward_features must give (N, F)"
 
 
-def check_detector(factory: Callable[..., Any], *, params: Mapping[str, Any] | None = None, seed: int = 0) -> None:
+def check_detector(
+    factory: Callable[..., Any], *, params: Mapping[str, Any] | None = None, seed: int = 0
+) -> None:
     """Check a detector: ``factory(**params).fit(model, train)`` then ``.score(model, x)``."""
     from toolkit.outputs import Outputs
 
@@ -138,7 +146,9 @@ def check_detector(factory: Callable[..., Any], *, params: Mapping[str, Any] | N
         fitted = detector.fit(model, train)
         assert fitted is detector, "fit() must return the detector itself"
         s = detector.score(model, test)
-        assert model.training is mode, f"the detector left the model in {'train' if model.training else 'eval'} mode"
+        assert model.training is mode, (
+            f"the detector left the model in {'train' if model.training else 'eval'} mode"
+        )
         assert torch.equal(test.x, x_before), "the detector changed the inputs"
         assert torch.equal(test.logits, logits_before), "the detector changed the shared logits"
         return s

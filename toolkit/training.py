@@ -144,7 +144,9 @@ def train(
             correct += int((logits.detach().argmax(1) == yb).sum())
             if bar is not None:
                 progress.update(
-                    bar, advance=1, description=f"training epoch {epoch}/{config.epochs} loss {float(loss.detach()):.3f}"
+                    bar,
+                    advance=1,
+                    description=f"training epoch {epoch}/{config.epochs} loss {float(loss.detach()):.3f}",
                 )
         if schedule is not None:
             schedule.step()

@@ -146,18 +146,14 @@ def split_holdout(
     return DataBundle(keep(train), keep(test), info, ood, list(class_names))
 
 
-def stratified_split(
-    y: torch.Tensor, test_size: float, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def stratified_split(y: torch.Tensor, test_size: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Train and test indices with each class split in the same proportion (scikit-learn)."""
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < test_size < 1.0:
         raise DataError(f"dataset.test_size must lie strictly between 0 and 1, got {test_size}")
     index = torch.arange(len(y)).numpy()
-    train_idx, test_idx = train_test_split(
-        index, test_size=test_size, random_state=seed, stratify=y.numpy()
-    )
+    train_idx, test_idx = train_test_split(index, test_size=test_size, random_state=seed, stratify=y.numpy())
     return torch.as_tensor(train_idx), torch.as_tensor(test_idx)
 
 

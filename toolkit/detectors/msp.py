@@ -35,7 +35,7 @@ class MSP:
 
     Example:
         >>> import torch
-        >>> msp_score(torch.tensor([[2.0, 0.0], [0.0, 0.0]])).round(decimals=3).tolist()
+        >>> [round(v, 3) for v in msp_score(torch.tensor([[2.0, 0.0], [0.0, 0.0]])).tolist()]
         [0.881, 0.5]
     """
 

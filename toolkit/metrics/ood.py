@@ -83,7 +83,10 @@ def aupr_out(scores_in: ArrayLike, scores_out: ArrayLike) -> float:
 
 
 def ood_metrics(scores_in: ArrayLike, scores_out: ArrayLike, tpr: float = 0.95) -> dict[str, Any]:
-    """All of the above in one dict (keys ``threshold``, ``fpr_at_tpr``, ``auroc``, ``aupr_in``, ``aupr_out``)."""
+    """All of the above in one dict.
+
+    Keys: ``threshold``, ``fpr_at_tpr``, ``auroc``, ``aupr_in``, ``aupr_out``.
+    """
     return {
         "threshold": threshold_at_tpr(scores_in, tpr),
         "fpr_at_tpr": fpr_at_tpr(scores_in, scores_out, tpr),

@@ -39,8 +39,7 @@ def build(
     """
     if info.modality != "image" or len(info.input_shape) != 3:
         raise UsageError(
-            f"model small_cnn needs image data, but '{info.name}' is {info.modality}; "
-            "use model 'mlp' instead"
+            f"model small_cnn needs image data, but '{info.name}' is {info.modality}; use model 'mlp' instead"
         )
     in_ch, size, _ = info.input_shape
     layers: list[nn.Module] = []

@@ -47,7 +47,7 @@ class OODTask:
         if data.ood is None or len(data.ood) == 0:
             raise UsageError(
                 f"the ood task needs held-out classes: set dataset.holdout, e.g. "
-                f"holdout = [\"{data.info.class_names[-1]}\"]"
+                f'holdout = ["{data.info.class_names[-1]}"]'
             )
         model = ctx.model()
         train, test, held = ctx.outputs("train"), ctx.outputs("test"), ctx.outputs("ood")
@@ -70,7 +70,10 @@ class OODTask:
                 detectors[label] = ood_metrics(s_in, s_out, self.tpr)
                 curves[label] = (s_in, s_out)
                 figures[f"scores_{label}"] = plots.score_histogram(
-                    s_in, s_out, name=label, threshold=detectors[label]["threshold"],
+                    s_in,
+                    s_out,
+                    name=label,
+                    threshold=detectors[label]["threshold"],
                     labels=("in-distribution test", f"held out ({', '.join(data.info.holdout)})"),
                 )
                 if bar is not None and task is not None:
@@ -83,7 +86,14 @@ class OODTask:
         table = Table(
             title=f"OOD detection: held out {', '.join(data.info.holdout)} "
             f"(in-distribution accuracy {acc:.4f})",
-            columns=["detector", "threshold", f"held out accepted @ TPR {pct}", "AUROC", "AUPR-In", "AUPR-Out"],
+            columns=[
+                "detector",
+                "threshold",
+                f"held out accepted @ TPR {pct}",
+                "AUROC",
+                "AUPR-In",
+                "AUPR-Out",
+            ],
             rows=[
                 [name, m["threshold"], m["fpr_at_tpr"], m["auroc"], m["aupr_in"], m["aupr_out"]]
                 for name, m in detectors.items()

@@ -3,9 +3,9 @@
 import math
 
 import torch
-from toolkit.testing import check_detector
-
 from toolkit_plugin_example.entropy import Entropy, entropy_score
+
+from toolkit.testing import check_detector
 
 
 def test_uniform_logits_have_minus_log_k() -> None:
