@@ -1,0 +1,72 @@
+"""The test matrix: ``nox`` runs every session, ``nox -s tests`` one of them.
+
+Each session installs what it needs into its own virtual environment. To reuse the current
+environment instead (faster, offline), run ``nox --no-venv``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "typing", "tests", "core", "plugins", "recipes"]
+nox.options.reuse_existing_virtualenvs = True
+
+# Settings that make every shipped recipe small enough to run here in seconds to minutes.
+SMALL = ["train.epochs=1", "runtime.threads=1"]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy on the package."""
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, slow tests included, with every extra installed."""
+    session.install("-e", ".[all]")
+    session.run("python", "-m", "pytest", "-m", "slow or not slow", *session.posargs)
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """A core install, without the optional extras, runs the quickstart."""
+    session.install("-e", ".", "pytest>=8")
+    session.run("toolkit", "run", "recipes/quickstart.toml", "--no-cache", "--set", "train.epochs=2")
+    session.run("python", "-m", "pytest", "tests/test_core_install.py")
+
+
+@nox.session
+def plugins(session: nox.Session) -> None:
+    """Install every plugin in plugins/ for real, run its own tests and the conformance suite."""
+    session.install("-e", ".[dev]")
+    for plugin in sorted(glob.glob("plugins/*/pyproject.toml")):
+        folder = os.path.dirname(plugin)
+        session.install("-e", folder)
+        if os.path.isdir(os.path.join(folder, "tests")):
+            session.run("python", "-m", "pytest", os.path.join(folder, "tests"))
+    session.run("toolkit", "list")
+    session.run("python", "-m", "pytest", "tests/test_conformance.py")
+
+
+@nox.session
+def recipes(session: nox.Session) -> None:
+    """Validate and run every recipe in recipes/ with overrides that make it small."""
+    session.install("-e", ".[all]")
+    overrides = [arg for item in SMALL for arg in ("--set", item)]
+    out = session.create_tmp()
+    for recipe in sorted(glob.glob("recipes/*.toml")):
+        session.run("toolkit", "validate", recipe)
+        session.run("toolkit", "run", recipe, *overrides, "--no-cache", "--out", out)
