@@ -187,7 +187,7 @@ def show(
         console.print("also passes any other key through to the component")
     if sig.doc:
         console.print()
-        console.print(sig.doc, markup=False)
+        console.print(sig.doc, markup=False, soft_wrap=True)
 
 
 @app.command()
