@@ -29,7 +29,9 @@ def timed(args: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     py = sys.executable
@@ -44,7 +46,16 @@ def main() -> None:
         ]:
             timed(cmd, env)  # warm the file system cache
             rows.append((label, statistics.median(timed(cmd, env) for _ in range(args.repeats))))
-        run = [py, "-m", "toolkit", "run", "recipes/quickstart.toml", "--quiet", "--out", str(Path(tmp) / "runs")]
+        run = [
+            py,
+            "-m",
+            "toolkit",
+            "run",
+            "recipes/quickstart.toml",
+            "--quiet",
+            "--out",
+            str(Path(tmp) / "runs"),
+        ]
         first, second = [], []
         for i in range(max(1, args.repeats // 2)):
             env_i = {**env, "TOOLKIT_CACHE": str(Path(tmp) / f"cache{i}")}

@@ -71,15 +71,21 @@ def plugin_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return paths
 
 
+def subprocess_env(extra_path: list[Path] | None = None) -> dict[str, str]:
+    """The environment for a subprocess: this checkout first on ``sys.path``, whatever is installed."""
+    environ = dict(os.environ)
+    paths = [*map(str, extra_path or []), str(ROOT), environ.get("PYTHONPATH", "")]
+    environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    environ["COLUMNS"] = "200"
+    return environ
+
+
 def run_cli(
     *args: str, extra_path: list[Path] | None = None, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m toolkit ARGS`` in a subprocess; returns the completed process."""
-    environ = dict(os.environ)
+    environ = subprocess_env(extra_path)
     environ.update(env or {})
-    environ["COLUMNS"] = "200"
-    if extra_path:
-        environ["PYTHONPATH"] = os.pathsep.join([*map(str, extra_path), environ.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, "-m", "toolkit", *args], capture_output=True, text=True, env=environ, timeout=timeout
     )

@@ -57,3 +57,36 @@ def test_default_root_follows_the_environment(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.delenv("TOOLKIT_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_root() == tmp_path / "xdg" / "toolkit" / "cache"
+
+
+def test_clear_only_touches_its_own_files(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    store = ArtifactCache(tmp_path / "cache")
+    store.save("model", "a", {"w": torch.ones(1)}, {})
+    (tmp_path / "cache" / "model" / "notes.txt").write_text("not ours")
+    with pytest.raises(ValueError):
+        store.clear("../victim")
+    with pytest.raises(ValueError):
+        store.clear("/tmp")
+    assert store.clear() == 1
+    assert (victim / "keep.txt").read_text() == "precious"
+    assert (tmp_path / "cache" / "model" / "notes.txt").exists()  # not a cache file: left alone
+
+
+def test_short_or_foreign_files_are_skipped(tmp_path: Path) -> None:
+    store = ArtifactCache(tmp_path)
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "short.safetensors").write_bytes(b"abc")
+    (tmp_path / "model" / "list.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00[]")
+    assert store.entries() == []
+    assert store.load("model", "short") is None
+
+
+def test_tied_weights_can_be_cached(tmp_path: Path) -> None:
+    shared = torch.ones(3)
+    store = ArtifactCache(tmp_path)
+    store.save("model", "tied", {"a": shared, "b": shared}, {})
+    loaded, _ = store.load("model", "tied")  # type: ignore[misc]
+    assert torch.equal(loaded["a"], loaded["b"])

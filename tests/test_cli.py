@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY_RECIPE, run_cli
+from conftest import TINY_RECIPE, run_cli, subprocess_env
 
 NO_TORCH = """
 import sys
@@ -29,7 +29,12 @@ print("TORCH", "torch" in sys.modules)
 )
 def test_light_commands_do_not_import_torch(args: list[str], tiny_recipe: Path) -> None:
     args = [str(tiny_recipe) if a == "RECIPE" else a for a in args]
-    out = subprocess.run([sys.executable, "-c", NO_TORCH.format(args=args)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", NO_TORCH.format(args=args)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+    )
     assert "EXIT 0" in out.stdout, out.stdout + out.stderr
     assert "TORCH False" in out.stdout
 

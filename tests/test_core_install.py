@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import subprocess_env
+
 OPTIONAL = [
     "fairlearn",
     "torchattacks",
@@ -45,7 +47,9 @@ main()
 
 def test_quickstart_slice_runs_without_optional_packages(tiny_recipe: Path) -> None:
     code = SCRIPT.format(optional=OPTIONAL, recipe=str(tiny_recipe))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=subprocess_env()
+    )
     assert out.returncode == 0, out.stderr
     assert (Path(out.stdout.strip()) / "metrics.json").is_file()
 
@@ -54,5 +58,7 @@ def test_the_blocker_really_blocks(tiny_recipe: Path) -> None:
     code = SCRIPT.format(optional=OPTIONAL, recipe=str(tiny_recipe)).replace(
         "from toolkit.cli", "import shap\nfrom toolkit.cli"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=subprocess_env()
+    )
     assert out.returncode != 0 and "blocked: optional extra" in out.stderr

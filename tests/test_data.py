@@ -50,6 +50,14 @@ def test_unknown_or_excessive_holdout() -> None:
         synthetic.load(0, n_classes=3, holdout=["c0", "c1"])
 
 
+def test_normalization_statistics_ignore_held_out_classes() -> None:
+    from toolkit.data.base import channel_stats
+
+    held = digits.load(0, holdout=["1"])
+    assert held.info.mean == channel_stats(held.train.x)[0]
+    assert held.info.mean != digits.load(0).info.mean
+
+
 def test_synthetic_modalities() -> None:
     tab = synthetic.load(0, n_features=5)
     assert tab.train.x.dtype == torch.float32 and tab.train.x.shape[1] == 5 and tab.info.mean is None

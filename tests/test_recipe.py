@@ -178,3 +178,14 @@ def test_shipped_recipes_validate() -> None:
     assert shipped
     for path in shipped:
         load_recipe(path)
+
+
+def test_evaluate_cannot_rename_the_task() -> None:
+    assert any(p.startswith("evaluate.name: unknown key") for p in problems(recipe(evaluate={"name": "x"})))
+
+
+def test_indexing_an_empty_list() -> None:
+    found = problems(recipe(detectors=[]), ["detectors.0.name=msp"])
+    assert any(
+        p.startswith("detectors.0: no such entry: the list has 0 entries") and "-1" not in p for p in found
+    )

@@ -175,3 +175,56 @@ def test_signature_falls_back_to_import_for_dynamic_annotations(
     sig = registry("detectors").get("dyn").signature()
     assert [p.name for p in sig.params] == ["where", "k"]
     assert sig.doc.startswith("A detector")
+
+
+def test_plugin_whose_package_init_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken package __init__ must still give the distribution, version and target."""
+    site = write_dist(
+        tmp_path / "site",
+        "toolkit-init-broken",
+        "0.3.0",
+        {"toolkit.detectors": {"initbroken": "init_broken.det:D"}},
+        {
+            "init_broken/__init__.py": "raise RuntimeError('broken in __init__')\n",
+            "init_broken/det.py": "class D:\n    def __init__(self, *, k: int = 1) -> None:\n        pass\n",
+        },
+    )
+    monkeypatch.syspath_prepend(str(site))
+    refresh()
+    with pytest.raises(PluginLoadError) as err:
+        registry("detectors").get("initbroken").signature()
+    for part in ("toolkit-init-broken 0.3.0", "init_broken.det:D", "RuntimeError", "broken in __init__"):
+        assert part in str(err.value)
+
+
+def test_dataclass_and_positional_constructor_parameters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    modules = {
+        "dc_plugin/__init__.py": "",
+        "dc_plugin/det.py": """
+        from dataclasses import dataclass
+
+        @dataclass
+        class Dc:
+            k: int = 5
+            scale: float = 1.0
+
+        class Plain:
+            def __init__(self, k: int = 5, *, scale: float = 1.0) -> None:
+                self.k, self.scale = k, scale
+    """,
+    }
+    site = write_dist(
+        tmp_path / "site",
+        "dc-plugin",
+        "0.1",
+        {"toolkit.detectors": {"dc": "dc_plugin.det:Dc", "plain": "dc_plugin.det:Plain"}},
+        modules,
+    )
+    monkeypatch.syspath_prepend(str(site))
+    refresh()
+    for name in ("dc", "plain"):
+        sig = registry("detectors").get(name).signature()
+        assert [(p.name, p.default) for p in sig.params] == [("k", 5), ("scale", 1.0)], name
+        assert sig.validate({"k": 3, "scale": "1/2"}, name) == {"k": 3, "scale": 0.5}

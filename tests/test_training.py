@@ -59,14 +59,25 @@ def test_batch_hook_sees_every_batch() -> None:
     data = load(0, n_per_class=20)
     model = build(data.info, hidden=[8])
     seen = []
+    modes: list[bool] = []
 
     def hook(m: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         seen.append(len(y))
         m.eval()  # a defense may switch modes; the loop restores train mode
         return x, y
 
+    model.register_forward_pre_hook(lambda m, args: modes.append(m.training))
     train(model, data.train, TrainConfig(epochs=2, batch_size=16), seed=0, batch_hook=hook)
     assert sum(seen) == 2 * len(data.train)
+    assert modes and all(modes)  # every training forward pass ran in train mode
+
+
+def test_augmentation_needs_images() -> None:
+    from toolkit.errors import UsageError
+
+    data = load(0, n_per_class=20)
+    with pytest.raises(UsageError, match="needs images"):
+        train(build(data.info), data.train, TrainConfig(epochs=1, augment=["hflip"]), seed=0)
 
 
 def naive_crop(x: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, padding: int) -> torch.Tensor:

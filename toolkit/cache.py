@@ -16,10 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import shutil
 import struct
 import tempfile
 import time
@@ -78,7 +78,8 @@ class ArtifactCache:
         target = self.path(kind, key)
         target.parent.mkdir(parents=True, exist_ok=True)
         record = {**meta, "created": time.time()}
-        plain = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        # copies: safetensors refuses tensors that share memory (tied weights)
+        plain = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
         try:
@@ -101,7 +102,7 @@ class ArtifactCache:
         try:
             meta = read_metadata(target)
             tensors = load_file(str(target), device=device)
-        except Exception:  # a damaged file is a miss; the next save replaces it
+        except Exception:  # a damaged file is a miss; the next save replaces it (struct.error too)
             return None
         return tensors, meta
 
@@ -114,7 +115,7 @@ class ArtifactCache:
             try:
                 meta = read_metadata(path)
                 stat = path.stat()
-            except (OSError, ValueError):
+            except (OSError, ValueError, struct.error):
                 continue
             out.append(
                 CacheEntry(
@@ -129,25 +130,42 @@ class ArtifactCache:
         return sorted(out, key=lambda e: e.created, reverse=True)
 
     def clear(self, kind: str | None = None) -> int:
-        """Remove every artifact (or those of one kind); returns how many were removed."""
+        """Remove every artifact (or those of one kind); returns how many were removed.
+
+        Only the store's own files are deleted (``*.safetensors`` and unfinished temporary
+        files); a folder is removed only once it is empty.
+        """
+        if kind is not None and not _KEY.match(kind):
+            raise ValueError(f"invalid cache kind {kind!r}")
         removed = 0
         if not self.root.is_dir():
             return 0
         folders = [self.root / kind] if kind else [p for p in self.root.iterdir() if p.is_dir()]
         for folder in folders:
-            if folder.is_dir():
-                removed += sum(1 for _ in folder.glob("*.safetensors"))
-                shutil.rmtree(folder)
+            if not folder.is_dir():
+                continue
+            for path in folder.glob("*.safetensors"):
+                path.unlink()
+                removed += 1
+            for path in folder.glob(".*.tmp"):
+                path.unlink()
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         return removed
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The JSON metadata in a safetensors file's header, read without torch."""
     with open(path, "rb") as fh:
-        (size,) = struct.unpack("<Q", fh.read(8))
+        head = fh.read(8)
+        if len(head) < 8:
+            raise ValueError(f"{path} is not a safetensors file")
+        (size,) = struct.unpack("<Q", head)
         if size > 100_000_000:
             raise ValueError(f"{path} is not a safetensors file")
         header = json.loads(fh.read(size))
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} is not a safetensors file")
     text = header.get("__metadata__", {}).get(_META_KEY, "{}")
     meta = json.loads(text)
     if not isinstance(meta, dict):

@@ -279,7 +279,10 @@ def cache_clear(
     from toolkit.cache import ArtifactCache
 
     store = ArtifactCache()
-    removed = store.clear(kind)
+    try:
+        removed = store.clear(kind)
+    except ValueError as exc:
+        raise UsageError(f"--kind: {exc}; kinds are folder names shown by 'toolkit cache ls'") from exc
     _console().print(f"removed {removed} artifact{'s' if removed != 1 else ''} from {store.root}")
 
 

@@ -229,8 +229,6 @@ class RunContext:
 
             model = self.model()
             data = self.data().split(split)
-            out = Outputs(model, data.x, device=self.device, batch_size=self.eval_batch_size)
-            with self.stage("forward"):
-                out.logits  # noqa: B018 - compute now, so the stage is timed here
-            self._outputs[split] = out
+            # computed on first use: a split no detector reads costs nothing
+            self._outputs[split] = Outputs(model, data.x, device=self.device, batch_size=self.eval_batch_size)
         return self._outputs[split]

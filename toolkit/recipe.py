@@ -50,7 +50,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from toolkit import __version__
 from toolkit.errors import Problem, RecipeError, UsageError
-from toolkit.registry import SINGULAR, Entry, registry, suggest, to_number
+from toolkit.registry import SINGULAR, Entry, kind_name, registry, suggest, to_number
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -293,12 +293,8 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> list[Prob
             path = ".".join(where)
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
-                    problems.append(
-                        Problem(
-                            path,
-                            f"no such entry: the list has {len(node)} entries (indices 0 to {len(node) - 1})",
-                        )
-                    )
+                    span = f" (indices 0 to {len(node) - 1})" if node else ""
+                    problems.append(Problem(path, f"no such entry: the list has {len(node)} entries{span}"))
                     break
                 if last:
                     node[int(part)] = parse_value(value)
@@ -356,8 +352,11 @@ def parse_recipe(
             ]
 
     task = None
+    evaluate = raw.get("evaluate", {})
+    if isinstance(evaluate, Mapping) and "name" in evaluate:
+        problems.append(Problem("evaluate.name", "unknown key; the top-level 'task' key names the task"))
+        evaluate = {k: v for k, v in evaluate.items() if k != "name"}
     if isinstance(raw.get("task"), str):
-        evaluate = raw.get("evaluate", {})
         task = _resolve(
             "tasks",
             {"name": raw["task"], **(evaluate if isinstance(evaluate, Mapping) else {})},
@@ -394,7 +393,7 @@ def _resolve(
 ) -> Component | None:
     from toolkit.errors import ToolkitError
 
-    kind = kind if kind in ("tasks",) else _kind_of(kind)
+    kind = kind_name(kind)
     name = table["name"]
     try:
         entry = registry(kind).get(name)
@@ -418,10 +417,6 @@ def _resolve(
         )
         return None
     return Component(kind=kind, name=name, entry=entry, params=validated)
-
-
-def _kind_of(section: str) -> str:
-    return {"dataset": "datasets", "model": "models"}.get(section, section)
 
 
 def _check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:

@@ -112,9 +112,9 @@ def to_number(value: Any) -> Any:
 
 def lenient_float() -> Any:
     """The float type of recipes: a number, or a string such as ``"8/255"``."""
-    from pydantic import BeforeValidator
+    from toolkit.recipe import FloatLike
 
-    return Annotated[float, BeforeValidator(to_number)]
+    return FloatLike
 
 
 def lenient(tp: Any) -> Any:
@@ -231,9 +231,21 @@ def _eval_annotation(text: str) -> Any:
         raise _NotStatic(text) from exc
 
 
-def _params_from_ast(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[tuple[Param, ...], bool]:
+def _params_from_ast(
+    fn: ast.FunctionDef | ast.AsyncFunctionDef, *, skip: int | None
+) -> tuple[tuple[Param, ...], bool]:
+    """Keyword-only arguments; with ``skip`` (a constructor), the positional ones after ``self`` too."""
+    args = fn.args
+    pairs: list[tuple[ast.arg, ast.expr | None]] = []
+    if skip is not None:
+        positional = [*args.posonlyargs, *args.args]
+        defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(
+            args.defaults
+        )
+        pairs += list(zip(positional, defaults, strict=True))[skip:]
+    pairs += list(zip(args.kwonlyargs, args.kw_defaults, strict=True))
     params = []
-    for arg, default in zip(fn.args.kwonlyargs, fn.args.kw_defaults, strict=True):
+    for arg, default in pairs:
         annotation = ast.unparse(arg.annotation) if arg.annotation is not None else "Any"
         tp = _eval_annotation(annotation)
         if default is None:
@@ -267,7 +279,7 @@ def _static_signature(module: str, attr: str) -> Signature:
     """Read a component's signature from its source file without executing it."""
     try:
         spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as exc:
+    except Exception as exc:  # a parent package that fails to import: load() will say how
         raise _NotStatic(module) from exc
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         raise _NotStatic(module)
@@ -284,7 +296,7 @@ def _static_signature(module: str, attr: str) -> Signature:
         ),
         None,
     )
-    if node is None:
+    if node is None or node.decorator_list:  # decorators (e.g. @dataclass) change the signature
         raise _NotStatic(attr)
     doc = ast.get_docstring(node) or ""
     if isinstance(node, ast.ClassDef):
@@ -296,9 +308,11 @@ def _static_signature(module: str, attr: str) -> Signature:
             if node.bases:  # the constructor is inherited: only an import can tell
                 raise _NotStatic(attr)
             return Signature((), doc, False, _class_literals(node))
-        params, open_ = _params_from_ast(init)
+        if init.decorator_list:
+            raise _NotStatic(attr)
+        params, open_ = _params_from_ast(init, skip=1)
         return Signature(params, doc, open_, _class_literals(node))
-    params, open_ = _params_from_ast(node)
+    params, open_ = _params_from_ast(node, skip=None)
     return Signature(params, doc, open_, {})
 
 
@@ -312,10 +326,14 @@ def signature_of(obj: Any) -> Signature:
         hints = {}
     params = []
     open_ = False
+    # a class's constructor: every named parameter is the recipe's; a function: keyword-only ones
+    kinds: set[Any] = {inspect.Parameter.KEYWORD_ONLY}
+    if inspect.isclass(obj):
+        kinds.add(inspect.Parameter.POSITIONAL_OR_KEYWORD)
     for p in sig.parameters.values():
         if p.kind is inspect.Parameter.VAR_KEYWORD:
             open_ = True
-        if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+        if p.kind not in kinds or p.name == "self":
             continue
         tp = hints.get(p.name, Any)
         annotation = p.annotation if isinstance(p.annotation, str) else _type_text(tp)

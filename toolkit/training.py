@@ -116,6 +116,13 @@ def train(
     optimizer = make_optimizer(model.parameters(), config)
     schedule = make_schedule(optimizer, config)
     augment = batch_augmentation(config.augment, padding=config.crop_padding)
+    if augment is not None and data.x.dim() != 4:
+        from toolkit.errors import UsageError
+
+        raise UsageError(
+            f"train.augment {config.augment} needs images (N, C, H, W), but the inputs have shape "
+            f"{tuple(data.x.shape)}; remove train.augment"
+        )
     x_all, y_all = data.x.to(device), data.y.to(device)
     n = len(data)
     steps = (n + config.batch_size - 1) // config.batch_size

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -22,7 +22,11 @@ Modality = Literal["image", "tabular", "text"]
 
 @dataclass
 class Split:
-    """One split: inputs, integer labels and, where relevant, sensitive-attribute columns."""
+    """One split: inputs, integer labels and, where relevant, sensitive-attribute columns.
+
+    ``groups`` maps a sensitive attribute to an ``int64`` tensor aligned with ``y``: 1 for
+    the privileged group, 0 for the unprivileged one (see ``DataInfo.sensitive``).
+    """
 
     x: torch.Tensor
     y: torch.Tensor
@@ -47,6 +51,10 @@ class DataInfo:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     holdout: list[str] = field(default_factory=list)
+    #: Sensitive attributes: name -> (unprivileged group, privileged group). In every split's
+    #: ``groups[name]``, 1 marks the privileged group and 0 the unprivileged one.
+    sensitive: dict[str, tuple[str, str]] = field(default_factory=dict)
+    feature_names: list[str] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
@@ -67,6 +75,8 @@ class DataBundle:
     info: DataInfo
     ood: Split | None = None
     ood_class_names: list[str] = field(default_factory=list)
+    #: Anything else a loader reports: preprocessing statistics, group counts, sources.
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def split(self, name: str) -> Split:
         """A split by name: ``train``, ``test`` or ``ood``."""
@@ -112,12 +122,13 @@ def split_holdout(
     train: Split,
     test: Split,
     holdout: Sequence[str | int],
-    mean: tuple[float, ...] | None = None,
-    std: tuple[float, ...] | None = None,
 ) -> DataBundle:
     """Leave the ``holdout`` classes out of training; their test samples become the OOD split.
 
-    The remaining classes are relabelled ``0..K-1`` in their original order.
+    The remaining classes are relabelled ``0..K-1`` in their original order. For images, the
+    per-channel mean and standard deviation (``info.mean``, ``info.std``) are computed on
+    the training images of the kept classes only, so nothing of a held-out class leaks
+    into the model.
     """
     held = resolve_classes(class_names, holdout, "holdout")
     kept = [i for i in range(len(class_names)) if i not in held]
@@ -134,6 +145,10 @@ def split_holdout(
         return out
 
     ood = test.subset(torch.isin(test.y, held_t)) if held else None
+    kept_train = keep(train)
+    mean = std = None
+    if modality == "image":
+        mean, std = channel_stats(kept_train.x)
     info = DataInfo(
         name=name,
         modality=modality,
@@ -143,7 +158,7 @@ def split_holdout(
         std=std,
         holdout=[class_names[i] for i in held],
     )
-    return DataBundle(keep(train), keep(test), info, ood, list(class_names))
+    return DataBundle(kept_train, keep(test), info, ood, list(class_names))
 
 
 def stratified_split(y: torch.Tensor, test_size: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

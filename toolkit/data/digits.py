@@ -13,7 +13,7 @@ from typing import Annotated
 import torch
 from pydantic import Field
 
-from toolkit.data.base import DataBundle, Split, channel_stats, split_holdout, stratified_split
+from toolkit.data.base import DataBundle, Split, split_holdout, stratified_split
 
 CLASS_NAMES = [str(d) for d in range(10)]
 
@@ -49,7 +49,6 @@ def load(
     train_idx, test_idx = stratified_split(y, test_size, seed)
     train = Split(x[train_idx], y[train_idx])
     test = Split(x[test_idx], y[test_idx])
-    mean, std = channel_stats(train.x)
     return split_holdout(
         name="digits",
         modality="image",
@@ -57,6 +56,4 @@ def load(
         train=train,
         test=test,
         holdout=holdout,
-        mean=mean,
-        std=std,
     )

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import torch
 from pydantic import Field
 
-from toolkit.data.base import DataBundle, Split, channel_stats, split_holdout, stratified_split
+from toolkit.data.base import DataBundle, Split, split_holdout, stratified_split
 
 
 def load(
@@ -54,14 +54,11 @@ def load(
     y = torch.arange(n_classes).repeat_interleave(n_per_class)
     x = centres[y] + torch.randn(len(y), dim, generator=g)
     names = [f"c{k}" for k in range(n_classes)]
-    mean = std = None
     if modality == "image":
         x = (torch.sigmoid(x) * 255).round().to(torch.uint8).reshape(-1, 1, image_size, image_size)
     train_idx, test_idx = stratified_split(y, test_size, seed)
     train = Split(x[train_idx], y[train_idx])
     test = Split(x[test_idx], y[test_idx])
-    if modality == "image":
-        mean, std = channel_stats(train.x)
     return split_holdout(
         name="synthetic",
         modality="image" if modality == "image" else "tabular",
@@ -69,6 +66,4 @@ def load(
         train=train,
         test=test,
         holdout=holdout,
-        mean=mean,
-        std=std,
     )

@@ -9,7 +9,10 @@ more in-distribution. Needs no fitting.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+from pydantic import Field
 from torch import nn
 
 
@@ -31,9 +34,7 @@ class Entropy:
         -0.6931
     """
 
-    def __init__(self, *, temperature: float = 1.0) -> None:
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+    def __init__(self, *, temperature: Annotated[float, Field(gt=0)] = 1.0) -> None:
         self.temperature = temperature
 
     def fit(self, model: nn.Module, train: object) -> Entropy:
