@@ -141,7 +141,7 @@ def test_apply_overrides_does_not_add_list_sections() -> None:
 
 def test_fingerprints_depend_on_the_right_stages() -> None:
     base = parse_recipe(BASE).fingerprints()
-    assert set(base) == {"data", "train", "run"}
+    assert set(base) == {"data", "train", "defend", "run"}
     explicit = parse_recipe(BASE, ["detectors.0.temperature=1.0", "model.dropout=0.0"]).fingerprints()
     assert explicit == base  # defaults written out change nothing
     detector = parse_recipe(BASE, ["detectors.1.temperature=3.0"]).fingerprints()

@@ -41,7 +41,10 @@ SetOption = Annotated[
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 200  # piped or captured output: never truncate tables to 80 columns
+    return console
 
 
 def _version(value: bool) -> None:
@@ -222,10 +225,7 @@ def compare(
         if same and not all_rows:
             continue
         table.add_row(key, *("—" if v is None else fmt(v) for v in values), style=None if same else "bold")
-    console = _console()
-    if console.width < 120 and not console.is_terminal:
-        console.width = 160
-    console.print(table)
+    _console().print(table)
 
 
 def _run_folders(paths: list[Path]) -> list[Path]:

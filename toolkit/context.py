@@ -101,9 +101,11 @@ class RunContext:
         self.timings: dict[str, float] = {}
         self.notes: dict[str, Any] = {}
         self.history: list[dict[str, float]] = []
+        self.defense_history: dict[str, list[dict[str, float]]] = {}
         self.fingerprints = recipe.fingerprints()
         self._data: DataBundle | None = None
         self._model: nn.Module | None = None
+        self._pretrained: nn.Module | None = None
         self._outputs: dict[str, Outputs] = {}
 
     @property
@@ -143,6 +145,8 @@ class RunContext:
             with self.stage("data"):
                 spec = self.recipe.dataset
                 self._data = spec.create(self.recipe.seed)
+                for defense in self.recipe.defenses_by_hook("data"):
+                    self._data = defense.create().transform(self._data)
             d = self._data
             ood = f", {len(d.ood)} held-out" if d.ood is not None else ""
             self.log.info(
@@ -151,10 +155,13 @@ class RunContext:
             )
         return self._data
 
-    def model(self) -> nn.Module:
-        """The trained model: from the artifact cache if this training was done before."""
-        if self._model is not None:
-            return self._model
+    def pretrained_model(self) -> nn.Module:
+        """The model after the shared training loop (with any defense that hooks into its batches).
+
+        Loaded from the artifact cache when a run with the same ``train`` fingerprint trained it.
+        """
+        if self._pretrained is not None:
+            return self._pretrained
         from toolkit.runtime import seed_everything
         from toolkit.training import train
 
@@ -166,61 +173,124 @@ class RunContext:
         data = self.data()
         seed_everything(self.recipe.seed)
         model = spec.create(data.info).to(self.device)
-        key = self.fingerprints["train"]
+        cfg = self.recipe.recipe.train
+        hooks = [d.create() for d in self.recipe.defenses_by_hook("batch")]
+
+        def batch_hook(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            for hook in hooks:
+                x, y = hook.transform(m, x, y)
+            return x, y
+
+        def fit(bar: Progress | None) -> list[dict[str, float]]:
+            return train(
+                model,
+                data.train,
+                cfg,
+                seed=self.recipe.seed,
+                device=self.device,
+                test=data.test,
+                eval_batch_size=self.eval_batch_size,
+                batch_hook=batch_hook if hooks else None,
+                progress=bar,
+            )
+
+        n_params = sum(p.numel() for p in model.parameters())
+        self.history = self._trained(
+            model,
+            "train",
+            fit,
+            what=f"model [bold]{spec.name}[/bold]",
+            doing=f"({n_params:,} parameters): training {cfg.epochs} epochs on {self.device}",
+            cached_note="model_cached",
+        )
+        last = self.history[-1] if self.history else {}
+        if "test_accuracy" in last:
+            self.log.info(
+                f"train accuracy {last['train_accuracy']:.3f}, test accuracy {last['test_accuracy']:.3f}"
+            )
+        self._pretrained = model
+        return model
+
+    def model(self) -> nn.Module:
+        """The final model: the trained one, then each defense with a training loop of its own.
+
+        Without such defenses this is :meth:`pretrained_model`. Each stage is cached.
+        """
+        if self._model is not None:
+            return self._model
+        loops = self.recipe.defenses_by_hook("train")
+        if not loops:
+            self._model = self.pretrained_model()
+            return self._model
+        import copy
+
+        model = copy.deepcopy(self.pretrained_model())
+        data = self.data()
+
+        def fit(bar: Progress | None) -> dict[str, list[dict[str, float]]]:
+            return {
+                spec.name: spec.create().train(
+                    model, data, seed=self.recipe.seed, device=self.device, progress=bar
+                )
+                for spec in loops
+            }
+
+        self.defense_history = self._trained(
+            model,
+            "defend",
+            fit,
+            what=f"defense{'s' if len(loops) > 1 else ''} [bold]{', '.join(d.name for d in loops)}[/bold]",
+            doing=f"on {self.device}",
+            cached_note="defense_cached",
+        )
+        self._model = model
+        return model
+
+    def _trained(
+        self, model: nn.Module, stage: str, fit: Any, *, what: str, doing: str, cached_note: str
+    ) -> Any:
+        """Load ``model``'s weights for ``stage`` from the cache, or run ``fit`` and store them.
+
+        Returns the history ``fit`` returned (kept in the cache entry's metadata).
+        """
+        key = self.fingerprints[stage]
         hit = self.cache.load("model", key) if self.cache is not None else None
         if hit is not None:
-            with self.stage("train"):
+            with self.stage(stage):
                 state, meta = hit
                 model.load_state_dict(state)
                 model.eval()
-            self.history = list(meta.get("history", []))
-            self.notes["model_cached"] = True
+            self.notes[cached_note] = True
+            self.notes[f"{stage}_seconds"] = float(meta.get("seconds", 0.0))
             when = _dt.datetime.fromtimestamp(meta.get("created", 0)).strftime("%Y-%m-%d %H:%M")
             self.log.info(
-                f"model [bold]{spec.name}[/bold]: [green]reusing cached model[/green] {key[:12]} "
-                f"(trained {when}, {meta.get('seconds', 0):.1f} s then); --no-cache retrains"
+                f"{what}: [green]reusing cached model[/green] {key[:12]} "
+                f"(made {when}, {meta.get('seconds', 0):.1f} s then); --no-cache recomputes"
             )
-        else:
-            n_params = sum(p.numel() for p in model.parameters())
-            cfg = self.recipe.recipe.train
-            self.log.info(
-                f"model [bold]{spec.name}[/bold] ({n_params:,} parameters): training {cfg.epochs} "
-                f"epochs on {self.device}"
-            )
-            with self.stage("train"), self.progress() as bar:
-                started = time.perf_counter()
-                self.history = train(
-                    model,
-                    data.train,
-                    cfg,
-                    seed=self.recipe.seed,
-                    device=self.device,
-                    test=data.test,
-                    eval_batch_size=self.eval_batch_size,
-                    progress=bar,
-                )
-                seconds = time.perf_counter() - started
-            self.notes["model_cached"] = False
-            last = self.history[-1] if self.history else {}
-            self.log.info(
-                f"trained in {seconds:.1f} s: train accuracy {last.get('train_accuracy', float('nan')):.3f}, "
-                f"test accuracy {last.get('test_accuracy', float('nan')):.3f}"
-            )
-            if self.cache is not None:
-                self.cache.save(
-                    "model",
-                    key,
-                    model.state_dict(),
-                    {
-                        "description": f"{self.recipe.name}: {spec.name} on {self.recipe.dataset.name}",
-                        "stage": self.recipe.stages()["train"],
-                        "history": self.history,
-                        "seconds": seconds,
-                    },
-                )
+            return meta.get("history", [])
+        self.log.info(f"{what} {doing}")
+        with self.stage(stage), self.progress() as bar:
+            started = time.perf_counter()
+            history = fit(bar)
+            seconds = time.perf_counter() - started
         model.eval()
-        self._model = model
-        return model
+        self.notes[cached_note] = False
+        self.notes[f"{stage}_seconds"] = seconds
+        self.log.info(f"{what}: done in {seconds:.1f} s")
+        if self.cache is not None:
+            self.cache.save(
+                "model",
+                key,
+                model.state_dict(),
+                {
+                    "description": f"{self.recipe.name}: {stage} stage, "
+                    f"{self.recipe.model.name if self.recipe.model else ''} on {self.recipe.dataset.name}",
+                    "stage": self.recipe.stages()[stage],
+                    "history": history,
+                    "seconds": seconds,
+                },
+            )
+        return history
 
     def outputs(self, split: str) -> Outputs:
         """A split with the model's logits and features, computed once and shared."""

@@ -87,6 +87,53 @@ def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, tpr: floa
     return fig
 
 
+def group_distributions(
+    p: np.ndarray,
+    groups: Mapping[str, Any],
+    names: Mapping[str, tuple[str, str]],
+    *,
+    title: str = "",
+) -> Figure:
+    """The distribution of the predicted probability per group, one panel per attribute."""
+    attrs = list(names)
+    fig, axes = _figure(ncols=len(attrs), width=4.6, height=3.4)
+    bins = np.linspace(0, 1, 41)
+    for ax, attr in zip(axes, attrs, strict=True):
+        g = np.asarray(groups[attr]).reshape(-1)
+        for code in (1, 0):
+            values = p[g == code]
+            if values.size:
+                ax.hist(
+                    values,
+                    bins=bins,
+                    density=True,
+                    alpha=0.55,
+                    label=f"{names[attr][code]} (n={values.size})",
+                )
+        ax.set(xlabel="P(favourable outcome)", ylabel="density", title=attr, xlim=(0, 1))
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def debiasing_history(history: Sequence[Mapping[str, float]], attrs: Sequence[str]) -> Figure:
+    """Accuracy and the p%-rule of each attribute per iteration of a debiasing defense."""
+    fig, (ax_acc, ax_rule) = _figure(ncols=2)
+    steps = [h["iteration"] for h in history]
+    ax_acc.plot(steps, [h["accuracy"] for h in history])
+    ax_acc.set(xlabel="iteration", ylabel="test accuracy", title="accuracy")
+    for a in attrs:
+        ax_rule.plot(steps, [h[f"p_rule_{a}"] for h in history], label=a)
+    ax_rule.axhline(80, color="black", linestyle="--", linewidth=0.8, label="80% rule")
+    ax_rule.set(xlabel="iteration", ylabel="p%-rule", title="p%-rule (100 = parity)", ylim=(0, 105))
+    ax_rule.legend(fontsize="small")
+    for ax in (ax_acc, ax_rule):
+        ax.grid(alpha=0.3)
+    return fig
+
+
 def png_bytes(fig: Figure, *, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (deterministic: no timestamp in the file)."""
     import io

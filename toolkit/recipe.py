@@ -122,6 +122,7 @@ class Recipe(_Strict):
     detectors: list[ComponentConfig] = Field(default_factory=list)
     explainers: list[ComponentConfig] = Field(default_factory=list)
     evaluate: dict[str, Any] = Field(default_factory=dict)
+    baselines: dict[str, list[str]] = Field(default_factory=dict)
     runtime: RuntimeConfig = Field(default_factory=lambda: RuntimeConfig())
 
 
@@ -195,26 +196,46 @@ class ResolvedRecipe:
             if self.components.get(section):
                 out[section] = [c.table() for c in self.components[section]]
         out["evaluate"] = dict(self.task.params)
+        if r.baselines:
+            out["baselines"] = {k: list(v) for k, v in r.baselines.items()}
         if runtime:
             out["runtime"] = r.runtime.model_dump()
         return out
 
+    def defenses_by_hook(self, hook: str) -> list[Component]:
+        """The defenses that hook into ``"data"``, ``"batch"`` (training batches) or ``"train"``
+        (a training loop of their own, run on the trained model), read from each defense's
+        class attribute ``hook``."""
+        return [d for d in self.defenses if d.entry.signature().attributes.get("hook", "train") == hook]
+
     def stages(self) -> dict[str, dict[str, Any]]:
-        """What each stage's result depends on; a stage includes its parents."""
+        """What each stage's result depends on; a stage includes its parents.
+
+        ``data``: the dataset and seed. ``train``: the model, the training settings and the
+        defenses that act on the data or on training batches. ``defend``: the defenses with a
+        training loop of their own (on the trained model). ``run``: everything else.
+        """
         d = self.to_dict(runtime=False)
         base = {"toolkit": __version__, "seed": d["seed"]}
         data = {**base, "dataset": d["dataset"]}
-        train = {**data, "model": d.get("model"), "train": d["train"], "defenses": d.get("defenses", [])}
+        train = {
+            **data,
+            "model": d.get("model"),
+            "train": d["train"],
+            "defenses": [c.table() for c in self.defenses if c not in self.defenses_by_hook("train")],
+        }
+        defend = {**train, "defenses_after_training": [c.table() for c in self.defenses_by_hook("train")]}
         run = {
-            **train,
+            **defend,
             "task": d["task"],
             "evaluate": d["evaluate"],
+            "baselines": d.get("baselines", {}),
             **{k: d.get(k, []) for k in ("attacks", "detectors", "explainers")},
         }
-        return {"data": data, "train": train, "run": run}
+        return {"data": data, "train": train, "defend": defend, "run": run}
 
     def fingerprints(self) -> dict[str, str]:
-        """sha256 of the canonical JSON of each stage (``data``, ``train``, ``run``)."""
+        """sha256 of the canonical JSON of each stage (``data``, ``train``, ``defend``, ``run``)."""
         return {stage: fingerprint(spec) for stage, spec in self.stages().items()}
 
     def to_toml(self) -> str:
@@ -426,7 +447,7 @@ def _check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     if not uses:
         return problems
-    for section in (*LIST_SECTIONS, "model"):
+    for section in (*LIST_SECTIONS, "model", "baselines"):
         present = raw.get(section)
         if present and section not in uses:
             problems.append(

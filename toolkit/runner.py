@@ -166,6 +166,7 @@ def _meta(
         "fingerprints": ctx.fingerprints,
         "timings": {k: round(v, 4) for k, v in ctx.timings.items()},
         "model_cached": ctx.notes.get("model_cached"),
+        "defense_cached": ctx.notes.get("defense_cached"),
         "device": device,
         "threads": threads,
         "versions": versions(),

@@ -1,0 +1,127 @@
+"""Fairness metrics: a hand-computed table and agreement with fairlearn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolkit.metrics import fairness as fm
+
+# 10 people: group 1 privileged (first 6), group 0 unprivileged (last 4)
+Y_TRUE = np.array([1, 1, 0, 0, 1, 0, 1, 0, 0, 1])
+Y_PRED = np.array([1, 1, 1, 0, 0, 0, 1, 0, 0, 0])
+GROUP = np.array([1, 1, 1, 1, 1, 1, 0, 0, 0, 0])
+
+
+def test_hand_computed_table() -> None:
+    # privileged: selected 3/6; positives (idx 0,1,4) -> TPR 2/3; negatives (2,3,5) -> FPR 1/3
+    # unprivileged: selected 1/4; positives (6,9) -> TPR 1/2; negatives (7,8) -> FPR 0
+    per = fm.group_metrics(Y_TRUE, Y_PRED, GROUP)
+    assert per[1] == pytest.approx(
+        {"count": 6, "selection_rate": 0.5, "tpr": 2 / 3, "fpr": 1 / 3, "accuracy": 4 / 6}
+    )
+    assert per[0] == pytest.approx(
+        {"count": 4, "selection_rate": 0.25, "tpr": 0.5, "fpr": 0.0, "accuracy": 3 / 4}
+    )
+    assert fm.p_rule(Y_PRED, GROUP) == pytest.approx(50.0)
+    assert fm.disparate_impact(Y_PRED, GROUP) == pytest.approx(0.5)
+    assert fm.statistical_parity_difference(Y_PRED, GROUP) == pytest.approx(-0.25)
+    assert fm.equal_opportunity_difference(Y_TRUE, Y_PRED, GROUP) == pytest.approx(0.5 - 2 / 3)
+    assert fm.average_odds_difference(Y_TRUE, Y_PRED, GROUP) == pytest.approx(
+        ((0 - 1 / 3) + (0.5 - 2 / 3)) / 2
+    )
+    assert fm.equalized_odds_difference(Y_TRUE, Y_PRED, GROUP) == pytest.approx(1 / 3)
+    assert fm.selection_rate(Y_PRED) == pytest.approx(0.4)
+
+
+def test_p_rule_is_symmetric_and_bounded() -> None:
+    assert fm.p_rule(Y_PRED, 1 - GROUP) == pytest.approx(fm.p_rule(Y_PRED, GROUP))
+    assert fm.p_rule(np.zeros(4), np.array([0, 0, 1, 1])) == 100.0
+    assert np.isnan(fm.disparate_impact(np.array([1, 1, 0, 0]), np.array([0, 0, 1, 1])))
+    with pytest.raises(ValueError, match="binary attribute"):
+        fm.p_rule(Y_PRED, GROUP + 1)
+
+
+def test_intersection_labels_and_multi_group() -> None:
+    sex = np.array([0, 1, 0, 1])
+    race = np.array([1, 1, 0, 0])
+    labels = fm.intersection(
+        {"race": race, "sex": sex}, {"race": ("Black", "White"), "sex": ("Female", "Male")}
+    )
+    assert labels.tolist() == [
+        "race=White,sex=Female", "race=White,sex=Male", "race=Black,sex=Female", "race=Black,sex=Male",
+    ]  # fmt: skip
+    pred = np.array([1, 1, 0, 1])
+    assert fm.demographic_parity_ratio(pred, labels) == 0.0
+    assert fm.demographic_parity_difference(pred, labels) == 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_agrees_with_fairlearn(seed: int) -> None:
+    pytest.importorskip("fairlearn")
+    from fairlearn.metrics import (
+        MetricFrame,
+        count,
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+        false_positive_rate,
+        selection_rate,
+        true_positive_rate,
+    )
+    from sklearn.metrics import accuracy_score
+
+    rng = np.random.default_rng(seed)
+    n = 500
+    y, pred = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    g = (rng.random(n) < 0.3).astype(int)
+    multi = rng.integers(0, 4, n)
+    frame = MetricFrame(
+        metrics={"selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate,
+                 "accuracy": accuracy_score, "count": count},
+        y_true=y, y_pred=pred, sensitive_features=g,
+    )  # fmt: skip
+    ours = fm.group_metrics(y, pred, g)
+    for code, row in frame.by_group.iterrows():
+        for key in ("selection_rate", "tpr", "fpr", "accuracy", "count"):
+            assert abs(float(row[key]) - ours[int(code)][key]) <= 1e-12
+    assert abs(fm.p_rule(pred, g) / 100 - demographic_parity_ratio(y, pred, sensitive_features=g)) <= 1e-12
+    assert (
+        abs(
+            fm.equalized_odds_difference(y, pred, g)
+            - equalized_odds_difference(y, pred, sensitive_features=g)
+        )
+        <= 1e-12
+    )
+    assert (
+        abs(
+            abs(fm.statistical_parity_difference(pred, g))
+            - demographic_parity_difference(y, pred, sensitive_features=g)
+        )
+        <= 1e-12
+    )
+    assert (
+        abs(
+            fm.demographic_parity_ratio(pred, multi)
+            - demographic_parity_ratio(y, pred, sensitive_features=multi)
+        )
+        <= 1e-12
+    )
+    assert (
+        abs(
+            fm.equalized_odds_difference(y, pred, multi)
+            - equalized_odds_difference(y, pred, sensitive_features=multi)
+        )
+        <= 1e-12
+    )
+
+
+def test_adversary_auc_detects_information() -> None:
+    rng = np.random.default_rng(0)
+    z = rng.integers(0, 2, 4000)
+    informative = np.clip(0.3 + 0.3 * z + rng.normal(0, 0.1, z.size), 0, 1)
+    noise = rng.random(z.size)
+    half = z.size // 2
+    high = fm.adversary_auc(informative[:half], z[:half], informative[half:], z[half:])
+    chance = fm.adversary_auc(noise[:half], z[:half], noise[half:], z[half:])
+    assert high > 0.95 and 0.45 < chance < 0.55

@@ -1,0 +1,210 @@
+"""UCI Adult (Census Income): predict income > 50K, with race and sex as sensitive attributes.
+
+Becker & Kohavi (1996), UCI Machine Learning Repository, CC BY 4.0; the original files ship
+with the toolkit (``toolkit/data/files/adult``), so this works offline.
+
+Preprocessing (the protocol of the adversarial-debiasing tutorial this reproduces):
+
+1. Read ``adult.data`` (32,561 rows); target ``income > 50K``.
+2. Binarize the sensitive attributes: ``sex`` female (0) vs male (1); ``race`` White (1)
+   vs Black (0), keeping only rows whose race is one of the two (``white_vs_black``,
+   30,940 rows), or White vs everyone else keeping all rows (``white_vs_nonwhite``).
+3. Remove the sensitive attributes and ``fnlwgt`` from the inputs.
+4. Keep missing values (``?``) as their own category; one-hot encode the categorical
+   columns, dropping the first level of each.
+5. Split 70/30, stratified on the label; standardize every column with the mean and
+   standard deviation of the training part only.
+
+``source = "openml"`` fetches OpenML's copy (data id 1590, train and test files together)
+through ``fairlearn.datasets.fetch_adult`` instead, when online.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import torch
+from pydantic import Field
+
+from toolkit.data.base import DataBundle, DataInfo, Split, stratified_split
+from toolkit.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COLUMNS = [
+    "age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
+    "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week",
+    "native-country", "income",
+]  # fmt: skip
+NUMERIC = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
+BUNDLED = Path(__file__).resolve().parent / "files" / "adult"
+
+#: The two groups of each binarization: (unprivileged, privileged) when the default holds.
+GROUPS: dict[str, tuple[str, str]] = {
+    "sex": ("Female", "Male"),
+    "race:white_vs_black": ("Black", "White"),
+    "race:white_vs_nonwhite": ("Non-white", "White"),
+}
+
+
+def load(
+    seed: int,
+    *,
+    sensitive: list[Literal["race", "sex"]] = ["race", "sex"],  # noqa: B006 - read-only default
+    race: Literal["white_vs_black", "white_vs_nonwhite"] = "white_vs_black",
+    privileged: dict[str, str] = {"race": "White", "sex": "Male"},  # noqa: B006 - read-only default
+    drop: list[str] = ["fnlwgt"],  # noqa: B006 - read-only default
+    test_size: Annotated[float, Field(gt=0, lt=1)] = 0.3,
+    stratify: bool = True,
+    source: Literal["bundled", "openml"] = "bundled",
+    data_dir: str | None = None,
+) -> DataBundle:
+    """Load Adult with its sensitive attributes as groups, preprocessed as above.
+
+    Args:
+        seed: seed of the train/test split.
+        sensitive: the sensitive attributes (default ``["race", "sex"]``); each is removed
+            from the inputs and returned as a group column (1 = privileged).
+        race: ``"white_vs_black"`` (default; keeps only White and Black rows) or
+            ``"white_vs_nonwhite"`` (keeps every row).
+        privileged: the privileged group of each attribute (default White and Male).
+        drop: further columns removed from the inputs (default ``["fnlwgt"]``).
+        test_size: fraction of rows in the test split (default 0.3).
+        stratify: stratify the split on the label (default true).
+        source: ``"bundled"`` (the UCI files shipped with the toolkit) or ``"openml"``.
+        data_dir: a folder with ``adult.data`` or ``adult.data.gz`` to read instead of the
+            bundled copy.
+
+    Example:
+        >>> bundle = load(0)
+        >>> len(bundle.train) + len(bundle.test), bundle.info.sensitive["race"]
+        (30940, ('Black', 'White'))
+    """
+    frame = _read(source, data_dir)
+    unknown = sorted(set(drop) - set(COLUMNS))
+    if unknown:
+        raise DataError(f"dataset.drop: unknown column(s) {unknown}; columns: {', '.join(COLUMNS[:-1])}")
+    if "race" in sensitive:
+        if race == "white_vs_black":
+            frame = frame[frame["race"].isin(["White", "Black"])]
+        else:
+            frame = frame.assign(race=frame["race"].where(frame["race"] == "White", "Non-white"))
+    frame = frame.reset_index(drop=True)
+
+    groups: dict[str, torch.Tensor] = {}
+    described: dict[str, tuple[str, str]] = {}
+    for attr in sensitive:
+        pair = GROUPS[f"race:{race}"] if attr == "race" else GROUPS[attr]
+        chosen = privileged.get(attr, pair[1])
+        if chosen not in pair:
+            raise DataError(
+                f"dataset.privileged.{attr}: there is no group '{chosen}'; "
+                f"the groups of {attr} are {pair[0]!r} and {pair[1]!r}"
+            )
+        other = pair[0] if chosen == pair[1] else pair[1]
+        groups[attr] = torch.tensor((frame[attr] == chosen).to_numpy(), dtype=torch.long)
+        described[attr] = (other, chosen)
+    stray = sorted(set(privileged) - {"race", "sex"})
+    if stray:
+        raise DataError(f"dataset.privileged: unknown attribute(s) {stray}; Adult's are 'race' and 'sex'")
+
+    y = torch.tensor((frame["income"] == ">50K").to_numpy(), dtype=torch.long)
+    inputs = frame.drop(columns=["income", *sensitive, *drop])
+    features = _one_hot(inputs)
+    x = torch.tensor(features.to_numpy(dtype="float32"))
+    if stratify:
+        train_idx, test_idx = stratified_split(y, test_size, seed)
+    else:
+        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+        n_test = round(test_size * len(y))
+        train_idx, test_idx = perm[n_test:].sort().values, perm[:n_test].sort().values
+    mean = x[train_idx].mean(dim=0)
+    std = x[train_idx].std(dim=0, unbiased=False)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    x = (x - mean) / std
+
+    def split(idx: torch.Tensor) -> Split:
+        return Split(x[idx], y[idx], {k: v[idx] for k, v in groups.items()})
+
+    train, test = split(train_idx), split(test_idx)
+    info = DataInfo(
+        name="adult",
+        modality="tabular",
+        input_shape=(x.shape[1],),
+        class_names=["<=50K", ">50K"],
+        sensitive=described,
+        feature_names=list(features.columns),
+    )
+    extras: dict[str, Any] = {
+        "source": source if data_dir is None else str(data_dir),
+        "rows": len(y),
+        "positive_rate": {"train": float(train.y.float().mean()), "test": float(test.y.float().mean())},
+        "scaler": {"mean": mean.tolist(), "std": std.tolist()},
+        "group_counts": {
+            attr: {
+                name: {
+                    part: int((s.groups[attr] == code).sum())
+                    for part, s in (("train", train), ("test", test))
+                }
+                for code, name in enumerate(described[attr])
+            }
+            for attr in sensitive
+        },
+    }
+    return DataBundle(train, test, info, extras=extras)
+
+
+def _one_hot(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    categorical = [c for c in frame.columns if c not in NUMERIC]
+    return pd.get_dummies(frame, columns=categorical, drop_first=True, dtype="float32")
+
+
+def _read(source: str, data_dir: str | None) -> pd.DataFrame:
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas comes with the fairness extra
+        raise DataError("the adult dataset needs pandas: pip install 'toolkit[fairness]'") from exc
+    if source == "openml":
+        return _read_openml()
+    folder = Path(data_dir).expanduser() if data_dir else BUNDLED
+    candidates = [folder / "adult.data", folder / "adult.data.gz"]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        raise DataError(
+            f"dataset.data_dir: no adult.data or adult.data.gz in {folder}; "
+            "leave data_dir unset to use the copy that ships with the toolkit"
+        )
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        frame = pd.read_csv(fh, header=None, names=COLUMNS, skipinitialspace=True, na_filter=False)
+    frame = frame[frame["income"].astype(str).str.len() > 0]
+    if frame.shape[1] != len(COLUMNS) or frame["income"].isna().any():
+        raise DataError(f"{path} is not in the UCI Adult format ({len(COLUMNS)} comma-separated columns)")
+    frame["income"] = frame["income"].str.rstrip(".")
+    for col in NUMERIC:
+        frame[col] = pd.to_numeric(frame[col], errors="raise")
+    return frame
+
+
+def _read_openml() -> pd.DataFrame:
+    try:
+        from fairlearn.datasets import fetch_adult
+    except ImportError as exc:  # pragma: no cover - fairlearn comes with the fairness extra
+        raise DataError("source = 'openml' needs fairlearn: pip install 'toolkit[fairness]'") from exc
+    try:
+        data = fetch_adult(as_frame=True)
+    except Exception as exc:
+        raise DataError(
+            f"could not fetch Adult from OpenML ({type(exc).__name__}: {exc}); "
+            "use source = 'bundled' (the copy that ships with the toolkit) when offline"
+        ) from exc
+    frame = data.frame.rename(columns={"class": "income"})
+    for col in frame.columns:
+        if col not in NUMERIC:
+            frame[col] = frame[col].astype("string").fillna("?")
+    return frame[COLUMNS]

@@ -1,0 +1,248 @@
+"""Adversarial debiasing: train the classifier so that an adversary cannot recover the
+sensitive attributes from its prediction.
+
+Zhang, Lemoine & Mitchell, "Mitigating Unwanted Biases with Adversarial Learning", AIES
+2018; the two-network protocol of Louppe, Kagan & Cranmer, "Learning to Pivot with
+Adversarial Networks", NeurIPS 2017, as popularized for UCI Adult by the fairness-in-ml
+tutorial (equialgo/fairness-in-ml).
+
+The classifier ``f`` (already pretrained by the shared training loop) predicts
+``p = P(y = 1 | x)``. The adversary ``g`` (an MLP, by default three hidden layers of 32
+units with ReLU) takes ``p`` (and, for the equalized-odds variant, the true
+label ``y``) and predicts every sensitive attribute ``z_j``. With per-attribute weights
+``lambda_j`` and per-sample binary cross-entropies ``L_zj``:
+
+- adversary loss: ``mean_ij(lambda_j * w_ij * L_zj(g(p_i), z_ij))``
+- classifier loss: ``L_y(f(x), y) - mean_ij(lambda_j * w_ij * L_zj(g(p_i), z_ij))``
+
+with the mean over the samples of a batch and the attributes, and ``w_ij = 1`` unless
+``balance = true`` asks for balanced class weights ``n / (2 n_{j, z_ij})`` per attribute
+(as the tutorial's Keras version had). The adversary is pretrained for ``pretrain_epochs``
+epochs; then each of ``iterations`` rounds trains the adversary for ``adversary_epochs``
+epochs on the whole training split (on the classifier's predictions with its dropout on,
+as the classifier makes them in training) and the classifier on one random batch.
+Defaults (the tutorial's PyTorch protocol): lambdas race 130, sex 30; an adversary of three
+hidden layers of 32 units without dropout; 5 pretraining epochs; 165 iterations; batches of
+32; Adam with learning rate 0.001. Everything runs on whole in-memory tensors: no
+DataLoader.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from toolkit.data.base import DataBundle, to_input
+from toolkit.errors import UsageError
+
+
+def adversary_network(inputs: int, outputs: int, hidden: list[int], dropout: float) -> nn.Sequential:
+    """The adversary: ``inputs -> [Linear -> ReLU -> Dropout] * len(hidden) -> Linear(outputs)``."""
+    layers: list[nn.Module] = []
+    width = inputs
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    layers.append(nn.Linear(width, outputs))
+    return nn.Sequential(*layers)
+
+
+def balanced_weights(z: torch.Tensor) -> torch.Tensor:
+    """Per-sample, per-attribute weights ``n / (2 n_{j, z_ij})`` (scikit-learn's "balanced")."""
+    n = z.shape[0]
+    ones = z.float().sum(dim=0).clamp_min(1.0)
+    zeros = (n - z.float().sum(dim=0)).clamp_min(1.0)
+    return torch.where(z.bool(), n / (2 * ones), n / (2 * zeros)).float()
+
+
+class AdversarialDebiasing:
+    """Adversarial debiasing of a pretrained classifier (Zhang et al. 2018; Louppe et al. 2017).
+
+    Args:
+        lambdas: weight of each sensitive attribute in the adversary's loss (default race 130,
+            sex 30); every attribute of the data needs one.
+        iterations: rounds of (adversary epochs, one classifier batch) (default 165).
+        adversary_epochs: adversary epochs per round (default 1).
+        pretrain_epochs: adversary epochs before the rounds (default 5).
+        batch_size: batch size of the adversary, and of the classifier step unless
+            ``classifier_batch_size`` is given (default 32).
+        classifier_batch_size: size of the one batch the classifier trains on per round.
+        lr: Adam learning rate of both networks (default 0.001).
+        hidden: hidden layer widths of the adversary (default ``[32, 32, 32]``).
+        dropout: dropout in the adversary (default 0).
+        equalized_odds: the adversary also sees the true label, so the classifier is pushed
+            towards equalized odds instead of demographic parity (Zhang et al. 2018).
+        balance: balanced class weights per attribute in the adversary's loss (default false).
+        threshold: probability above which the classifier predicts the favourable class
+            when the per-round accuracy and p%-rules are recorded (default 0.5).
+    """
+
+    hook = "train"
+
+    def __init__(
+        self,
+        *,
+        lambdas: dict[str, Annotated[float, Field(ge=0)]] = {"race": 130.0, "sex": 30.0},  # noqa: B006
+        iterations: Annotated[int, Field(ge=0)] = 165,
+        adversary_epochs: Annotated[int, Field(ge=1)] = 1,
+        pretrain_epochs: Annotated[int, Field(ge=0)] = 5,
+        batch_size: Annotated[int, Field(ge=1)] = 32,
+        classifier_batch_size: Annotated[int, Field(ge=1)] | None = None,
+        lr: Annotated[float, Field(gt=0)] = 0.001,
+        hidden: list[Annotated[int, Field(ge=1)]] = [32, 32, 32],  # noqa: B006
+        dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0,
+        equalized_odds: bool = False,
+        balance: bool = False,
+        threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5,
+    ) -> None:
+        self.lambdas = dict(lambdas)
+        self.iterations = iterations
+        self.adversary_epochs = adversary_epochs
+        self.pretrain_epochs = pretrain_epochs
+        self.batch_size = batch_size
+        self.classifier_batch_size = classifier_batch_size or batch_size
+        self.lr = lr
+        self.hidden = list(hidden)
+        self.dropout = dropout
+        self.equalized_odds = equalized_odds
+        self.balance = balance
+        self.threshold = threshold
+
+    def train(
+        self,
+        model: nn.Module,
+        data: DataBundle,
+        *,
+        seed: int,
+        device: torch.device | str = "cpu",
+        progress: Any = None,
+    ) -> list[dict[str, float]]:
+        """Debias ``model`` in place; returns one record per round (accuracy, p%-rules, losses)."""
+        from toolkit.metrics.fairness import p_rule
+
+        attrs = list(data.info.sensitive)
+        if not attrs:
+            raise UsageError("adversarial_debiasing needs a dataset with sensitive attributes (e.g. adult)")
+        missing = [a for a in attrs if a not in self.lambdas]
+        extra = [a for a in self.lambdas if a not in attrs]
+        if missing or extra:
+            raise UsageError(
+                f"defenses.adversarial_debiasing.lambdas: give one weight per sensitive attribute "
+                f"{attrs}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {extra}" if extra else "")
+            )
+        device = torch.device(device)
+        generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        train, test = data.train, data.test
+        x = to_input(train.x).to(device)
+        y = train.y.to(device)
+        z = torch.stack([train.groups[a] for a in attrs], dim=1).float().to(device)
+        lam = torch.tensor([self.lambdas[a] for a in attrs], device=device)
+        w = balanced_weights(z) if self.balance else torch.ones_like(z)
+        n = len(y)
+
+        adversary = adversary_network(2 if self.equalized_odds else 1, len(attrs), self.hidden, self.dropout)
+        adversary.to(device)
+        opt_adv = _adam(adversary.parameters(), self.lr, device)
+        opt_clf = _adam(model.parameters(), self.lr, device)
+
+        def adv_input(p: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            p = p.unsqueeze(1)
+            return torch.cat([p, labels.float().unsqueeze(1)], dim=1) if self.equalized_odds else p
+
+        def adv_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+            bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+            return (bce * weight * lam).mean()
+
+        def probabilities(split_x: torch.Tensor, *, noisy: bool = False) -> torch.Tensor:
+            model.train(noisy)
+            with torch.no_grad():
+                return torch.softmax(model(split_x), dim=1)[:, 1]
+
+        def adversary_epochs(epochs: int) -> float:
+            adversary.train()
+            total = torch.zeros((), device=device)
+            steps = 0
+            for _ in range(epochs):
+                # the classifier's predictions as it makes them in training (dropout on)
+                inputs = adv_input(probabilities(x, noisy=True), y)
+                order = torch.randperm(n, generator=generator).to(device)
+                for start in range(0, n - self.batch_size + 1, self.batch_size):
+                    idx = order[start : start + self.batch_size]
+                    loss = adv_loss(adversary(inputs[idx]), z[idx], w[idx])
+                    opt_adv.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt_adv.step()
+                    total += loss.detach()
+                    steps += 1
+            return float(total) / max(steps, 1)
+
+        test_x = to_input(test.x).to(device)
+        test_groups = {a: test.groups[a].numpy() for a in attrs}
+
+        def record(step: int, adv: float, clf: float, started: float) -> dict[str, float]:
+            p = probabilities(test_x).cpu().numpy()
+            pred = (p > self.threshold).astype(int)
+            out: dict[str, float] = {
+                "iteration": step,
+                "accuracy": float((pred == test.y.numpy()).mean()),
+                "adversary_loss": adv,
+                "classifier_loss": clf,
+            }
+            for a in attrs:
+                out[f"p_rule_{a}"] = p_rule(pred, test_groups[a])
+            out["seconds"] = time.perf_counter() - started
+            return out
+
+        started = time.perf_counter()
+        bar = (
+            progress.add_task("adversarial debiasing", total=self.iterations)
+            if progress is not None
+            else None
+        )
+        adv = adversary_epochs(self.pretrain_epochs) if self.pretrain_epochs else float("nan")
+        history = [record(0, adv, float("nan"), started)]
+        for step in range(1, self.iterations + 1):
+            adv = adversary_epochs(self.adversary_epochs)
+            # one classifier batch against the frozen adversary
+            idx = torch.randint(0, n, (self.classifier_batch_size,), generator=generator).to(device)
+            model.train()
+            adversary.train()
+            for p_ in adversary.parameters():
+                p_.requires_grad_(False)
+            logits = model(x[idx])
+            p = torch.softmax(logits, dim=1)[:, 1]
+            loss_y = F.cross_entropy(logits, y[idx])
+            loss = loss_y - adv_loss(adversary(adv_input(p, y[idx])), z[idx], w[idx])
+            opt_clf.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_clf.step()
+            for p_ in adversary.parameters():
+                p_.requires_grad_(True)
+            history.append(record(step, adv, float(loss_y.detach()), started))
+            if bar is not None:
+                h = history[-1]
+                rules = " ".join(f"{a} {h[f'p_rule_{a}']:.0f}" for a in attrs)
+                progress.update(
+                    bar, advance=1, description=f"debiasing: accuracy {h['accuracy']:.3f}, p%-rule {rules}"
+                )
+        model.eval()
+        return history
+
+
+def _adam(params: Any, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam; the fused kernel where torch has one (about 1.6x faster steps on tiny networks)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=device.type in ("cpu", "cuda"))
+    except (RuntimeError, TypeError):  # older torch, or a device without a fused kernel
+        return torch.optim.Adam(params, lr=lr)

@@ -1,0 +1,208 @@
+"""Group-fairness metrics: pure functions on arrays of labels, predictions and groups.
+
+Notation: ``y`` true labels and ``ŷ`` predicted labels in {0, 1} (1 = the favourable
+outcome, e.g. income > 50K); a binary attribute ``a`` with 1 for the privileged group
+(``p``) and 0 for the unprivileged one (``u``). Per group ``g``:
+
+- selection rate ``SR_g = P(ŷ = 1 | a = g)``
+- true-positive rate ``TPR_g = P(ŷ = 1 | y = 1, a = g)``
+- false-positive rate ``FPR_g = P(ŷ = 1 | y = 0, a = g)``
+- accuracy ``P(ŷ = y | a = g)`` and the count of samples.
+
+Between the two groups of a binary attribute:
+
+- p%-rule ``= 100 * min(SR_u / SR_p, SR_p / SR_u)`` (Zafar et al., AISTATS 2017; 80 is the
+  "four-fifths rule" of US employment law)
+- disparate impact ``= SR_u / SR_p``
+- statistical parity difference ``= SR_u - SR_p``
+- equal opportunity difference ``= TPR_u - TPR_p`` (Hardt et al., NeurIPS 2016)
+- average odds difference ``= ((FPR_u - FPR_p) + (TPR_u - TPR_p)) / 2``
+- equalized odds difference ``= max(|TPR_u - TPR_p|, |FPR_u - FPR_p|)`` (as fairlearn's
+  ``equalized_odds_difference``).
+
+For attributes with more than two groups (intersections such as race x sex) the
+between-group numbers are ``demographic_parity_ratio = min_g SR_g / max_g SR_g`` (x 100 is
+the generalized p%-rule), ``demographic_parity_difference = max_g SR_g - min_g SR_g`` and
+the equalized odds difference ``max(range of TPR, range of FPR)``, as fairlearn defines
+them. Undefined rates (a group without samples of a label) are ``nan``.
+
+Example:
+    >>> import numpy as np
+    >>> y_pred, a = np.array([1, 1, 0, 0, 1, 0, 0, 0]), np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    >>> p_rule(y_pred, a), statistical_parity_difference(y_pred, a)
+    (50.0, -0.25)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+def _arrays(*arrays: ArrayLike) -> list[np.ndarray]:
+    out = [np.asarray(a).reshape(-1) for a in arrays]
+    if len({a.size for a in out}) != 1:
+        raise ValueError(f"arrays differ in length: {[a.size for a in out]}")
+    return out
+
+
+def _rate(hits: np.ndarray, mask: np.ndarray) -> float:
+    n = int(mask.sum())
+    return float(hits[mask].mean()) if n else float("nan")
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else float("nan")
+
+
+def group_metrics(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> dict[Any, dict[str, float]]:
+    """Per group: ``count``, ``selection_rate``, ``tpr``, ``fpr`` and ``accuracy``."""
+    y, yhat, g = _arrays(y_true, y_pred, groups)
+    y, yhat = y.astype(bool), yhat.astype(bool)
+    out: dict[Any, dict[str, float]] = {}
+    for value in np.unique(g):
+        m = g == value
+        key = value.item() if hasattr(value, "item") else value
+        out[key] = {
+            "count": int(m.sum()),
+            "selection_rate": _rate(yhat, m),
+            "tpr": _rate(yhat, m & y),
+            "fpr": _rate(yhat, m & ~y),
+            "accuracy": _rate(yhat == y, m),
+        }
+    return out
+
+
+def _two(y_true: ArrayLike, y_pred: ArrayLike, group: ArrayLike) -> tuple[dict[str, float], dict[str, float]]:
+    g = np.asarray(group).reshape(-1)
+    values = set(np.unique(g).tolist())
+    if not values <= {0, 1}:
+        raise ValueError(
+            f"a binary attribute takes 0 (unprivileged) and 1 (privileged), got {sorted(values)}"
+        )
+    per = group_metrics(y_true, y_pred, g)
+    empty = {"count": 0, "selection_rate": float("nan"), "tpr": float("nan"), "fpr": float("nan")}
+    return per.get(0, empty), per.get(1, empty)
+
+
+def selection_rate(y_pred: ArrayLike) -> float:
+    """``P(ŷ = 1)``."""
+    (yhat,) = _arrays(y_pred)
+    return float(yhat.astype(bool).mean()) if yhat.size else float("nan")
+
+
+def p_rule(y_pred: ArrayLike, group: ArrayLike) -> float:
+    """``100 * min(SR_u / SR_p, SR_p / SR_u)``; 100 is parity."""
+    u, p = _two(y_pred, y_pred, group)
+    su, sp = u["selection_rate"], p["selection_rate"]
+    if su == 0 and sp == 0:
+        return 100.0
+    return 100.0 * min(_ratio(su, sp), _ratio(sp, su))
+
+
+def disparate_impact(y_pred: ArrayLike, group: ArrayLike) -> float:
+    """``SR_u / SR_p``; 1 is parity."""
+    u, p = _two(y_pred, y_pred, group)
+    return _ratio(u["selection_rate"], p["selection_rate"])
+
+
+def statistical_parity_difference(y_pred: ArrayLike, group: ArrayLike) -> float:
+    """``SR_u - SR_p``; 0 is parity."""
+    u, p = _two(y_pred, y_pred, group)
+    return u["selection_rate"] - p["selection_rate"]
+
+
+def equal_opportunity_difference(y_true: ArrayLike, y_pred: ArrayLike, group: ArrayLike) -> float:
+    """``TPR_u - TPR_p``."""
+    u, p = _two(y_true, y_pred, group)
+    return u["tpr"] - p["tpr"]
+
+
+def average_odds_difference(y_true: ArrayLike, y_pred: ArrayLike, group: ArrayLike) -> float:
+    """``((FPR_u - FPR_p) + (TPR_u - TPR_p)) / 2``."""
+    u, p = _two(y_true, y_pred, group)
+    return ((u["fpr"] - p["fpr"]) + (u["tpr"] - p["tpr"])) / 2
+
+
+def equalized_odds_difference(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> float:
+    """``max(range_g TPR_g, range_g FPR_g)``: for two groups, the larger absolute gap."""
+    per = group_metrics(y_true, y_pred, groups)
+    tpr = np.array([m["tpr"] for m in per.values()])
+    fpr = np.array([m["fpr"] for m in per.values()])
+    return float(max(np.ptp(tpr), np.ptp(fpr)))
+
+
+def demographic_parity_ratio(y_pred: ArrayLike, groups: ArrayLike) -> float:
+    """``min_g SR_g / max_g SR_g`` over any number of groups."""
+    rates = [m["selection_rate"] for m in group_metrics(y_pred, y_pred, groups).values()]
+    return _ratio(min(rates), max(rates)) if max(rates) > 0 else 1.0
+
+
+def demographic_parity_difference(y_pred: ArrayLike, groups: ArrayLike) -> float:
+    """``max_g SR_g - min_g SR_g`` over any number of groups."""
+    rates = [m["selection_rate"] for m in group_metrics(y_pred, y_pred, groups).values()]
+    return float(max(rates) - min(rates))
+
+
+def adversary_auc(
+    p_train: ArrayLike, group_train: ArrayLike, p_test: ArrayLike, group_test: ArrayLike, *, seed: int = 0
+) -> float:
+    """How well a sensitive attribute can be recovered from the model's predicted probability.
+
+    A gradient-boosted classifier (scikit-learn ``HistGradientBoostingClassifier``, able to
+    learn any function of the one input) is fitted to predict the attribute from the
+    predicted probability on the training split; the result is its ROC AUC on the test
+    split. 0.5 means the prediction carries no information about the attribute (Zhang et
+    al., AIES 2018, measure debiasing the same way).
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    p_tr, g_tr = _arrays(p_train, group_train)
+    p_te, g_te = _arrays(p_test, group_test)
+    if len(np.unique(g_tr)) < 2 or len(np.unique(g_te)) < 2:
+        return float("nan")
+    clf = HistGradientBoostingClassifier(max_iter=50, max_depth=3, random_state=seed)
+    clf.fit(p_tr.reshape(-1, 1), g_tr)
+    return float(roc_auc_score(g_te, clf.predict_proba(p_te.reshape(-1, 1))[:, 1]))
+
+
+def intersection(
+    groups: Mapping[str, ArrayLike], names: Mapping[str, tuple[str, str]] | None = None
+) -> np.ndarray:
+    """One label per sample combining several attributes, e.g. ``"race=Black,sex=Female"``."""
+    keys = list(groups)
+    cols = _arrays(*(groups[k] for k in keys))
+
+    def label(key: str, value: Any) -> str:
+        if names and key in names:
+            return f"{key}={names[key][int(value)]}"
+        return f"{key}={value}"
+
+    return np.array(
+        [",".join(label(k, v) for k, v in zip(keys, row, strict=True)) for row in zip(*cols, strict=True)]
+    )
+
+
+def binary_report(y_true: ArrayLike, y_pred: ArrayLike, group: ArrayLike) -> dict[str, float]:
+    """Every between-group metric of one binary attribute, in one dict."""
+    return {
+        "p_rule": p_rule(y_pred, group),
+        "disparate_impact": disparate_impact(y_pred, group),
+        "statistical_parity_difference": statistical_parity_difference(y_pred, group),
+        "equal_opportunity_difference": equal_opportunity_difference(y_true, y_pred, group),
+        "average_odds_difference": average_odds_difference(y_true, y_pred, group),
+        "equalized_odds_difference": equalized_odds_difference(y_true, y_pred, group),
+    }
+
+
+def multi_group_report(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> dict[str, float]:
+    """The between-group metrics defined for any number of groups."""
+    return {
+        "demographic_parity_ratio": demographic_parity_ratio(y_pred, groups),
+        "demographic_parity_difference": demographic_parity_difference(y_pred, groups),
+        "equalized_odds_difference": equalized_odds_difference(y_true, y_pred, groups),
+    }

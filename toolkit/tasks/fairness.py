@@ -1,0 +1,276 @@
+"""Group fairness of a classifier, before and after a mitigation, with fairlearn baselines.
+
+Train the classifier (or reuse it), predict the favourable class when ``P(y = 1 | x)``
+exceeds ``threshold``, and evaluate on the test split, for every sensitive attribute of the
+data: accuracy, the p%-rule, disparate impact, statistical parity, equal opportunity,
+average odds and equalized odds differences, per-group selection rate / TPR / FPR /
+accuracy / count (:mod:`toolkit.metrics.fairness`), the adversary ROC AUC (how well the
+attribute can be recovered from the prediction), and the same for the intersection of the
+attributes. With a defense that trains on its own (``adversarial_debiasing``), the model
+before the defense is evaluated too, and the defense's per-iteration accuracy and
+p%-rules are drawn. ``[baselines] fairlearn = [...]`` adds fairlearn's MetricFrame
+cross-check and its mitigations on the same split.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from toolkit.context import RunContext, Table, TaskResult
+from toolkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from torch import nn
+
+    from toolkit.data.base import DataBundle
+
+
+class FairnessTask:
+    """Group-fairness evaluation (``task = "fairness"``); parameters go in ``[evaluate]``.
+
+    Metrics (``metrics.json``): ``accuracy`` and, per attribute under ``attributes``,
+    ``p_rule``, ``disparate_impact``, ``statistical_parity_difference``,
+    ``equal_opportunity_difference``, ``average_odds_difference``,
+    ``equalized_odds_difference``, ``adversary_auc`` and ``groups`` (per-group rates);
+    ``intersection`` for the attributes combined; ``before`` the same for the model before a
+    training-loop defense; ``baselines`` fairlearn's numbers.
+
+    Args:
+        threshold: predict the favourable class when its probability exceeds this (default 0.5).
+        intersections: also evaluate the intersection of all attributes (default true).
+        adversary_auc: fit an adversary to recover each attribute from the prediction and
+            report its test ROC AUC (default true).
+        baseline_sensitive: the attributes fairlearn's mitigations protect (default
+            ``["sex"]``, as in the reference measurements; several are combined).
+        baseline_epochs: epochs of fairlearn's AdversarialFairnessClassifier (default 10).
+    """
+
+    uses = ("model", "train", "defenses", "baselines")
+    baselines: ClassVar = {
+        "fairlearn": ("metricframe", "adversarial", "exponentiated_gradient", "threshold_optimizer")
+    }
+
+    def __init__(
+        self,
+        *,
+        threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5,
+        intersections: bool = True,
+        adversary_auc: bool = True,
+        baseline_sensitive: list[str] = ["sex"],  # noqa: B006 - read-only default
+        baseline_epochs: Annotated[int, Field(ge=1)] = 10,
+    ) -> None:
+        self.threshold = threshold
+        self.intersections = intersections
+        self.adversary_auc = adversary_auc
+        self.baseline_sensitive = list(baseline_sensitive)
+        self.baseline_epochs = baseline_epochs
+
+    def run(self, ctx: RunContext) -> TaskResult:
+        """Evaluate the model (and the model before its defense), then the baselines."""
+        from toolkit import plots
+
+        data = ctx.data()
+        attrs = list(data.info.sensitive)
+        if not attrs:
+            raise UsageError(
+                f"the fairness task needs sensitive attributes, but the dataset '{data.info.name}' has none; "
+                "use a dataset such as adult"
+            )
+        unknown = [a for a in self.baseline_sensitive if a not in attrs]
+        if unknown:
+            raise UsageError(
+                f"evaluate.baseline_sensitive: {unknown} not among the data's attributes {attrs}"
+            )
+        model = ctx.model()
+        defended = bool(ctx.recipe.defenses_by_hook("train"))
+        figures: dict[str, Figure] = {}
+        if ctx.history:
+            figures["training_curves"] = plots.training_curves(ctx.history)
+
+        with ctx.stage("evaluate"):
+            after = self.evaluate(model, data, seed=ctx.recipe.seed)
+            metrics: dict[str, Any] = {**after["metrics"], "threshold": self.threshold}
+            trained = ctx.notes.get("train_seconds")
+            total = None if trained is None else trained + ctx.notes.get("defend_seconds", 0.0)
+            rows = [
+                ["model" if not defended else "after defense", *self._row(after["metrics"], attrs, total)]
+            ]
+            if defended:
+                before = self.evaluate(ctx.pretrained_model(), data, seed=ctx.recipe.seed)
+                metrics["before"] = before["metrics"]
+                rows.insert(0, ["before defense", *self._row(before["metrics"], attrs, trained)])
+                figures["probabilities_before"] = plots.group_distributions(
+                    before["p"], data.test.groups, data.info.sensitive, title="before the defense"
+                )
+            figures["probabilities" if not defended else "probabilities_after"] = plots.group_distributions(
+                after["p"],
+                data.test.groups,
+                data.info.sensitive,
+                title="after the defense" if defended else "",
+            )
+        for name, history in ctx.defense_history.items():
+            if history:
+                figures[f"{name}_history"] = plots.debiasing_history(history, attrs)
+
+        tables = []
+        requested = ctx.recipe.recipe.baselines.get("fairlearn", [])
+        if requested:
+            with ctx.stage("baselines"):
+                base_rows, base_metrics = self._baselines(ctx, data, requested, after)
+            metrics["baselines"] = {"fairlearn": base_metrics}
+            rows += base_rows
+            check = base_metrics.get("metricframe")
+            if check is not None:
+                verdict = "agree" if check["agrees"] else "DISAGREE"
+                ctx.log.info(
+                    f"fairlearn MetricFrame: {check['values_compared']} values {verdict} with ours "
+                    f"(largest difference {check['max_abs_difference']:.2e})"
+                )
+        columns = ["model", "accuracy"]
+        for a in attrs:
+            columns += [f"p%-rule {a}", f"eq. odds diff. {a}", f"adversary AUC {a}"]
+        columns.append("seconds")
+        tables.append(Table(title=f"Fairness on {data.info.name} (test split)", columns=columns, rows=rows))
+        tables.append(self._group_table(after["metrics"], data))
+        return TaskResult(metrics=metrics, tables=tables, figures=figures)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def probabilities(self, model: nn.Module, x: Any) -> np.ndarray:
+        """``P(y = 1 | x)`` for every row (softmax of the two logits)."""
+        import torch
+
+        from toolkit.outputs import Outputs
+
+        logits = Outputs(model, x, device=next(model.parameters()).device).logits
+        return torch.softmax(logits, dim=1)[:, 1].double().numpy()
+
+    def evaluate(self, model: nn.Module, data: DataBundle, *, seed: int) -> dict[str, Any]:
+        """Every metric of ``model`` on the test split; also returns the probabilities."""
+        from toolkit.metrics import fairness as fm
+        from toolkit.metrics.classification import accuracy
+
+        if data.info.num_classes != 2:
+            raise UsageError(
+                f"the fairness task needs a binary label; '{data.info.name}' has {data.info.num_classes}"
+            )
+        p = self.probabilities(model, data.test.x)
+        y = data.test.y.numpy()
+        pred = (p > self.threshold).astype(int)
+        out: dict[str, Any] = {"accuracy": accuracy(y, pred), "selection_rate": fm.selection_rate(pred)}
+        p_train = self.probabilities(model, data.train.x) if self.adversary_auc else None
+        attributes: dict[str, Any] = {}
+        for attr, (unpriv, priv) in data.info.sensitive.items():
+            g = data.test.groups[attr].numpy()
+            report: dict[str, Any] = fm.binary_report(y, pred, g)
+            if p_train is not None:
+                report["adversary_auc"] = fm.adversary_auc(
+                    p_train, data.train.groups[attr].numpy(), p, g, seed=seed
+                )
+            report["groups"] = fm.group_metrics(y, pred, g)
+            report["group_names"] = {0: unpriv, 1: priv}
+            attributes[attr] = report
+        out["attributes"] = attributes
+        if self.intersections and len(data.info.sensitive) > 1:
+            labels = fm.intersection(
+                {a: data.test.groups[a].numpy() for a in data.info.sensitive}, data.info.sensitive
+            )
+            out["intersection"] = {
+                **fm.multi_group_report(y, pred, labels),
+                "groups": fm.group_metrics(y, pred, labels),
+            }
+        return {"metrics": out, "p": p, "pred": pred}
+
+    @staticmethod
+    def _row(metrics: dict[str, Any], attrs: list[str], seconds: float | None = None) -> list[Any]:
+        row: list[Any] = [metrics["accuracy"]]
+        for a in attrs:
+            m = metrics["attributes"][a]
+            row += [m["p_rule"], m["equalized_odds_difference"], m.get("adversary_auc", float("nan"))]
+        row.append("" if seconds is None else seconds)
+        return row
+
+    @staticmethod
+    def _group_table(metrics: dict[str, Any], data: DataBundle) -> Table:
+        rows = []
+        for attr, report in metrics["attributes"].items():
+            for code, m in report["groups"].items():
+                rows.append([f"{attr}={report['group_names'][code]}", m["count"], m["selection_rate"],
+                             m["tpr"], m["fpr"], m["accuracy"]])  # fmt: skip
+        if "intersection" in metrics:
+            for label, m in metrics["intersection"]["groups"].items():
+                rows.append([label, m["count"], m["selection_rate"], m["tpr"], m["fpr"], m["accuracy"]])
+        return Table(
+            title="Per group (test split)",
+            columns=["group", "count", "selection rate", "TPR", "FPR", "accuracy"],
+            rows=rows,
+        )
+
+    # ------------------------------------------------------------------ baselines
+
+    def _baselines(
+        self, ctx: RunContext, data: DataBundle, requested: list[str], ours: dict[str, Any]
+    ) -> tuple[list[list[Any]], dict[str, Any]]:
+        from toolkit.baselines import fairlearn as fl
+        from toolkit.metrics import fairness as fm
+        from toolkit.metrics.classification import accuracy
+
+        attrs = list(data.info.sensitive)
+        x_train, y_train = data.train.x.numpy(), data.train.y.numpy()
+        x_test, y_test = data.test.x.numpy(), data.test.y.numpy()
+        groups_test = {a: data.test.groups[a].numpy() for a in attrs}
+
+        def sensitive(split: Any) -> np.ndarray:
+            cols = [split.groups[a].numpy() for a in self.baseline_sensitive]
+            return cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
+
+        s_train, s_test = sensitive(data.train), sensitive(data.test)
+        rows: list[list[Any]] = []
+        out: dict[str, Any] = {}
+        if "metricframe" in requested:
+            out["metricframe"] = fl.metricframe_check(
+                y_test, ours["pred"], groups_test, ours["metrics"]["attributes"]
+            )
+        seed = ctx.recipe.seed
+        pretrained = ctx.pretrained_model()
+
+        def proba(x: np.ndarray) -> np.ndarray:
+            import torch
+
+            return self.probabilities(pretrained, torch.as_tensor(x))
+
+        runs = {
+            "adversarial": lambda: fl.adversarial(
+                x_train, y_train, s_train, x_test, seed=seed, epochs=self.baseline_epochs
+            ),
+            "exponentiated_gradient": lambda: fl.exponentiated_gradient(
+                x_train, y_train, s_train, x_test, seed=seed
+            ),
+            "threshold_optimizer": lambda: fl.threshold_optimizer(
+                proba, x_train, y_train, s_train, x_test, s_test, seed=seed
+            ),
+        }
+        protected = "+".join(self.baseline_sensitive)
+        for name in requested:
+            if name not in runs:
+                continue
+            ctx.log.info(f"fairlearn baseline {name} (protecting {protected})")
+            pred, seconds = runs[name]()
+            m: dict[str, Any] = {"accuracy": accuracy(y_test, pred), "seconds": seconds, "attributes": {}}
+            for a in attrs:
+                m["attributes"][a] = fm.binary_report(y_test, pred, groups_test[a])
+            out[name] = m
+            row = [f"fairlearn {name} ({protected})", m["accuracy"]]
+            for a in attrs:
+                row += [
+                    m["attributes"][a]["p_rule"],
+                    m["attributes"][a]["equalized_odds_difference"],
+                    float("nan"),
+                ]
+            row.append(seconds)
+            rows.append(row)
+        return rows, out
