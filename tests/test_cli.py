@@ -145,7 +145,7 @@ def test_run_compare_and_cache_commands(tiny_recipe: Path) -> None:
     assert run_cli("compare", "runs/tiny").returncode == 0
     check_usage_error(run_cli("compare", "nowhere"), "not a run folder")
     listing = run_cli("cache", "ls")
-    assert "model" in listing.stdout and "tiny: mlp on synthetic" in listing.stdout
+    assert "model" in listing.stdout and "tiny: mlp trained on synthetic" in listing.stdout
     cleared = run_cli("cache", "clear")
     assert "removed 1 artifact" in cleared.stdout
     assert "is empty" in run_cli("cache", "ls").stdout

@@ -283,14 +283,20 @@ class RunContext:
                 key,
                 model.state_dict(),
                 {
-                    "description": f"{self.recipe.name}: {stage} stage, "
-                    f"{self.recipe.model.name if self.recipe.model else ''} on {self.recipe.dataset.name}",
+                    "description": self._describe(stage),
                     "stage": self.recipe.stages()[stage],
                     "history": history,
                     "seconds": seconds,
                 },
             )
         return history
+
+    def _describe(self, stage: str) -> str:
+        model = self.recipe.model.name if self.recipe.model else "model"
+        text = f"{self.recipe.name}: {model} trained on {self.recipe.dataset.name}"
+        if stage == "defend":
+            text += " + " + ", ".join(d.name for d in self.recipe.defenses_by_hook("train"))
+        return text
 
     def outputs(self, split: str) -> Outputs:
         """A split with the model's logits and features, computed once and shared."""

@@ -458,6 +458,31 @@ def _check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
     for section in tuple(sig.attributes.get("requires", ())):
         if not raw.get(section):
             problems.append(Problem(section, f"the '{task.name}' task needs at least one entry in {section}"))
+    problems += _check_baselines(task.name, dict(sig.attributes.get("baselines", {})), raw.get("baselines"))
+    return problems
+
+
+def _check_baselines(task: str, offered: dict[str, Any], requested: Any) -> list[Problem]:
+    """Requested reference runs must be among those the task offers (its ``baselines`` attribute)."""
+    problems: list[Problem] = []
+    if not isinstance(requested, Mapping):
+        return problems
+    for library, names in requested.items():
+        if library not in offered:
+            what = f"offers baselines from {', '.join(offered)}" if offered else "has no baselines"
+            problems.append(Problem(f"baselines.{library}", f"the '{task}' task {what}"))
+            continue
+        for i, name in enumerate(names if isinstance(names, list) else []):
+            if name not in offered[library]:
+                close = suggest(str(name), list(offered[library]))
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                choices = ", ".join(offered[library])
+                problems.append(
+                    Problem(
+                        f"baselines.{library}.{i}",
+                        f"unknown {library} baseline '{name}'; {hint}choose from {choices}",
+                    )
+                )
     return problems
 
 

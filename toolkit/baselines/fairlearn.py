@@ -137,26 +137,28 @@ def exponentiated_gradient(
     return pred, time.perf_counter() - started
 
 
-class _Prefit:
+def _prefit(proba: Callable[[np.ndarray], np.ndarray]) -> Any:
     """Our trained classifier as a fitted scikit-learn estimator (``predict_proba``)."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
 
-    def __init__(self, proba: Callable[[np.ndarray], np.ndarray]) -> None:
-        self._proba = proba
-        self.classes_ = np.array([0, 1])
-        self.fitted_ = True
+    class Prefit(ClassifierMixin, BaseEstimator):
+        def __init__(self, proba: Callable[[np.ndarray], np.ndarray]) -> None:
+            self.proba = proba
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> _Prefit:
-        return self
+        def fit(self, x: np.ndarray, y: np.ndarray) -> Any:
+            return self
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        p = self._proba(x)
-        return np.stack([1 - p, p], axis=1)
+        def predict_proba(self, x: np.ndarray) -> np.ndarray:
+            p = self.proba(x)
+            return np.stack([1 - p, p], axis=1)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return (self._proba(x) > 0.5).astype(int)
+        def predict(self, x: np.ndarray) -> np.ndarray:
+            return (self.proba(x) > 0.5).astype(int)
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {}
+    model = Prefit(proba)
+    model.classes_ = np.array([0, 1])
+    model.fitted_ = True
+    return model
 
 
 def threshold_optimizer(
@@ -175,7 +177,7 @@ def threshold_optimizer(
 
     started = time.perf_counter()
     post = ThresholdOptimizer(
-        estimator=_Prefit(proba),
+        estimator=_prefit(proba),
         constraints="demographic_parity",
         prefit=True,
         predict_method="predict_proba",

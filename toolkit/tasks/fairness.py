@@ -14,6 +14,7 @@ cross-check and its mitigations on the same split.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
@@ -259,7 +260,10 @@ class FairnessTask:
             if name not in runs:
                 continue
             ctx.log.info(f"fairlearn baseline {name} (protecting {protected})")
-            pred, seconds = runs[name]()
+            with warnings.catch_warnings():  # the library's own deprecation chatter, not ours
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pred, seconds = runs[name]()
             m: dict[str, Any] = {"accuracy": accuracy(y_test, pred), "seconds": seconds, "attributes": {}}
             for a in attrs:
                 m["attributes"][a] = fm.binary_report(y_test, pred, groups_test[a])
