@@ -106,6 +106,11 @@ def render_html(
         ("fingerprint", meta.get("fingerprints", {}).get("run", "")[:16]),
         ("device", f"{meta.get('device')} ({meta.get('threads')} threads)"),
         ("model", "reused from cache" if meta.get("model_cached") else "trained in this run"),
+        *(
+            [("defense", "reused from cache" if meta.get("defense_cached") else "trained in this run")]
+            if meta.get("defense_cached") is not None
+            else []
+        ),
         ("time", ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())),
         ("started", meta.get("started")),
         (
