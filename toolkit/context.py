@@ -306,5 +306,7 @@ class RunContext:
             model = self.model()
             data = self.data().split(split)
             # computed on first use: a split no detector reads costs nothing
-            self._outputs[split] = Outputs(model, data.x, device=self.device, batch_size=self.eval_batch_size)
+            self._outputs[split] = Outputs(
+                model, data.x, y=data.y, device=self.device, batch_size=self.eval_batch_size
+            )
         return self._outputs[split]

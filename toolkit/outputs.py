@@ -21,15 +21,23 @@ class Outputs:
         model: the classifier; if it has ``forward_features`` and ``head`` the penultimate
             features are kept too.
         x: the split's inputs as stored (``uint8`` images or float features).
+        y: the split's labels, for detectors that fit per-class statistics (or ``None``).
         device: where to run the model.
         batch_size: samples per inference pass.
     """
 
     def __init__(
-        self, model: nn.Module, x: torch.Tensor, *, device: torch.device | str = "cpu", batch_size: int = 1024
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        *,
+        y: torch.Tensor | None = None,
+        device: torch.device | str = "cpu",
+        batch_size: int = 1024,
     ) -> None:
         self.model = model
         self.x = x
+        self.y = y
         self.device = torch.device(device)
         self.batch_size = batch_size
 
@@ -75,6 +83,12 @@ class Outputs:
                 f"{type(self.model).__name__} exposes no features: give it forward_features() and head"
             )
         return feats
+
+    def labels(self) -> torch.Tensor:
+        """The labels, or a clear error for a split that has none."""
+        if self.y is None:
+            raise ValueError("this detector needs the labels of the split it is fitted on")
+        return self.y
 
     @property
     def predictions(self) -> torch.Tensor:

@@ -138,8 +138,8 @@ def check_detector(
 
     def scores(mode: bool) -> torch.Tensor:
         torch.manual_seed(seed)
-        train = Outputs(model, bundle.train.x)
-        test = Outputs(model, bundle.test.x)
+        train = Outputs(model, bundle.train.x, y=bundle.train.y)
+        test = Outputs(model, bundle.test.x, y=bundle.test.y)
         x_before, logits_before = test.x.clone(), test.logits.clone()
         model.train(mode)
         detector = factory(**params)
@@ -179,4 +179,7 @@ def check_component(kind: str, name: str, *, params: Mapping[str, Any] | None = 
     check = CHECKS.get(reg.kind)
     if check is None:
         raise NotImplementedError(f"no conformance check for {reg.kind} yet")
-    check(reg.load(name), params=params)
+    factory = reg.load(name)
+    if params is None:  # a component with required parameters names an example set of them
+        params = getattr(factory, "example_params", None)
+    check(factory, params=params)

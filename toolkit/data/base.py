@@ -9,8 +9,10 @@ tensors of shape ``(N, D)``. Labels are ``int64`` of shape ``(N,)``.
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -84,6 +86,12 @@ class DataBundle:
         if value is None:
             raise DataError(f"the data set '{self.info.name}' has no '{name}' split")
         return value
+
+
+def data_root() -> Path:
+    """Where data sets live: ``$TOOLKIT_DATA``, else ``~/.cache/toolkit/data``."""
+    env = os.environ.get("TOOLKIT_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "toolkit" / "data"
 
 
 def to_input(x: torch.Tensor) -> torch.Tensor:

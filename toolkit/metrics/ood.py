@@ -10,8 +10,10 @@ In-distribution (ID) samples are the positive class throughout.
 - ``aupr_in`` / ``aupr_out``: average precision with ID, respectively OOD (scores
   negated), as the positive class (scikit-learn ``average_precision_score``).
 
-Note that pytorch-ood and OpenOOD report "FPR95" with OOD as the positive class (the
-fraction of ID flagged when 95% of OOD is caught): a different number; see docs/metrics.md.
+- ``fpr_at_tpr_ood_positive(s_in, s_out, tpr)``: the other convention, OOD as the positive
+  class (pytorch-ood, OpenOOD "FPR95"): the fraction of ID samples flagged as OOD at the
+  threshold that flags a fraction ``tpr`` of the OOD samples. A different number; see
+  docs/metrics.md.
 
 Example:
     >>> import numpy as np
@@ -53,6 +55,17 @@ def fpr_at_tpr(scores_in: ArrayLike, scores_out: ArrayLike, tpr: float = 0.95) -
     return float(np.mean(_scores(scores_out, "out-of-distribution") >= t))
 
 
+def fpr_at_tpr_ood_positive(scores_in: ArrayLike, scores_out: ArrayLike, tpr: float = 0.95) -> float:
+    """Fraction of ID samples flagged as OOD when a fraction ``tpr`` of OOD samples is flagged.
+
+    The same rule as :func:`fpr_at_tpr` with the roles swapped and the scores negated (a
+    sample is flagged as OOD when ``-score >= t``).
+    """
+    return fpr_at_tpr(
+        -np.asarray(scores_out, dtype=np.float64), -np.asarray(scores_in, dtype=np.float64), tpr
+    )
+
+
 def _labelled(scores_in: ArrayLike, scores_out: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     a, b = _scores(scores_in, "in-distribution"), _scores(scores_out, "out-of-distribution")
     return np.r_[np.ones(a.size), np.zeros(b.size)], np.r_[a, b]
@@ -85,11 +98,13 @@ def aupr_out(scores_in: ArrayLike, scores_out: ArrayLike) -> float:
 def ood_metrics(scores_in: ArrayLike, scores_out: ArrayLike, tpr: float = 0.95) -> dict[str, Any]:
     """All of the above in one dict.
 
-    Keys: ``threshold``, ``fpr_at_tpr``, ``auroc``, ``aupr_in``, ``aupr_out``.
+    Keys: ``threshold``, ``fpr_at_tpr``, ``fpr_at_tpr_ood_positive``, ``auroc``, ``aupr_in``,
+    ``aupr_out``.
     """
     return {
         "threshold": threshold_at_tpr(scores_in, tpr),
         "fpr_at_tpr": fpr_at_tpr(scores_in, scores_out, tpr),
+        "fpr_at_tpr_ood_positive": fpr_at_tpr_ood_positive(scores_in, scores_out, tpr),
         "auroc": auroc(scores_in, scores_out),
         "aupr_in": aupr_in(scores_in, scores_out),
         "aupr_out": aupr_out(scores_in, scores_out),

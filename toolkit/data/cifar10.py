@@ -1,0 +1,151 @@
+"""CIFAR-10: 32x32 colour images of 10 classes, from the original python-pickle files.
+
+Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", 2009.
+
+Reads the ``cifar-10-batches-py`` folder (``data_batch_1`` ... ``data_batch_5``,
+``test_batch``, ``batches.meta``) from ``root``, or from ``$TOOLKIT_DATA`` (default
+``~/.cache/toolkit/data``); ``root`` may be that folder or its parent. With
+``download = true`` and a network connection, torchvision fetches the official archive
+there first. The files are the data set's own format, read with :mod:`pickle` as the data
+set's authors prescribe: only point ``root`` at a copy you trust.
+
+Images stay in memory as ``uint8`` tensors ``(N, 3, 32, 32)``; ``holdout`` classes leave
+training and their test images become the OOD split; ``classes`` keeps a subset;
+``train_per_class`` and ``test_per_class`` subsample each class (seeded) for quick runs.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from toolkit.data.base import DataBundle, Split, data_root, resolve_classes, split_holdout
+from toolkit.errors import DataError
+
+CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+FOLDER = "cifar-10-batches-py"
+TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
+
+
+def find_folder(root: str | None) -> Path | None:
+    """The ``cifar-10-batches-py`` folder at or under ``root`` (or the data root), if any."""
+    base = Path(root).expanduser() if root else data_root()
+    for candidate in (base, base / FOLDER):
+        if (candidate / "test_batch").is_file() and (candidate / "data_batch_1").is_file():
+            return candidate
+    return None
+
+
+def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` of one pickle batch file."""
+    try:
+        with open(path, "rb") as fh:
+            batch = pickle.load(fh, encoding="bytes")  # the data set's own format
+        data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    except (OSError, KeyError, ValueError, pickle.UnpicklingError, EOFError) as exc:
+        raise DataError(f"{path} is not a CIFAR-10 batch file ({type(exc).__name__}: {exc})") from exc
+    if len(data) != len(labels):
+        raise DataError(f"{path}: {len(data)} images but {len(labels)} labels")
+    return data, labels
+
+
+def _subsample(y: torch.Tensor, per_class: int | None, seed: int) -> torch.Tensor:
+    if per_class is None:
+        return torch.arange(len(y))
+    g = torch.Generator().manual_seed(seed)
+    keep = []
+    for k in torch.unique(y):
+        idx = torch.nonzero(y == k).flatten()
+        keep.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
+    return torch.cat(keep).sort().values
+
+
+def load(
+    seed: int,
+    *,
+    root: str | None = None,
+    holdout: list[str | int] = [],  # noqa: B006 - read-only default
+    classes: list[str | int] = [],  # noqa: B006 - read-only default
+    train_per_class: Annotated[int, Field(ge=1)] | None = None,
+    test_per_class: Annotated[int, Field(ge=1)] | None = None,
+    download: bool = False,
+) -> DataBundle:
+    """Load CIFAR-10 (or a subset of its classes) with classes held out as the OOD split.
+
+    Args:
+        seed: seed of the per-class subsampling.
+        root: the data folder (default ``$TOOLKIT_DATA`` or ``~/.cache/toolkit/data``).
+        holdout: classes (names or indices) left out of training; their test images become
+            the out-of-distribution split (``["frog"]`` in the reference protocol).
+        classes: keep only these classes (default all ten), e.g. ``["cat", "dog"]``.
+        train_per_class: keep at most this many training images per class.
+        test_per_class: keep at most this many test images per class.
+        download: fetch the official archive through torchvision when it is missing.
+
+    Example:
+        >>> bundle = load(0, holdout=["frog"])  # doctest: +SKIP
+        >>> bundle.info.num_classes, bundle.info.holdout  # doctest: +SKIP
+        (9, ['frog'])
+    """
+    folder = find_folder(root)
+    if folder is None and download:
+        folder = _download(Path(root).expanduser() if root else data_root())
+    if folder is None:
+        where = Path(root).expanduser() if root else data_root()
+        raise DataError(
+            f"CIFAR-10 not found: looked for {FOLDER}/ (data_batch_1..5, test_batch) in {where}. "
+            "Set dataset.root or TOOLKIT_DATA to the folder that holds it, or set "
+            "dataset.download = true to fetch it (about 170 MB, needs a network connection)."
+        )
+    names = CLASS_NAMES
+    meta = folder / "batches.meta"
+    if meta.is_file():
+        with open(meta, "rb") as fh:
+            raw = pickle.load(fh, encoding="bytes")  # the data set's own format
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in raw.get(b"label_names", CLASS_NAMES)]
+    parts = [read_batch(folder / f) for f in TRAIN_FILES if (folder / f).is_file()]
+    x_train = torch.from_numpy(np.concatenate([p[0] for p in parts]))
+    y_train = torch.from_numpy(np.concatenate([p[1] for p in parts]))
+    x_test_np, y_test_np = read_batch(folder / "test_batch")
+    x_test, y_test = torch.from_numpy(x_test_np), torch.from_numpy(y_test_np)
+
+    if classes:
+        kept = resolve_classes(names, classes, "classes")
+        outside = [h for h in resolve_classes(names, holdout, "holdout") if h not in kept]
+        if outside:
+            raise DataError(f"dataset.holdout: {[names[i] for i in outside]} not among dataset.classes")
+        remap = torch.full((len(names),), -1, dtype=torch.long)
+        remap[kept] = torch.arange(len(kept))
+        train_mask, test_mask = remap[y_train] >= 0, remap[y_test] >= 0
+        x_train, y_train = x_train[train_mask], remap[y_train[train_mask]]
+        x_test, y_test = x_test[test_mask], remap[y_test[test_mask]]
+        names = [names[i] for i in kept]
+    tr = _subsample(y_train, train_per_class, seed)
+    te = _subsample(y_test, test_per_class, seed + 1)
+    return split_holdout(
+        name="cifar10",
+        modality="image",
+        class_names=names,
+        train=Split(x_train[tr].contiguous(), y_train[tr]),
+        test=Split(x_test[te].contiguous(), y_test[te]),
+        holdout=holdout,
+    )
+
+
+def _download(root: Path) -> Path | None:  # pragma: no cover - needs the network
+    try:
+        from torchvision.datasets import CIFAR10
+
+        CIFAR10(str(root), train=True, download=True)
+    except Exception as exc:
+        raise DataError(
+            f"could not download CIFAR-10 into {root} ({type(exc).__name__}: {exc}); "
+            "download it by hand and set dataset.root to its folder"
+        ) from exc
+    return find_folder(str(root))

@@ -1,0 +1,86 @@
+"""ResNet-18 (He, Zhang, Ren & Sun, "Deep Residual Learning for Image Recognition", CVPR 2016),
+torchvision's implementation, with the CIFAR stem or the ImageNet stem.
+
+- ``stem = "cifar"`` (default): the first convolution is 3x3 with stride 1 and there is no
+  max-pool, the usual choice for 32x32 images (the 7x7/stride-2 stem and the pool would
+  shrink them to 8x8 before the first block).
+- ``stem = "imagenet"``: torchvision's 7x7 stride-2 convolution and 3x3 max-pool.
+
+The 512-wide pooled output is the feature vector; the head is a linear layer. Inputs are
+images in ``[0, 1]``; the model normalizes them with the data's channel statistics.
+``pretrained = true`` loads torchvision's ImageNet weights (``IMAGENET1K_V1``) from the
+local torch hub cache and fails clearly when they are not there (no silent random
+weights); with the CIFAR stem the first convolution stays freshly initialized, and the
+head always does. ``freeze = "backbone"`` trains only the head.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from toolkit.data.base import DataInfo
+from toolkit.errors import UsageError
+from toolkit.models.base import Classifier, normalizer
+
+WEIGHTS_FILE = "resnet18-f37072fd.pth"
+
+
+def weights_path() -> Path:
+    """Where torchvision keeps the ImageNet weights of ResNet-18 once downloaded."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / WEIGHTS_FILE
+
+
+def build(
+    info: DataInfo,
+    *,
+    stem: Literal["cifar", "imagenet"] = "cifar",
+    pretrained: bool = False,
+    freeze: Literal["none", "backbone"] = "none",
+) -> Classifier:
+    """Build ResNet-18 for image data described by ``info``.
+
+    Args:
+        info: the data's description; its modality must be ``"image"``.
+        stem: ``"cifar"`` (3x3 first convolution, no max-pool; default) or ``"imagenet"``.
+        pretrained: start from torchvision's ImageNet weights (must be in the local cache).
+        freeze: ``"backbone"`` trains only the head (default ``"none"``).
+
+    Example:
+        >>> from toolkit.data.synthetic import load
+        >>> model = build(load(0, modality="image").info)
+        >>> model.head.in_features
+        512
+    """
+    from torchvision.models import resnet18
+
+    if info.modality != "image" or len(info.input_shape) != 3:
+        raise UsageError(f"model resnet18 needs image data, but '{info.name}' is {info.modality}")
+    channels = info.input_shape[0]
+    net = resnet18(weights=None)
+    if pretrained:
+        path = weights_path()
+        if not path.is_file():
+            raise UsageError(
+                f"model.pretrained: torchvision's ResNet-18 weights are not in the local cache ({path}). "
+                'Download them once while online (python -c "import torchvision; '
+                "torchvision.models.resnet18(weights='IMAGENET1K_V1')\"), or set pretrained = false."
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state)
+    if stem == "cifar":
+        net.conv1 = nn.Conv2d(channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+    elif channels != 3:
+        net.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    backbone = nn.Sequential(
+        net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4,
+        net.avgpool, nn.Flatten(),
+    )  # fmt: skip
+    if freeze == "backbone":
+        for p in backbone.parameters():
+            p.requires_grad_(False)
+    return Classifier(backbone, nn.Linear(512, info.num_classes), normalizer(info))
