@@ -39,7 +39,21 @@ def test_areas_agree_with_scikit_learn() -> None:
     assert aupr_in(s_in, s_out) == pytest.approx(average_precision_score(y, s), abs=1e-12)
     assert aupr_out(s_in, s_out) == pytest.approx(average_precision_score(1 - y, -s), abs=1e-12)
     m = ood_metrics(s_in, s_out, 0.9)
-    assert set(m) == {"threshold", "fpr_at_tpr", "auroc", "aupr_in", "aupr_out"}
+    assert set(m) == {"threshold", "fpr_at_tpr", "fpr_at_tpr_ood_positive", "auroc", "aupr_in", "aupr_out"}
+
+
+def test_the_two_fpr95_conventions_by_hand() -> None:
+    from toolkit.metrics.ood import fpr_at_tpr_ood_positive
+
+    s_in = np.arange(10, 30, dtype=float)  # 10..29
+    s_out = np.arange(0, 20, dtype=float)  # 0..19
+    # ID positive: threshold 11 accepts 19 of 20 ID; OOD at or above 11: 11..19 -> 9 of 20
+    assert fpr_at_tpr(s_in, s_out, 0.95) == 0.45
+    # OOD positive: flag as OOD when score <= 18 (19 of 20 OOD); ID at or below 18: 10..18 -> 9 of 20
+    assert fpr_at_tpr_ood_positive(s_in, s_out, 0.95) == 0.45
+    skewed_out = np.r_[np.zeros(19), 25.0]
+    assert fpr_at_tpr(s_in, skewed_out, 0.95) == 0.05
+    assert fpr_at_tpr_ood_positive(s_in, skewed_out, 0.95) == 0.0
 
 
 def test_perfect_and_reversed_separation() -> None:

@@ -24,7 +24,9 @@ class OODTask:
 
     Metrics (``metrics.json``): ``accuracy`` (in-distribution test accuracy), ``n_in``,
     ``n_out``, ``tpr`` and, per detector, ``threshold``, ``fpr_at_tpr`` (held-out samples
-    accepted at the threshold), ``auroc``, ``aupr_in``, ``aupr_out``. Figures: training
+    accepted at the threshold), ``fpr_at_tpr_ood_positive`` (in-distribution samples
+    rejected when a fraction ``tpr`` of the held-out ones is rejected: the FPR95 of
+    pytorch-ood and OpenOOD), ``auroc``, ``aupr_in``, ``aupr_out``. Figures: training
     curves, a score histogram per detector, the ROC curves of all detectors.
 
     Args:
@@ -90,12 +92,21 @@ class OODTask:
                 "detector",
                 "threshold",
                 f"held out accepted @ TPR {pct}",
+                f"ID rejected @ OOD TPR {pct}",
                 "AUROC",
                 "AUPR-In",
                 "AUPR-Out",
             ],
             rows=[
-                [name, m["threshold"], m["fpr_at_tpr"], m["auroc"], m["aupr_in"], m["aupr_out"]]
+                [
+                    name,
+                    m["threshold"],
+                    m["fpr_at_tpr"],
+                    m["fpr_at_tpr_ood_positive"],
+                    m["auroc"],
+                    m["aupr_in"],
+                    m["aupr_out"],
+                ]
                 for name, m in detectors.items()
             ],
         )
