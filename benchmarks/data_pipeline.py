@@ -3,7 +3,8 @@
 Both produce augmented CIFAR-sized batches (random crop 32 with zero padding 4, horizontal
 flip, images as floats in [0, 1]) for one epoch:
 
-- ``toolkit``: the uint8 tensor in memory, ``toolkit.augment`` on whole batches.
+- ``toolkit``: the uint8 tensor in memory, ``toolkit.augment`` on whole uint8 batches, then
+  conversion to floats (what the training loop does).
 - ``torchvision``: a ``Dataset`` that applies ``RandomCrop(32, padding=4)`` and
   ``RandomHorizontalFlip()`` to one image tensor at a time, batched by a ``DataLoader``
   (``num_workers=0``, as on a 2-core machine).
@@ -50,7 +51,7 @@ def ours(x: torch.Tensor, y: torch.Tensor, batch: int) -> float:
     order = torch.randperm(len(y), generator=g)
     for i in range(0, len(y), batch):
         idx = order[i : i + batch]
-        augment(to_input(x[idx]), g)
+        to_input(augment(x[idx], g))  # as the training loop does: augment uint8, then convert
     return len(y) / (time.perf_counter() - started)
 
 

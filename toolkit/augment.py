@@ -15,23 +15,27 @@ import torch.nn.functional as F
 
 
 def random_crop(x: torch.Tensor, *, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Crop each image of ``x`` ``(N, C, H, W)`` at a random offset after zero padding."""
+    """Crop each image of ``x`` ``(N, C, H, W)`` at a random offset after zero padding.
+
+    All ``(2p + 1)^2`` windows of the padded batch are a strided view (``unfold``, no copy);
+    one indexing operation copies out each image's window.
+    """
     if padding <= 0:
         return x
     n, _, h, w = x.shape
     padded = F.pad(x, (padding, padding, padding, padding))
-    oy = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator).to(x.device)
-    ox = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator).to(x.device)
-    rows = (oy + torch.arange(h, device=x.device)).unsqueeze(2)  # (N, H, 1)
-    cols = (ox + torch.arange(w, device=x.device)).unsqueeze(1)  # (N, 1, W)
-    batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+    oy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    ox = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
+    windows = padded.unfold(2, h, 1).unfold(3, w, 1)  # (N, C, 2p+1, 2p+1, H, W), a view
+    return windows[torch.arange(n, device=x.device), :, oy, ox]
 
 
 def hflip(x: torch.Tensor, *, generator: torch.Generator) -> torch.Tensor:
     """Mirror each image of ``x`` ``(N, C, H, W)`` left-right with probability 1/2."""
     flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
-    return torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+    out = x.clone()
+    out[flip] = x[flip].flip(3)
+    return out
 
 
 def batch_augmentation(
