@@ -166,3 +166,18 @@ def test_resnet18_loads_cached_weights(tmp_path: Path, monkeypatch: pytest.Monke
     model = resnet18.build(info, pretrained=True, stem="imagenet")
     assert torch.equal(model.backbone[4][0].conv1.weight, reference.layer1[0].conv1.weight)
     assert torch.equal(model.backbone[0].weight, reference.conv1.weight)
+
+
+def test_timm_model_exposes_features_and_head() -> None:
+    pytest.importorskip("timm")
+    from toolkit.data.synthetic import load
+    from toolkit.models import timm_model
+    from toolkit.testing import check_model
+
+    info = load(0, modality="image", image_size=16).info
+    model = timm_model.build(info, arch="resnet18")
+    assert model.forward_features(torch.rand(2, 1, 16, 16)).shape == (2, 512)
+    assert model(torch.rand(2, 1, 16, 16)).shape == (2, 4)
+    check_model(timm_model.build, params={"arch": "resnet18"})
+    with pytest.raises(UsageError, match="no architecture 'resnet81'"):
+        timm_model.build(info, arch="resnet81")

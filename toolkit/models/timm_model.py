@@ -1,0 +1,68 @@
+"""Any architecture of timm (PyTorch Image Models, Wightman 2019) by name.
+
+``timm.create_model(arch, num_classes=K, in_chans=C)``; the pooled pre-logit output
+(``forward_head(forward_features(x), pre_logits=True)``) is the feature vector and the
+model's classifier is the head, so feature-based detectors work on every timm model.
+Inputs are images in ``[0, 1]``, normalized inside with the data's channel statistics.
+``pretrained = true`` loads timm's weights only from the local Hugging Face cache (offline;
+a clear error when they are not there). Install with ``pip install 'toolkit[vision]'``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from toolkit.data.base import DataInfo
+from toolkit.errors import UsageError
+from toolkit.models.base import Classifier, normalizer
+
+
+class _Features(nn.Module):
+    """A timm model up to its pooled pre-logit features."""
+
+    def __init__(self, net: Any) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_head(self.net.forward_features(x), pre_logits=True).flatten(1)
+
+
+def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
+    """Build the timm architecture ``arch`` for the image data described by ``info``.
+
+    Args:
+        info: the data's description; its modality must be ``"image"``.
+        arch: a timm model name (``timm.list_models()``), e.g. ``"resnet18"``, ``"vit_tiny_patch16_224"``.
+        pretrained: start from timm's pretrained weights (must be in the local cache).
+    """
+    try:
+        import timm
+    except ImportError as exc:
+        raise UsageError("model timm needs timm: pip install 'toolkit[vision]'") from exc
+    if info.modality != "image" or len(info.input_shape) != 3:
+        raise UsageError(f"model timm needs image data, but '{info.name}' is {info.modality}")
+    if arch not in timm.list_models():
+        import difflib
+
+        close = difflib.get_close_matches(arch, timm.list_models(), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise UsageError(f"model.arch: timm has no architecture '{arch}'.{hint}")
+    try:
+        net = timm.create_model(
+            arch, pretrained=pretrained, num_classes=info.num_classes, in_chans=info.input_shape[0]
+        )
+    except Exception as exc:
+        if not pretrained:
+            raise
+        raise UsageError(
+            f"model.pretrained: timm's weights for '{arch}' could not be loaded ({type(exc).__name__}: {exc}); "
+            "fetch them once while online, or set pretrained = false"
+        ) from exc
+    head = net.get_classifier()
+    if not isinstance(head, nn.Linear):
+        raise UsageError(f"model.arch: '{arch}' has no single linear classifier; pick another architecture")
+    return Classifier(_Features(net), head, normalizer(info))
