@@ -38,7 +38,8 @@ def test_kind_accepts_singular_and_rejects_nonsense() -> None:
 
 
 def test_wildcard_filter() -> None:
-    assert [e.name for e in registry("detectors").find("m*")] == ["msp"]
+    assert [e.name for e in registry("detectors").find("m*")] == ["mahalanobis", "max_logit", "msp"]
+    assert [e.name for e in registry("detectors").find("*_logit")] == ["max_logit"]
     assert {e.name for e in registry("models").find("*")} >= {"mlp", "small_cnn"}
 
 

@@ -319,6 +319,8 @@ def _static_signature(module: str, attr: str) -> Signature:
 def signature_of(obj: Any) -> Signature:
     """Read the signature of an imported factory (a class or a function)."""
     fn = obj.__init__ if inspect.isclass(obj) else obj
+    if fn is object.__init__:  # a class without a constructor of its own takes no parameters
+        return Signature((), inspect.getdoc(obj) or "", False, _attributes(obj))
     sig = inspect.signature(fn)
     try:
         hints = typing.get_type_hints(fn)
@@ -338,12 +340,18 @@ def signature_of(obj: Any) -> Signature:
         tp = hints.get(p.name, Any)
         annotation = p.annotation if isinstance(p.annotation, str) else _type_text(tp)
         params.append(Param(p.name, annotation, p.default, tp))
-    attributes: dict[str, Any] = {}
-    if inspect.isclass(obj):
-        for key, value in vars(obj).items():
-            if not key.startswith("_") and isinstance(value, str | int | float | tuple | list):
-                attributes[key] = value
-    return Signature(tuple(params), inspect.getdoc(obj) or "", open_, attributes)
+    return Signature(tuple(params), inspect.getdoc(obj) or "", open_, _attributes(obj))
+
+
+def _attributes(obj: Any) -> dict[str, Any]:
+    """A class's public attributes with plain values (``uses``, ``hook``, ``baselines``, ...)."""
+    if not inspect.isclass(obj):
+        return {}
+    return {
+        key: value
+        for key, value in vars(obj).items()
+        if not key.startswith("_") and isinstance(value, str | int | float | tuple | list | dict)
+    }
 
 
 def _type_text(tp: Any) -> str:

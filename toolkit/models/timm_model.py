@@ -59,10 +59,10 @@ def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
         if not pretrained:
             raise
         raise UsageError(
-            f"model.pretrained: timm's weights for '{arch}' could not be loaded ({type(exc).__name__}: {exc}); "
-            "fetch them once while online, or set pretrained = false"
+            f"model.pretrained: timm's weights for '{arch}' could not be loaded "
+            f"({type(exc).__name__}: {exc}); fetch them once while online, or set pretrained = false"
         ) from exc
-    head = net.get_classifier()
+    head: Any = net.get_classifier()
     if not isinstance(head, nn.Linear):
         raise UsageError(f"model.arch: '{arch}' has no single linear classifier; pick another architecture")
     return Classifier(_Features(net), head, normalizer(info))
