@@ -52,7 +52,7 @@ def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise UsageError(f"model.arch: timm has no architecture '{arch}'.{hint}")
     try:
-        net = timm.create_model(
+        net: Any = timm.create_model(
             arch, pretrained=pretrained, num_classes=info.num_classes, in_chans=info.input_shape[0]
         )
     except Exception as exc:
