@@ -106,6 +106,8 @@ class RunContext:
         self._data: DataBundle | None = None
         self._model: nn.Module | None = None
         self._pretrained: nn.Module | None = None
+        self._undefended: nn.Module | None = None
+        self.undefended_history: list[dict[str, float]] = []
         self._outputs: dict[str, Outputs] = {}
 
     @property
@@ -245,6 +247,28 @@ class RunContext:
         )
         self._model = model
         return model
+
+    def undefended_model(self) -> nn.Module:
+        """The same model trained the same way but without any defense (cached like any other)."""
+        if self._undefended is None:
+            import dataclasses
+
+            plain = dataclasses.replace(self.recipe, components={**self.recipe.components, "defenses": []})
+            twin = RunContext(
+                plain,
+                device=self.device,
+                cache=self.cache,
+                log=self.log,
+                console=self.console,
+                folder=self.folder,
+            )
+            if not self.recipe.defenses_by_hook("data"):
+                twin._data = self._data
+            self._undefended = twin.pretrained_model()
+            self.undefended_history = twin.history
+            for key, value in twin.notes.items():
+                self.notes[f"undefended_{key}"] = value
+        return self._undefended
 
     def _trained(
         self, model: nn.Module, stage: str, fit: Any, *, what: str, doing: str, cached_note: str

@@ -134,6 +134,85 @@ def debiasing_history(history: Sequence[Mapping[str, float]], attrs: Sequence[st
     return fig
 
 
+def robust_accuracy(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]]) -> Figure:
+    """Robust accuracy against the attack budget, one line per attack (and model)."""
+    fig, (ax,) = _figure(width=5.2, height=3.8)
+    for name, (eps, acc) in curves.items():
+        ax.plot(eps, acc, marker="o", label=name)
+    ax.set(xlabel="budget eps", ylabel="robust accuracy", title="accuracy under attack", ylim=(0, 1.02))
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def confusion(matrix: np.ndarray, names: Sequence[str], *, title: str = "") -> Figure:
+    """A confusion matrix (true class in rows, predicted in columns), rows normalized."""
+    k = len(names)
+    fig, (ax,) = _figure(width=0.55 * k + 2.5, height=0.5 * k + 2.0)
+    rows = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    image = ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(k), names, rotation=60, ha="right", fontsize="small")
+    ax.set_yticks(range(k), names, fontsize="small")
+    ax.set(xlabel="predicted after the attack", ylabel="true class", title=title)
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    return fig
+
+
+def _show(ax: Any, image: Any) -> None:
+    img = np.asarray(image)
+    if img.shape[0] == 1:
+        ax.imshow(img[0], cmap="gray", vmin=0, vmax=1)
+    else:
+        ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1))
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def image_grid(
+    clean: Any, adversarial: Any, labels: Any, pred_clean: Any, pred_adv: Any, names: Sequence[str]
+) -> Figure:
+    """Clean images (top row) and their adversarial versions (bottom), with labels and predictions."""
+    from matplotlib.figure import Figure
+
+    k = len(clean)
+    fig = Figure(figsize=(1.6 * k, 3.8), layout="constrained")
+    axes = fig.subplots(2, k, squeeze=False)
+    for i in range(k):
+        _show(axes[0][i], clean[i])
+        axes[0][i].set_title(f"{names[int(labels[i])]}\n→ {names[int(pred_clean[i])]}", fontsize="small")
+        _show(axes[1][i], adversarial[i])
+        colour = "green" if int(pred_adv[i]) == int(labels[i]) else "red"
+        axes[1][i].set_title(f"adv → {names[int(pred_adv[i])]}", fontsize="small", color=colour)
+    return fig
+
+
+def attribution_grid(
+    clean: Any, clean_maps: Any, adversarial: Any, adv_maps: Any, pred_clean: Any, pred_adv: Any,
+    names: Sequence[str], *, title: str = "",
+) -> Figure:  # fmt: skip
+    """Images and their attribution maps: clean above, adversarial below."""
+    from matplotlib.figure import Figure
+
+    k = len(clean)
+    fig = Figure(figsize=(1.5 * k, 6.2), layout="constrained")
+    axes = fig.subplots(4, k, squeeze=False)
+    for i in range(k):
+        for row, (img, maps, pred) in enumerate(
+            ((clean, clean_maps, pred_clean), (adversarial, adv_maps, pred_adv))
+        ):
+            _show(axes[2 * row][i], img[i])
+            axes[2 * row][i].set_title(
+                ("" if row == 0 else "adv ") + f"→ {names[int(pred[i])]}", fontsize="small"
+            )
+            heat = np.asarray(maps[i]).sum(axis=0) if np.asarray(maps[i]).ndim == 3 else np.asarray(maps[i])
+            axes[2 * row + 1][i].imshow(np.abs(heat), cmap="inferno")
+            axes[2 * row + 1][i].set_xticks([])
+            axes[2 * row + 1][i].set_yticks([])
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def png_bytes(fig: Figure, *, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (deterministic: no timestamp in the file)."""
     import io

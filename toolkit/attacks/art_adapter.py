@@ -1,0 +1,96 @@
+"""Any evasion attack of IBM's Adversarial Robustness Toolbox (ART), by class name.
+
+Nicolae et al., "Adversarial Robustness Toolbox v1.0.0", arXiv:1807.01069, 2018.
+
+The model is wrapped in ART's ``PyTorchClassifier`` (cross-entropy loss, clip values
+``(0, 1)``, no extra preprocessing: our models normalize inside), the attack is built as
+``art.attacks.evasion.<attack>(estimator, **params)`` and ``generate`` is called on the
+inputs as a NumPy array. Numeric strings such as ``"8/255"`` are accepted in ``params``.
+Install with ``pip install 'toolkit[attacks]'``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from toolkit.errors import UsageError
+from toolkit.registry import to_number
+
+
+def attack_class(name: str) -> Any:
+    """ART's evasion attack class ``name``; an unknown name lists the available ones."""
+    try:
+        import art.attacks.evasion as evasion
+    except ImportError as exc:
+        raise UsageError(
+            "attack art needs adversarial-robustness-toolbox: pip install 'toolkit[attacks]'"
+        ) from exc
+    available = sorted(
+        n for n in dir(evasion) if not n.startswith("_") and inspect.isclass(getattr(evasion, n))
+    )
+    if name not in available:
+        raise UsageError(f"ART has no evasion attack '{name}'; available: {', '.join(available)}")
+    return getattr(evasion, name)
+
+
+def art_classifier(model: nn.Module, x: torch.Tensor, num_classes: int) -> Any:
+    """The model as ART's ``PyTorchClassifier`` on inputs in ``[0, 1]``."""
+    from art.estimators.classification import PyTorchClassifier
+
+    device = next(model.parameters()).device
+    return PyTorchClassifier(
+        model=model,
+        loss=nn.CrossEntropyLoss(),
+        input_shape=tuple(x.shape[1:]),
+        nb_classes=num_classes,
+        clip_values=(0.0, 1.0),
+        device_type="gpu" if device.type == "cuda" else "cpu",
+    )
+
+
+class ART:
+    """Adapter for an ART evasion attack.
+
+    Args:
+        attack: the class name in ``art.attacks.evasion`` (e.g. ``"FastGradientMethod"``,
+            ``"ProjectedGradientDescent"``).
+        params: its keyword arguments (e.g. ``{eps = "8/255", eps_step = "2/255", max_iter = 10}``).
+        seed: seeds NumPy and torch before the call (ART's random starts use NumPy).
+    """
+
+    example_params: ClassVar[dict[str, Any]] = {"attack": "FastGradientMethod", "params": {"eps": 0.03}}
+
+    def __init__(self, *, attack: str, params: dict[str, Any] = {}, seed: int = 0) -> None:  # noqa: B006
+        self.attack = attack
+        self.params = {k: to_number(v) for k, v in params.items()}
+        self.seed = seed
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Adversarial examples from ART, as a tensor on ``x``'s device."""
+        cls = attack_class(self.attack)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                num_classes = int(model(x[:1]).shape[1])
+            classifier = art_classifier(model, x, num_classes)
+            params = (
+                {"verbose": False, **self.params}
+                if "verbose" in inspect.signature(cls).parameters
+                else self.params
+            )
+            try:
+                instance = cls(classifier, **params)
+            except (TypeError, ValueError) as exc:
+                raise UsageError(f"attacks: ART's {self.attack} rejected its parameters: {exc}") from exc
+            np.random.seed(self.seed)
+            torch.manual_seed(self.seed)
+            adv = instance.generate(x.detach().cpu().numpy().astype(np.float32), y=y.detach().cpu().numpy())
+        finally:
+            model.train(was_training)
+        return torch.as_tensor(adv, dtype=x.dtype, device=x.device)

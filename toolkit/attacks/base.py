@@ -1,0 +1,75 @@
+"""What evasion attacks share: target selection, the loss gradient with respect to the input,
+and running the model in eval mode without touching its weights or batch-norm statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Target = Literal["none", "random", "least_likely", "next"]
+
+
+@contextmanager
+def frozen(model: nn.Module, *, eval_mode: bool = True) -> Iterator[nn.Module]:
+    """The model in eval mode (by default) with its parameters excluded from autograd.
+
+    Batch-norm statistics are never updated by an attack, no gradient reaches the weights,
+    and the model's train/eval mode and ``requires_grad`` flags are restored afterwards.
+    """
+    was_training = model.training
+    flags = [p.requires_grad for p in model.parameters()]
+    if eval_mode:
+        model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in zip(model.parameters(), flags, strict=True):
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+def choose_targets(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    target: Target,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor | None:
+    """Target labels for a targeted attack (``None`` for an untargeted one).
+
+    ``random``: a uniformly drawn class other than the true one; ``least_likely``: the class
+    the model finds least likely (Kurakin et al. 2017); ``next``: ``(y + 1) mod K``.
+    """
+    if target == "none":
+        return None
+    with torch.no_grad():
+        logits = model(x)
+    k = logits.shape[1]
+    if target == "least_likely":
+        return logits.argmin(dim=1)
+    if target == "next":
+        return (y + 1) % k
+    shift = torch.randint(1, k, y.shape, generator=generator).to(y.device)
+    return (y + shift) % k
+
+
+def input_gradient(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, targets: torch.Tensor | None
+) -> torch.Tensor:
+    """Gradient of the attack objective with respect to ``x`` only (``torch.autograd.grad``).
+
+    Untargeted: ascend the cross-entropy of the true label. Targeted: descend the
+    cross-entropy of the target, i.e. ascend its negative.
+    """
+    x = x.detach().requires_grad_(True)
+    logits = model(x)
+    loss = F.cross_entropy(logits, y) if targets is None else -F.cross_entropy(logits, targets)
+    (grad,) = torch.autograd.grad(loss, x)
+    return grad

@@ -1,0 +1,66 @@
+"""Any attack of torchattacks, by class name, with its own parameters.
+
+Kim, "Torchattacks: A PyTorch Repository for Adversarial Attacks", arXiv:2010.01950, 2020.
+
+``attack = "PGD"``, ``params = {eps = "8/255", alpha = "2/255", steps = 10}`` builds
+``torchattacks.PGD(model, **params)`` and calls it on inputs in ``[0, 1]`` (our models
+normalize inside, so torchattacks' own normalization is not used). Numeric strings such
+as ``"8/255"`` are accepted in ``params``. The model's mode is restored afterwards.
+Install with ``pip install 'toolkit[attacks]'``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from toolkit.errors import UsageError
+from toolkit.registry import to_number
+
+
+def attack_class(name: str) -> Any:
+    """torchattacks' attack class ``name``; an unknown name lists the available ones."""
+    try:
+        import torchattacks
+    except ImportError as exc:
+        raise UsageError("attack torchattacks needs torchattacks: pip install 'toolkit[attacks]'") from exc
+    available = sorted(
+        n for n in dir(torchattacks) if not n.startswith("_") and inspect.isclass(getattr(torchattacks, n))
+    )
+    if name not in available or name in ("Attack", "MultiAttack"):
+        raise UsageError(f"torchattacks has no attack '{name}'; available: {', '.join(available)}")
+    return getattr(torchattacks, name)
+
+
+class TorchAttacks:
+    """Adapter for a torchattacks attack.
+
+    Args:
+        attack: the class name in ``torchattacks`` (e.g. ``"PGD"``, ``"CW"``, ``"AutoAttack"``).
+        params: its keyword arguments; the budget is ``eps`` for most attacks.
+        seed: seeds torch's generator before the call (torchattacks draws random starts from it).
+    """
+
+    example_params: ClassVar[dict[str, Any]] = {"attack": "FGSM", "params": {"eps": 0.03}}
+
+    def __init__(self, *, attack: str, params: dict[str, Any] = {}, seed: int = 0) -> None:  # noqa: B006
+        self.attack = attack
+        self.params = {k: to_number(v) for k, v in params.items()}
+        self.seed = seed
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Adversarial examples from torchattacks."""
+        cls = attack_class(self.attack)
+        was_training = model.training
+        try:
+            instance = cls(model, **self.params)
+        except TypeError as exc:
+            raise UsageError(f"attacks: torchattacks.{self.attack} rejected its parameters: {exc}") from exc
+        torch.manual_seed(self.seed)
+        try:
+            return instance(x, y).detach()
+        finally:
+            model.train(was_training)

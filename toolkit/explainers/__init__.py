@@ -1,0 +1,1 @@
+"""Explainers: ``explain(model, inputs, targets) -> attributions`` aligned with the input."""

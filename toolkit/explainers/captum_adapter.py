@@ -1,0 +1,84 @@
+"""Any attribution method of Captum, by class name, with its parameters.
+
+Kokhlikyan et al., "Captum: A unified and generic model interpretability library for
+PyTorch", arXiv:2009.07896, 2020.
+
+``method = "IntegratedGradients"`` with ``params = {n_steps = 50}`` builds
+``captum.attr.IntegratedGradients(model)`` and calls ``attribute(inputs, target=targets,
+**params)``. Layer methods (``LayerGradCam`` and other ``Layer*`` classes) take the layer
+as ``layer`` (a dotted path inside the model, default: the last convolution) and their
+attributions are upsampled to the input size. Install with ``pip install 'toolkit[explain]'``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from toolkit.attacks.base import frozen
+from toolkit.errors import UsageError
+
+
+def method_class(name: str) -> Any:
+    """Captum's attribution class ``name``; an unknown name lists the available ones."""
+    try:
+        import captum.attr as attr
+    except ImportError as exc:
+        raise UsageError("explainer captum needs captum: pip install 'toolkit[explain]'") from exc
+    available = sorted(
+        n
+        for n in dir(attr)
+        if not n.startswith("_")
+        and inspect.isclass(getattr(attr, n))
+        and hasattr(getattr(attr, n), "attribute")
+    )
+    if name not in available:
+        raise UsageError(f"captum has no attribution method '{name}'; available: {', '.join(available)}")
+    return getattr(attr, name)
+
+
+def last_conv(model: nn.Module) -> str:
+    """The dotted name of the model's last convolution (Grad-CAM's usual layer)."""
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    if not names:
+        raise UsageError("this explainer needs a convolutional model (no Conv2d layer found)")
+    return names[-1]
+
+
+class Captum:
+    """Adapter for a Captum attribution method.
+
+    Args:
+        method: the class name in ``captum.attr`` (e.g. ``"IntegratedGradients"``,
+            ``"LayerGradCam"``, ``"Occlusion"``).
+        params: keyword arguments of its ``attribute`` call (e.g. ``{n_steps = 32}``).
+        layer: for layer methods, the dotted path of the layer (default: the last convolution).
+    """
+
+    example_params: ClassVar[dict[str, Any]] = {"method": "Saliency"}
+
+    def __init__(self, *, method: str, params: dict[str, Any] = {}, layer: str | None = None) -> None:  # noqa: B006
+        self.method = method
+        self.params = dict(params)
+        self.layer = layer
+
+    def explain(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Attributions aligned with the input (layer attributions upsampled to its size)."""
+        cls = method_class(self.method)
+        wanted = inspect.signature(cls).parameters
+        with frozen(model):
+            if "layer" in wanted:
+                layer = model.get_submodule(self.layer or last_conv(model))
+                explainer = cls(model, layer)
+            else:
+                explainer = cls(model)
+            x = inputs.detach().clone().requires_grad_(True)
+            out = explainer.attribute(x, target=targets, **self.params)
+        out = out.detach()
+        if out.dim() == 4 and inputs.dim() == 4 and out.shape[-2:] != inputs.shape[-2:]:
+            out = F.interpolate(out, size=inputs.shape[-2:], mode="bilinear", align_corners=False)
+        return out
