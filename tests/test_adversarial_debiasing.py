@@ -49,6 +49,9 @@ def test_debiasing_lowers_the_p_rule_gap() -> None:
     history = defense.train(model, data, seed=0)
     after = rule(model, data)
     assert after > before + 20
+    with torch.no_grad():
+        accuracy = float((model(data.test.x).argmax(1) == data.test.y).float().mean())
+    assert accuracy > 0.7  # fairer, not constant
     assert len(history) == 61 and history[0]["iteration"] == 0
     assert history[-1]["p_rule_z"] == pytest.approx(after)
     assert not model.training
@@ -68,10 +71,21 @@ def test_same_seed_same_result() -> None:
 def test_equalized_odds_variant_runs() -> None:
     data = biased(2, n=600)
     model = build(data.info, hidden=[8])
-    history = AdversarialDebiasing(lambdas={"z": 5.0}, iterations=3, equalized_odds=True, balance=True).train(
-        model, data, seed=0
-    )
+    defense = AdversarialDebiasing(lambdas={"z": 5.0}, iterations=3, equalized_odds=True, balance=True)
+    seen: list[int] = []
+    original = torch.nn.Linear.forward
+
+    def spy(self: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
+        seen.append(self.in_features)
+        return original(self, x)
+
+    torch.nn.Linear.forward = spy  # type: ignore[method-assign]
+    try:
+        history = defense.train(model, data, seed=0)
+    finally:
+        torch.nn.Linear.forward = original  # type: ignore[method-assign]
     assert len(history) == 4
+    assert 2 in seen  # the adversary's first layer takes (probability, label)
 
 
 def test_lambdas_must_match_the_attributes() -> None:

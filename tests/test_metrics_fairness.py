@@ -125,3 +125,30 @@ def test_adversary_auc_detects_information() -> None:
     high = fm.adversary_auc(informative[:half], z[:half], informative[half:], z[half:])
     chance = fm.adversary_auc(noise[:half], z[:half], noise[half:], z[half:])
     assert high > 0.95 and 0.45 < chance < 0.55
+
+
+def test_empty_rates_are_handled_symmetrically() -> None:
+    g = np.array([0, 0, 1, 1])
+    assert fm.p_rule(np.array([1, 0, 0, 0]), g) == 0.0
+    assert fm.p_rule(np.array([0, 0, 1, 0]), g) == 0.0  # the mirror case gives the same
+    assert fm.p_rule(np.array([0, 0, 0, 0]), g) == 100.0
+
+
+def test_metricframe_check_catches_disagreement() -> None:
+    pytest.importorskip("fairlearn")
+    from toolkit.baselines.fairlearn import metricframe_check
+
+    y = np.array([1, 0, 1, 0, 1, 0])
+    pred = np.array([1, 0, 0, 0, 1, 1])
+    g = np.array([0, 0, 0, 1, 1, 1])
+    report = fm.binary_report(y, pred, g)
+    ours = {"a": {**report, "groups": fm.group_metrics(y, pred, g)}}
+    assert metricframe_check(y, pred, {"a": g}, ours)["agrees"] is True
+    wrong = {
+        "a": {**report, "groups": {k: {**v, "tpr": v["tpr"] + 0.1} for k, v in ours["a"]["groups"].items()}}
+    }
+    assert metricframe_check(y, pred, {"a": g}, wrong)["agrees"] is False
+    undefined = {
+        "a": {**report, "groups": {k: {**v, "tpr": float("nan")} for k, v in ours["a"]["groups"].items()}}
+    }
+    assert metricframe_check(y, pred, {"a": g}, undefined)["agrees"] is False

@@ -73,6 +73,9 @@ def test_holdout_classes_and_subsampling(tmp_path: Path) -> None:
     again = cifar10.load(0, root=str(tmp_path), train_per_class=2)
     other = cifar10.load(1, root=str(tmp_path), train_per_class=2)
     assert torch.equal(again.train.x, small.train.x) and not torch.equal(other.train.x, small.train.x)
+    by_index = cifar10.load(0, root=str(tmp_path), classes=[1, 3, 5], holdout=[1])  # indices of all ten
+    assert by_index.info.holdout == ["automobile"] and by_index.info.class_names == ["cat", "dog"]
+    assert by_index.ood is not None and set(by_index.ood.y.tolist()) == {0}
     with pytest.raises(DataError, match=r"not among dataset\.classes"):
         cifar10.load(0, root=str(tmp_path), classes=["cat", "dog"], holdout=["frog"])
 
@@ -140,7 +143,10 @@ def test_resnet18_stems_freeze_and_missing_weights(tmp_path: Path, monkeypatch: 
     imagenet = resnet18.build(info, stem="imagenet")
     assert imagenet.backbone[0].kernel_size == (7, 7)
     frozen = resnet18.build(info, freeze="backbone")
-    assert not any(p.requires_grad for p in frozen.backbone.parameters())
+    # the replaced (CIFAR) first convolution has no pretrained weights: it stays trainable
+    assert [n for n, p in frozen.backbone.named_parameters() if p.requires_grad] == ["0.weight"]
+    frozen_imagenet = resnet18.build(load(0, modality="image", image_size=16, n_features=3).info, stem="imagenet", freeze="backbone")
+    assert [n for n, p in frozen_imagenet.backbone.named_parameters() if p.requires_grad] == ["0.weight"]
     assert all(p.requires_grad for p in frozen.head.parameters())
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     with pytest.raises(UsageError) as err:

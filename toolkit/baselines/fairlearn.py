@@ -69,17 +69,27 @@ def metricframe_check(
     }
     worst = 0.0
     compared = 0
+
+    def gap(a: float, b: float) -> float:
+        """|a - b|; two NaNs agree, a NaN against a number is an infinite disagreement."""
+        a, b = float(a), float(b)
+        if np.isnan(a) and np.isnan(b):
+            return 0.0
+        if np.isnan(a) or np.isnan(b):
+            return float("inf")
+        return abs(a - b)
+
     for attr, g in groups.items():
         frame = MetricFrame(metrics=metric_fns, y_true=y_true, y_pred=y_pred, sensitive_features=g)
         for code, row in frame.by_group.iterrows():
             mine = ours[attr]["groups"][int(code)]
             for key in metric_fns:
-                worst = max(worst, abs(float(row[key]) - float(mine[key])))
+                worst = max(worst, gap(row[key], mine[key]))
                 compared += 1
         ratio = demographic_parity_ratio(y_true, y_pred, sensitive_features=g)
         eod = equalized_odds_difference(y_true, y_pred, sensitive_features=g)
-        worst = max(worst, abs(ratio - ours[attr]["p_rule"] / 100.0))
-        worst = max(worst, abs(eod - ours[attr]["equalized_odds_difference"]))
+        worst = max(worst, gap(ratio, ours[attr]["p_rule"] / 100.0))
+        worst = max(worst, gap(eod, ours[attr]["equalized_odds_difference"]))
         compared += 2
     return {"max_abs_difference": worst, "values_compared": compared, "agrees": worst <= 1e-9}
 

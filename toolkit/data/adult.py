@@ -180,14 +180,22 @@ def _read(source: str, data_dir: str | None) -> pd.DataFrame:
             "leave data_dir unset to use the copy that ships with the toolkit"
         )
     opener: Any = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        frame = pd.read_csv(fh, header=None, names=COLUMNS, skipinitialspace=True, na_filter=False)
+    bad = f"{path} is not in the UCI Adult format ({len(COLUMNS)} comma-separated columns)"
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            frame = pd.read_csv(fh, header=None, skipinitialspace=True, na_filter=False, comment="|")
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{bad}: {exc}") from exc
+    if frame.shape[1] != len(COLUMNS) or len(frame) == 0:
+        raise DataError(f"{bad}: found {frame.shape[1]} columns and {len(frame)} rows")
+    frame.columns = COLUMNS
     frame = frame[frame["income"].astype(str).str.len() > 0]
-    if frame.shape[1] != len(COLUMNS) or frame["income"].isna().any():
-        raise DataError(f"{path} is not in the UCI Adult format ({len(COLUMNS)} comma-separated columns)")
-    frame["income"] = frame["income"].str.rstrip(".")
-    for col in NUMERIC:
-        frame[col] = pd.to_numeric(frame[col], errors="raise")
+    frame["income"] = frame["income"].astype(str).str.rstrip(".")
+    try:
+        for col in NUMERIC:
+            frame[col] = pd.to_numeric(frame[col], errors="raise")
+    except ValueError as exc:
+        raise DataError(f"{bad}: {exc}") from exc
     return frame
 
 

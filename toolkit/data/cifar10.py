@@ -81,8 +81,8 @@ def load(
     Args:
         seed: seed of the per-class subsampling.
         root: the data folder (default ``$TOOLKIT_DATA`` or ``~/.cache/toolkit/data``).
-        holdout: classes (names or indices) left out of training; their test images become
-            the out-of-distribution split (``["frog"]`` in the reference protocol).
+        holdout: classes (names, or indices among all ten) left out of training; their test
+            images become the out-of-distribution split (``["frog"]`` in the reference protocol).
         classes: keep only these classes (default all ten), e.g. ``["cat", "dog"]``.
         train_per_class: keep at most this many training images per class.
         test_per_class: keep at most this many test images per class.
@@ -115,11 +115,12 @@ def load(
     x_test_np, y_test_np = read_batch(folder / "test_batch")
     x_test, y_test = torch.from_numpy(x_test_np), torch.from_numpy(y_test_np)
 
+    held_names = [names[i] for i in resolve_classes(names, holdout, "holdout")]  # indices of the full list
     if classes:
         kept = resolve_classes(names, classes, "classes")
-        outside = [h for h in resolve_classes(names, holdout, "holdout") if h not in kept]
+        outside = [h for h in held_names if names.index(h) not in kept]
         if outside:
-            raise DataError(f"dataset.holdout: {[names[i] for i in outside]} not among dataset.classes")
+            raise DataError(f"dataset.holdout: {outside} not among dataset.classes")
         remap = torch.full((len(names),), -1, dtype=torch.long)
         remap[kept] = torch.arange(len(kept))
         train_mask, test_mask = remap[y_train] >= 0, remap[y_test] >= 0
@@ -134,7 +135,7 @@ def load(
         class_names=names,
         train=Split(x_train[tr].contiguous(), y_train[tr]),
         test=Split(x_test[te].contiguous(), y_test[te]),
-        holdout=holdout,
+        holdout=held_names,
     )
 
 

@@ -149,6 +149,10 @@ class AdversarialDebiasing:
         lam = torch.tensor([self.lambdas[a] for a in attrs], device=device)
         w = balanced_weights(z) if self.balance else torch.ones_like(z)
         n = len(y)
+        if n < self.batch_size:
+            raise UsageError(
+                f"defenses.adversarial_debiasing: batch_size {self.batch_size} exceeds the {n} training rows"
+            )
 
         adversary = adversary_network(2 if self.equalized_odds else 1, len(attrs), self.hidden, self.dropout)
         adversary.to(device)

@@ -54,10 +54,14 @@ class KNN:
     def fit(self, model: nn.Module, train: Outputs) -> KNN:
         """Keep the normalized training features."""
         self.bank = F.normalize(train.features.float(), dim=1)
+        if self.k > len(self.bank):
+            from toolkit.errors import UsageError
+
+            raise UsageError(f"detectors knn: k = {self.k} exceeds the {len(self.bank)} training samples")
         return self
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor:
         """Negative distance to the k-th nearest training feature."""
         if self.bank is None:
             raise RuntimeError("call fit() before score()")
-        return knn_score(x.features, self.bank, min(self.k, len(self.bank)))
+        return knn_score(x.features, self.bank, self.k)

@@ -92,11 +92,20 @@ class PytorchOOD:
         first = next(iter(wanted), None)
         if first in ("model", "encoder") and first not in params:
             params[first] = model if mode == "inputs" else None
+        for name, part in (("head", "head"), ("backbone", "backbone")):
+            if name in wanted and name not in params and hasattr(model, part):
+                params[name] = getattr(model, part)
         if "w" in wanted and "b" in wanted and "w" not in params:
             from toolkit.detectors.vim import head_weights
 
             params["w"], params["b"] = (t.float() for t in head_weights(model))
-        self._impl = cls(**params)
+        try:
+            self._impl = cls(**params)
+        except TypeError as exc:
+            raise UsageError(
+                f"detectors: pytorch-ood's {self.detector} could not be built ({exc}); "
+                f"give its missing parameters in params (it takes {', '.join(wanted)})"
+            ) from exc
         if getattr(self._impl, "requires_fit", False):
             if mode == "logits":
                 self._impl.fit_logits(train.logits, train.labels())

@@ -98,9 +98,13 @@ def p_rule(y_pred: ArrayLike, group: ArrayLike) -> float:
     """``100 * min(SR_u / SR_p, SR_p / SR_u)``; 100 is parity."""
     u, p = _two(y_pred, y_pred, group)
     su, sp = u["selection_rate"], p["selection_rate"]
+    if np.isnan(su) or np.isnan(sp):
+        return float("nan")
     if su == 0 and sp == 0:
         return 100.0
-    return 100.0 * min(_ratio(su, sp), _ratio(sp, su))
+    if su == 0 or sp == 0:
+        return 0.0
+    return 100.0 * min(su / sp, sp / su)
 
 
 def disparate_impact(y_pred: ArrayLike, group: ArrayLike) -> float:

@@ -45,12 +45,16 @@ def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
         raise UsageError("model timm needs timm: pip install 'toolkit[vision]'") from exc
     if info.modality != "image" or len(info.input_shape) != 3:
         raise UsageError(f"model timm needs image data, but '{info.name}' is {info.modality}")
-    if arch not in timm.list_models():
+    if not timm.is_model(arch.split(".")[0]):
         import difflib
 
         close = difflib.get_close_matches(arch, timm.list_models(), n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise UsageError(f"model.arch: timm has no architecture '{arch}'.{hint}")
+    import os
+
+    offline = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # pretrained weights from the local cache only
     try:
         net: Any = timm.create_model(
             arch, pretrained=pretrained, num_classes=info.num_classes, in_chans=info.input_shape[0]
@@ -62,6 +66,11 @@ def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
             f"model.pretrained: timm's weights for '{arch}' could not be loaded "
             f"({type(exc).__name__}: {exc}); fetch them once while online, or set pretrained = false"
         ) from exc
+    finally:
+        if offline is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = offline
     head: Any = net.get_classifier()
     if not isinstance(head, nn.Linear):
         raise UsageError(f"model.arch: '{arch}' has no single linear classifier; pick another architecture")

@@ -117,16 +117,11 @@ class EvasionTask:
                 pred_clean[: self.grid], pred_adv[: self.grid], names,
             )  # fmt: skip
             with ctx.stage("explain"):
-                for i, spec in enumerate(ctx.recipe.explainers):
-                    explainer = spec.create()
-                    k = min(self.grid, len(x))
-                    clean_maps = explainer.explain(model, x[:k], pred_clean[:k].to(ctx.device))
-                    adv_maps = explainer.explain(model, x_adv[:k], pred_adv[:k].to(ctx.device))
-                    label = spec.name if len(ctx.recipe.explainers) == 1 else f"{spec.name}_{i}"
-                    figures[f"explain_{label}"] = plots.attribution_grid(
-                        x[:k].cpu(), clean_maps.cpu(), x_adv[:k].cpu(), adv_maps.cpu(),
-                        pred_clean[:k], pred_adv[:k], names, title=label,
-                    )  # fmt: skip
+                explained = [("", model, ours)]
+                if defended:
+                    explained = [("_without_defense", plain, undefended), ("_with_defense", model, ours)]
+                for suffix, net, result in explained:
+                    figures.update(self._explain(ctx, net, x, result["examples"], names, suffix))
         tables = [
             Table(
                 title=f"Evasion on {data.info.name} ({n} test samples, "
@@ -142,6 +137,26 @@ class EvasionTask:
             metrics["baselines"] = base_metrics
             tables.append(base_table)
         return TaskResult(metrics=metrics, tables=tables, figures=figures)
+
+    def _explain(
+        self, ctx: RunContext, model: nn.Module, x: torch.Tensor, examples: Any, names: list[str], suffix: str
+    ) -> dict[str, Figure]:
+        """Each explainer's maps of clean and adversarial images, for their predicted classes."""
+        from toolkit import plots
+
+        x_adv, pred_clean, pred_adv = examples
+        k = min(self.grid, len(x))
+        out = {}
+        for i, spec in enumerate(ctx.recipe.explainers):
+            explainer = spec.create()
+            clean_maps = explainer.explain(model, x[:k], pred_clean[:k].to(ctx.device))
+            adv_maps = explainer.explain(model, x_adv[:k], pred_adv[:k].to(ctx.device))
+            label = spec.name if len(ctx.recipe.explainers) == 1 else f"{spec.name}_{i}"
+            out[f"explain_{label}{suffix}"] = plots.attribution_grid(
+                x[:k].cpu(), clean_maps.cpu(), x_adv[:k].cpu(), adv_maps.cpu(),
+                pred_clean[:k], pred_adv[:k], names, title=f"{label}{suffix.replace('_', ' ')}",
+            )  # fmt: skip
+        return out
 
     # ------------------------------------------------------------------ evaluation
 

@@ -61,7 +61,7 @@ class FairnessTask:
         threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5,
         intersections: bool = True,
         adversary_auc: bool = True,
-        baseline_sensitive: list[str] = ["sex"],  # noqa: B006 - read-only default
+        baseline_sensitive: Annotated[list[str], Field(min_length=1)] = ["sex"],  # noqa: B006
         baseline_epochs: Annotated[int, Field(ge=1)] = 10,
     ) -> None:
         self.threshold = threshold
