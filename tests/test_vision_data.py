@@ -145,7 +145,9 @@ def test_resnet18_stems_freeze_and_missing_weights(tmp_path: Path, monkeypatch: 
     frozen = resnet18.build(info, freeze="backbone")
     # the replaced (CIFAR) first convolution has no pretrained weights: it stays trainable
     assert [n for n, p in frozen.backbone.named_parameters() if p.requires_grad] == ["0.weight"]
-    frozen_imagenet = resnet18.build(load(0, modality="image", image_size=16, n_features=3).info, stem="imagenet", freeze="backbone")
+    frozen_imagenet = resnet18.build(
+        load(0, modality="image", image_size=16, n_features=3).info, stem="imagenet", freeze="backbone"
+    )
     assert [n for n, p in frozen_imagenet.backbone.named_parameters() if p.requires_grad] == ["0.weight"]
     assert all(p.requires_grad for p in frozen.head.parameters())
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))

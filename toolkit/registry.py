@@ -323,7 +323,7 @@ def signature_of(obj: Any) -> Signature:
         return Signature((), inspect.getdoc(obj) or "", False, _attributes(obj))
     sig = inspect.signature(fn)
     try:
-        hints = typing.get_type_hints(fn)
+        hints = typing.get_type_hints(fn, include_extras=True)
     except Exception:
         hints = {}
     params = []

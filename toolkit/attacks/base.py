@@ -68,8 +68,9 @@ def input_gradient(
     Untargeted: ascend the cross-entropy of the true label. Targeted: descend the
     cross-entropy of the target, i.e. ascend its negative.
     """
-    x = x.detach().requires_grad_(True)
-    logits = model(x)
-    loss = F.cross_entropy(logits, y) if targets is None else -F.cross_entropy(logits, targets)
-    (grad,) = torch.autograd.grad(loss, x)
+    with torch.enable_grad():  # attacks work when called under torch.no_grad() too
+        x = x.detach().requires_grad_(True)
+        logits = model(x)
+        loss = F.cross_entropy(logits, y) if targets is None else -F.cross_entropy(logits, targets)
+        (grad,) = torch.autograd.grad(loss, x)
     return grad

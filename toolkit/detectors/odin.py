@@ -30,10 +30,11 @@ def odin_score(
     model: nn.Module, x: torch.Tensor, *, temperature: float = 1000.0, eps: float = 0.0014
 ) -> torch.Tensor:
     """ODIN scores of a batch ``x`` (model input scale), shape ``(N,)``; model in eval mode."""
-    x = x.detach().clone().requires_grad_(True)
-    logits = model(x) / temperature
-    loss = F.cross_entropy(logits, logits.argmax(dim=1))  # -log S_ŷ, averaged
-    (grad,) = torch.autograd.grad(loss, x)
+    with torch.enable_grad():
+        x = x.detach().clone().requires_grad_(True)
+        logits = model(x) / temperature
+        loss = F.cross_entropy(logits, logits.argmax(dim=1))  # -log S_ŷ, averaged
+        (grad,) = torch.autograd.grad(loss, x)
     x_perturbed = x.detach() - eps * grad.sign()
     with torch.no_grad():
         return torch.softmax(model(x_perturbed) / temperature, dim=1).max(dim=1).values

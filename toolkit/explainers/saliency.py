@@ -41,7 +41,7 @@ class Saliency:
 
     def explain(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Saliency of each input for its target class."""
-        with frozen(model):
+        with frozen(model), torch.enable_grad():
             x = inputs.detach().clone().requires_grad_(True)
             logits = model(x)
             picked = logits.gather(1, targets.view(-1, 1)).sum()
