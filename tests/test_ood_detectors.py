@@ -194,3 +194,20 @@ def test_detectors_share_one_forward_pass(trained: tuple) -> None:
         assert calls == [len(test)]  # logits and features of the split: one pass, read by all four
     finally:
         handle.remove()
+
+
+def test_pca_detector_flags_off_manifold_inputs() -> None:
+    from toolkit.detectors.pca_detector import PCADetector
+
+    torch.manual_seed(0)
+    basis = torch.randn(3, 10)
+    clean = torch.randn(500, 3) @ basis  # training data on a 3-dimensional subspace
+    model = Classifier(nn.Identity(), nn.Linear(10, 2))
+    fitted = PCADetector(source="inputs", variance=0.99).fit(model, Outputs(model, clean))
+    assert fitted.pca.n_components_ == 3
+    on = torch.randn(50, 3) @ basis
+    off = on + 0.5 * torch.randn(50, 10)
+    s_on = fitted.score(model, Outputs(model, on))
+    s_off = fitted.score(model, Outputs(model, off))
+    assert float(s_on.abs().max()) < 1e-4 and bool((s_off < -0.1).all())
+    assert auroc(s_on.numpy(), s_off.numpy()) == 1.0

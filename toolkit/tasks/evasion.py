@@ -46,7 +46,7 @@ class EvasionTask:
         grid: images in the clean/adversarial figure (default 8).
     """
 
-    uses = ("model", "train", "attacks", "defenses", "explainers", "baselines")
+    uses = ("model", "train", "attacks", "defenses", "explainers", "detectors", "baselines")
     requires = ("attacks",)
     baselines: ClassVar = {"art": ("fgsm", "pgd"), "torchattacks": ("fgsm", "pgd")}
 
@@ -122,6 +122,9 @@ class EvasionTask:
                     explained = [("_without_defense", plain, undefended), ("_with_defense", model, ours)]
                 for suffix, net, result in explained:
                     figures.update(self._explain(ctx, net, x, result["examples"], names, suffix))
+        detected = self._detect(ctx, model, ours["examples"], n) if ctx.recipe.detectors else None
+        if detected is not None:
+            metrics["detectors"], detector_table = detected
         tables = [
             Table(
                 title=f"Evasion on {data.info.name} ({n} test samples, "
@@ -130,6 +133,8 @@ class EvasionTask:
                 rows=rows,
             )
         ]
+        if detected is not None:
+            tables.append(detector_table)
         requested = ctx.recipe.recipe.baselines
         if requested:
             with ctx.stage("baselines"):
@@ -157,6 +162,35 @@ class EvasionTask:
                 pred_clean[:k], pred_adv[:k], names, title=f"{label}{suffix.replace('_', ' ')}",
             )  # fmt: skip
         return out
+
+    def _detect(
+        self, ctx: RunContext, model: nn.Module, examples: Any, n: int
+    ) -> tuple[dict[str, Any], Table]:
+        """Detectors fitted on clean training data, scored on clean against adversarial test inputs."""
+        from toolkit.metrics.ood import ood_metrics
+        from toolkit.outputs import Outputs
+
+        x_adv = examples[0]
+        data = ctx.data()
+        clean = Outputs(model, data.test.x[:n], device=ctx.device, batch_size=ctx.eval_batch_size)
+        attacked = Outputs(model, x_adv.cpu(), device=ctx.device, batch_size=ctx.eval_batch_size)
+        out: dict[str, Any] = {}
+        rows = []
+        with ctx.stage("detect"):
+            for i, spec in enumerate(ctx.recipe.detectors):
+                label = spec.name if len(ctx.recipe.detectors) == 1 else f"{spec.name}_{i}"
+                detector = spec.create().fit(model, ctx.outputs("train"))
+                s_clean = detector.score(model, clean).double().numpy()
+                s_adv = detector.score(model, attacked).double().numpy()
+                out[label] = ood_metrics(s_clean, s_adv, 0.95)
+                rows.append([label, out[label]["auroc"], out[label]["fpr_at_tpr"]])
+        first = next(iter(ctx.recipe.attacks)).name
+        table = Table(
+            title=f"Detecting adversarial inputs ({first} at the largest budget) against clean ones",
+            columns=["detector", "AUROC clean vs adversarial", "adversarial accepted @ 95% clean"],
+            rows=rows,
+        )
+        return out, table
 
     # ------------------------------------------------------------------ evaluation
 
