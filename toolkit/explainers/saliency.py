@@ -31,7 +31,7 @@ class Saliency:
         >>> import torch
         >>> model = torch.nn.Linear(3, 2, bias=False)
         >>> with torch.no_grad():
-        ...     model.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.0, 1.0, 0.0]]))
+        ...     _ = model.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.0, 1.0, 0.0]]))
         >>> Saliency().explain(model, torch.zeros(1, 3), torch.tensor([0])).tolist()
         [[1.0, 2.0, 0.5]]
     """
