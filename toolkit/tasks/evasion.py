@@ -75,6 +75,15 @@ class EvasionTask:
         y = data.test.y[:n].to(ctx.device)
         names = data.info.class_names
 
+        modes = {bool(spec.params.get("eval_mode", True)) for spec in ctx.recipe.attacks}
+        ctx.log.info(
+            f"attacking {n} test samples; attacks run with the model in "
+            + (
+                "eval mode (batch-norm statistics untouched)"
+                if modes == {True}
+                else "the mode each attack sets"
+            )
+        )
         with ctx.stage("attack"):
             ours = self.evaluate(ctx, model, x, y, label="model")
         metrics: dict[str, Any] = {**ours["metrics"], "n": n}
