@@ -97,6 +97,8 @@ def main() -> None:
             impls.pop("ART")
         times: dict[str, list[float]] = {k: [] for k in impls}
         outputs: dict[str, torch.Tensor] = {}
+        for fn in impls.values():  # one untimed round: allocator and kernel warm-up
+            fn()
         for _ in range(args.repeats):
             for name, fn in impls.items():
                 seconds, outputs[name] = timed(fn)
