@@ -18,24 +18,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from toolkit.adapters import class_by_name
 from toolkit.errors import UsageError
 from toolkit.registry import to_number
 
 
 def attack_class(name: str) -> Any:
     """ART's evasion attack class ``name``; an unknown name lists the available ones."""
-    try:
-        import art.attacks.evasion as evasion
-    except ImportError as exc:
-        raise UsageError(
-            "attack art needs adversarial-robustness-toolbox: pip install 'toolkit[attacks]'"
-        ) from exc
-    available = sorted(
-        n for n in dir(evasion) if not n.startswith("_") and inspect.isclass(getattr(evasion, n))
+    return class_by_name(
+        "art.attacks.evasion",
+        name,
+        what="ART has no evasion attack",
+        install="attack art needs adversarial-robustness-toolbox: pip install 'toolkit[attacks]'",
     )
-    if name not in available:
-        raise UsageError(f"ART has no evasion attack '{name}'; available: {', '.join(available)}")
-    return getattr(evasion, name)
 
 
 def art_classifier(model: nn.Module, x: torch.Tensor, num_classes: int) -> Any:

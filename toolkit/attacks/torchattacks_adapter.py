@@ -11,28 +11,25 @@ Install with ``pip install 'toolkit[attacks]'``.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from toolkit.adapters import class_by_name
 from toolkit.errors import UsageError
 from toolkit.registry import to_number
 
 
 def attack_class(name: str) -> Any:
     """torchattacks' attack class ``name``; an unknown name lists the available ones."""
-    try:
-        import torchattacks
-    except ImportError as exc:
-        raise UsageError("attack torchattacks needs torchattacks: pip install 'toolkit[attacks]'") from exc
-    available = sorted(
-        n for n in dir(torchattacks) if not n.startswith("_") and inspect.isclass(getattr(torchattacks, n))
+    return class_by_name(
+        "torchattacks",
+        name,
+        what="torchattacks has no attack",
+        install="attack torchattacks needs torchattacks: pip install 'toolkit[attacks]'",
+        exclude=("Attack", "MultiAttack"),
     )
-    if name not in available or name in ("Attack", "MultiAttack"):
-        raise UsageError(f"torchattacks has no attack '{name}'; available: {', '.join(available)}")
-    return getattr(torchattacks, name)
 
 
 class TorchAttacks:

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
+from toolkit.adapters import class_by_name
 from toolkit.data.base import to_input
 from toolkit.errors import UsageError
 from toolkit.outputs import Outputs
@@ -33,16 +34,12 @@ from toolkit.outputs import Outputs
 
 def detector_class(name: str) -> type:
     """The pytorch-ood detector class called ``name``; unknown names list the available ones."""
-    try:
-        import pytorch_ood.detector as detectors
-    except ImportError as exc:
-        raise UsageError("detector pytorch_ood needs pytorch-ood: pip install 'toolkit[ood]'") from exc
-    available = sorted(
-        n for n in dir(detectors) if not n.startswith("_") and inspect.isclass(getattr(detectors, n))
+    return class_by_name(
+        "pytorch_ood.detector",
+        name,
+        what="pytorch-ood has no detector",
+        install="detector pytorch_ood needs pytorch-ood: pip install 'toolkit[ood]'",
     )
-    if name not in available:
-        raise UsageError(f"pytorch-ood has no detector '{name}'; available: {', '.join(available)}")
-    return getattr(detectors, name)
 
 
 class PytorchOOD:

@@ -19,26 +19,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from toolkit.adapters import class_by_name
 from toolkit.attacks.base import frozen
 from toolkit.errors import UsageError
 
 
 def method_class(name: str) -> Any:
     """Captum's attribution class ``name``; an unknown name lists the available ones."""
-    try:
-        import captum.attr as attr
-    except ImportError as exc:
-        raise UsageError("explainer captum needs captum: pip install 'toolkit[explain]'") from exc
-    available = sorted(
-        n
-        for n in dir(attr)
-        if not n.startswith("_")
-        and inspect.isclass(getattr(attr, n))
-        and hasattr(getattr(attr, n), "attribute")
+    return class_by_name(
+        "captum.attr",
+        name,
+        what="captum has no attribution method",
+        install="explainer captum needs captum: pip install 'toolkit[explain]'",
+        keep=lambda cls: hasattr(cls, "attribute"),
     )
-    if name not in available:
-        raise UsageError(f"captum has no attribution method '{name}'; available: {', '.join(available)}")
-    return getattr(attr, name)
 
 
 def last_conv(model: nn.Module) -> str:
