@@ -37,8 +37,10 @@ def small(recipe: str) -> list[str]:
     for i, defense in enumerate(data.get("defenses", [])):
         if defense.get("name") == "adversarial_debiasing":
             sets += [f"defenses.{i}.iterations=2", f"defenses.{i}.pretrain_epochs=1"]
-    if "baselines" in data:
+    if data.get("task") == "fairness" and "baselines" in data:
         sets.append("evaluate.baseline_epochs=1")
+    if data.get("task") == "evasion":
+        sets.append("evaluate.n=50")
     return [arg for item in sets for arg in ("--set", item)]
 
 

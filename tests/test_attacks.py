@@ -73,6 +73,64 @@ def test_targeted_attack_moves_toward_the_target(setting: tuple) -> None:
     assert after < before
 
 
+def test_train_mode_attacks_leave_batch_norm_and_gradients_alone(setting: tuple) -> None:
+    model, x, y = setting
+    model.zero_grad(set_to_none=True)
+    buffers = {k: v.clone() for k, v in model.named_buffers()}
+    flags = [p.requires_grad for p in model.parameters()]
+    model.train()
+    PGD(eps=8 / 255, steps=3, eval_mode=False)(model, x, y)  # batch norm in training mode during the attack
+    assert model.training
+    for k, v in model.named_buffers():
+        assert torch.equal(v, buffers[k]), k
+    assert [p.requires_grad for p in model.parameters()] == flags
+    assert all(p.grad is None for p in model.parameters())
+    model.eval()
+
+
+def test_each_call_draws_a_new_random_start(setting: tuple) -> None:
+    model, x, y = setting
+    attack = PGD(eps=8 / 255, steps=1, alpha=1e-9, seed=0)
+    first, second = attack(model, x[:4], y[:4]), attack(model, x[:4], y[:4])
+    assert not torch.equal(first, second)
+    assert torch.equal(first, PGD(eps=8 / 255, steps=1, alpha=1e-9, seed=0)(model, x[:4], y[:4]))
+
+
+def test_adapters_keep_the_callers_random_state(setting: tuple) -> None:
+    pytest.importorskip("torchattacks")
+    pytest.importorskip("art")
+    import numpy as np
+
+    from toolkit.attacks.art_adapter import ART
+    from toolkit.attacks.torchattacks_adapter import TorchAttacks
+
+    model, x, y = setting
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(123)
+    np.random.seed(123)
+    expected_torch, expected_np = torch.rand(1), np.random.rand()
+    torch.manual_seed(123)
+    np.random.seed(123)
+    TorchAttacks(attack="PGD", params={"eps": 0.03, "steps": 2})(model, x[:4], y[:4])
+    ART(attack="ProjectedGradientDescent", params={"eps": 0.03, "eps_step": 0.01, "max_iter": 2})(
+        model, x[:4], y[:4]
+    )
+    assert torch.equal(torch.rand(1), expected_torch) and np.random.rand() == expected_np
+    assert all(p.grad is None for p in model.parameters())  # ART's weight gradients are not left behind
+    with pytest.raises(UsageError, match="targeted"):
+        TorchAttacks(attack="PGD", params={"targeted": True})
+
+
+def test_targeted_success_is_reaching_the_target(setting: tuple) -> None:
+    from toolkit.tasks.evasion import EvasionTask
+
+    model, x, y = setting
+    attack = PGD(eps=32 / 255, steps=10, target="next")
+    x_adv, targets = EvasionTask(batch_size=16).attack_all(attack, model, x, y)
+    assert targets is not None and torch.equal(targets, (y + 1) % 4)
+    assert x_adv.shape == x.shape
+
+
 def test_pgd_is_at_least_as_strong_as_fgsm_and_seeded(setting: tuple) -> None:
     model, x, y = setting
     with torch.no_grad():
@@ -93,9 +151,7 @@ def test_fgsm_equals_torchattacks_and_art(setting: tuple) -> None:
     model, x, y = setting
     ours = FGSM(eps=8 / 255)(model, x, y)
     assert torch.equal(ours, TorchAttacks(attack="FGSM", params={"eps": "8/255"})(model, x, y))
-    assert torch.allclose(
-        ours, ART(attack="FastGradientMethod", params={"eps": "8/255"})(model, x, y), atol=1e-6
-    )
+    assert torch.equal(ours, ART(attack="FastGradientMethod", params={"eps": "8/255"})(model, x, y))
     pgd = PGD(eps=8 / 255, alpha=2 / 255, steps=5, random_start=False)(model, x, y)
     ta = TorchAttacks(
         attack="PGD", params={"eps": 8 / 255, "alpha": 2 / 255, "steps": 5, "random_start": False}

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from toolkit.adapters import class_by_name
+from toolkit.attacks.base import frozen
 from toolkit.errors import UsageError
 from toolkit.registry import to_number
 
@@ -64,28 +65,32 @@ class ART:
         self.attack = attack
         self.params = {k: to_number(v) for k, v in params.items()}
         self.seed = seed
+        if self.params.get("targeted"):
+            raise UsageError("attacks: targeted attacks through ART are not supported; use pgd with target")
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Adversarial examples from ART, as a tensor on ``x``'s device."""
         cls = attack_class(self.attack)
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                num_classes = int(model(x[:1]).shape[1])
-            classifier = art_classifier(model, x, num_classes)
-            params = (
-                {"verbose": False, **self.params}
-                if "verbose" in inspect.signature(cls).parameters
-                else self.params
-            )
+        numpy_state = np.random.get_state()
+        devices = [x.device.index] if x.device.type == "cuda" else []
+        # ART computes weight gradients it never uses and draws from the global generators:
+        # frozen() keeps the weights, their gradients and the mode; fork_rng the caller's state
+        with frozen(model), torch.random.fork_rng(devices=devices):
             try:
-                instance = cls(classifier, **params)
-            except (TypeError, ValueError) as exc:
-                raise UsageError(f"attacks: ART's {self.attack} rejected its parameters: {exc}") from exc
-            np.random.seed(self.seed)
-            torch.manual_seed(self.seed)
-            adv = instance.generate(x.detach().cpu().numpy().astype(np.float32), y=y.detach().cpu().numpy())
-        finally:
-            model.train(was_training)
+                with torch.no_grad():
+                    num_classes = int(model(x[:1]).shape[1])
+                classifier = art_classifier(model, x, num_classes)
+                wanted = inspect.signature(cls).parameters
+                params = {"verbose": False, **self.params} if "verbose" in wanted else self.params
+                try:
+                    instance = cls(classifier, **params)
+                except (TypeError, ValueError) as exc:
+                    raise UsageError(f"attacks: ART's {self.attack} rejected its parameters: {exc}") from exc
+                np.random.seed(self.seed)
+                torch.manual_seed(self.seed)
+                adv = instance.generate(
+                    x.detach().cpu().numpy().astype(np.float32), y=y.detach().cpu().numpy()
+                )
+            finally:
+                np.random.set_state(numpy_state)
         return torch.as_tensor(adv, dtype=x.dtype, device=x.device)

@@ -23,6 +23,8 @@ def frozen(model: nn.Module, *, eval_mode: bool = True) -> Iterator[nn.Module]:
     """
     was_training = model.training
     flags = [p.requires_grad for p in model.parameters()]
+    grads = [p.grad for p in model.parameters()]
+    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
     if eval_mode:
         model.eval()
     for p in model.parameters():
@@ -30,8 +32,13 @@ def frozen(model: nn.Module, *, eval_mode: bool = True) -> Iterator[nn.Module]:
     try:
         yield model
     finally:
-        for p, flag in zip(model.parameters(), flags, strict=True):
+        with torch.no_grad():  # in train mode batch norm updated its statistics: put them back
+            for name, b in model.named_buffers():
+                if name in buffers:
+                    b.copy_(buffers[name])
+        for p, flag, grad in zip(model.parameters(), flags, grads, strict=True):
             p.requires_grad_(flag)
+            p.grad = grad
         model.train(was_training)
 
 

@@ -19,6 +19,7 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.attacks.base import Target, choose_targets, frozen, input_gradient
+from toolkit.registry import to_number
 
 
 class FGSM:
@@ -47,14 +48,17 @@ class FGSM:
         eval_mode: bool = True,
         seed: int = 0,
     ) -> None:
-        self.eps = eps
+        self.eps = float(to_number(eps))
         self.target = target
         self.eval_mode = eval_mode
         self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self.targets_: torch.Tensor | None = None
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Adversarial examples for ``x`` with labels ``y``."""
         with frozen(model, eval_mode=self.eval_mode):
-            targets = choose_targets(model, x, y, self.target, torch.Generator().manual_seed(self.seed))
+            targets = choose_targets(model, x, y, self.target, self.generator)
+            self.targets_ = targets
             grad = input_gradient(model, x, y, targets)
             return (x + self.eps * grad.sign()).clamp(0, 1).detach()

@@ -25,6 +25,7 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.attacks.base import Target, choose_targets, frozen, input_gradient
+from toolkit.registry import to_number
 
 
 def _norms(v: torch.Tensor) -> torch.Tensor:
@@ -50,7 +51,7 @@ class PGD:
         random_start: start at a random point of the ball (default true).
         target: ``"none"`` (untargeted, default), ``"random"``, ``"least_likely"`` or ``"next"``.
         eval_mode: run the model in eval mode (default true).
-        seed: seed of the random start and of random targets.
+        seed: seeds the sequence of random starts and random targets (each call draws anew).
     """
 
     def __init__(
@@ -65,14 +66,17 @@ class PGD:
         eval_mode: bool = True,
         seed: int = 0,
     ) -> None:
-        self.eps = eps
-        self.alpha = alpha
+        self.eps = float(to_number(eps))
+        self.alpha = None if alpha is None else float(to_number(alpha))
         self.steps = steps
         self.norm = norm
         self.random_start = random_start
         self.target = target
         self.eval_mode = eval_mode
         self.seed = seed
+        # one generator per attack: each call (batch) draws a new start, the sequence is seeded
+        self.generator = torch.Generator().manual_seed(seed)
+        self.targets_: torch.Tensor | None = None
 
     def start(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The starting point: ``x``, or a uniform draw from the ball around it."""
@@ -89,9 +93,10 @@ class PGD:
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Adversarial examples for ``x`` with labels ``y``."""
-        generator = torch.Generator().manual_seed(self.seed)
+        generator = self.generator
         with frozen(model, eval_mode=self.eval_mode):
             targets = choose_targets(model, x, y, self.target, generator)
+            self.targets_ = targets
             x0 = x.detach()
             adv = self.start(x0, generator)
             alpha = self.alpha if self.alpha is not None else 2.5 * self.eps / self.steps

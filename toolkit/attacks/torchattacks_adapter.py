@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from toolkit.adapters import class_by_name
+from toolkit.attacks.base import frozen
 from toolkit.errors import UsageError
 from toolkit.registry import to_number
 
@@ -47,17 +48,20 @@ class TorchAttacks:
         self.attack = attack
         self.params = {k: to_number(v) for k, v in params.items()}
         self.seed = seed
+        if self.params.get("targeted"):
+            raise UsageError(
+                "attacks: targeted attacks through torchattacks are not supported; use pgd with target"
+            )
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Adversarial examples from torchattacks."""
         cls = attack_class(self.attack)
-        was_training = model.training
         try:
             instance = cls(model, **self.params)
         except TypeError as exc:
             raise UsageError(f"attacks: torchattacks.{self.attack} rejected its parameters: {exc}") from exc
-        torch.manual_seed(self.seed)
-        try:
+        devices = [x.device.index] if x.device.type == "cuda" else []
+        # its own seeded random state, leaving the caller's (dropout, shuffling) untouched
+        with frozen(model, eval_mode=False), torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed)
             return instance(x, y).detach()
-        finally:
-            model.train(was_training)

@@ -35,8 +35,31 @@ def method_class(name: str) -> Any:
     )
 
 
-def last_conv(model: nn.Module) -> str:
-    """The dotted name of the model's last convolution (Grad-CAM's usual layer)."""
+def last_conv(model: nn.Module, inputs: torch.Tensor | None = None) -> str:
+    """The layer whose output is the last spatial feature map (Grad-CAM's layer).
+
+    For a model with a sequential ``backbone`` (every toolkit model) that is the last child
+    of the backbone whose output is a feature map larger than 1x1 (the final block's output
+    after its batch norm and residual addition, before global pooling); otherwise the last
+    ``Conv2d``.
+    """
+    backbone = getattr(model, "backbone", None)
+    if isinstance(backbone, nn.Sequential) and inputs is not None:
+        shapes: dict[str, tuple[int, ...]] = {}
+        hooks = [
+            child.register_forward_hook(lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape)))
+            for name, child in backbone.named_children()
+        ]
+        try:
+            with torch.no_grad():
+                model(inputs[:1])
+        finally:
+            for hook in hooks:
+                hook.remove()
+        maps = [name for name, shape in shapes.items() if len(shape) == 4]
+        spatial = [name for name in maps if shapes[name][-1] * shapes[name][-2] > 1]  # not the pooled 1x1
+        if spatial or maps:
+            return f"backbone.{(spatial or maps)[-1]}"
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     if not names:
         raise UsageError("this explainer needs a convolutional model (no Conv2d layer found)")
@@ -66,7 +89,7 @@ class Captum:
         wanted = inspect.signature(cls).parameters
         with frozen(model):
             if "layer" in wanted:
-                layer = model.get_submodule(self.layer or last_conv(model))
+                layer = model.get_submodule(self.layer or last_conv(model, inputs))
                 explainer = cls(model, layer)
             else:
                 explainer = cls(model)

@@ -116,10 +116,11 @@ class EvasionTask:
         figures["robust_accuracy"] = plots.robust_accuracy(curves)
         first = next(iter(ours["metrics"]["attacks"]))
         worst = ours["metrics"]["attacks"][first]
+        top = int(np.nanargmax(worst["eps"])) if not np.isnan(worst["eps"]).all() else -1
         figures["confusion_after_attack"] = plots.confusion(
-            np.asarray(worst["confusion"][-1]), names, title=f"{first} at eps {worst['eps'][-1]:.4g}"
+            np.asarray(worst["confusion"][top]), names, title=f"{first} at eps {worst['eps'][top]:.4g}"
         )
-        if self.grid:
+        if self.grid and x.dim() == 4:  # pictures of images; tabular inputs get the tables and curves
             x_adv, pred_clean, pred_adv = ours["examples"]
             figures["examples"] = plots.image_grid(
                 x[: self.grid].cpu(), x_adv[: self.grid].cpu(), y[: self.grid].cpu(),
@@ -211,12 +212,12 @@ class EvasionTask:
     def _attack(self, spec: Component, eps: float | None) -> Any:
         params = dict(spec.params)
         if eps is not None:
-            if "eps" not in params and spec.name.rpartition(":")[2] not in ("torchattacks", "art"):
-                raise UsageError(f"evaluate.eps: attack '{spec.name}' has no eps parameter to sweep")
             if "eps" in params:
                 params["eps"] = eps
-            elif isinstance(params.get("params"), dict):
+            elif isinstance(params.get("params"), dict):  # an adapter: the budget is one of its params
                 params["params"] = {**params["params"], "eps": eps}
+            else:
+                raise UsageError(f"evaluate.eps: attack '{spec.name}' has no eps parameter to sweep")
         return spec.entry.load()(**params)
 
     def predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -234,14 +235,17 @@ class EvasionTask:
         finally:
             model.train(was_training)
 
-    def attack_all(self, attack: Any, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Adversarial examples for every sample, in batches."""
-        return torch.cat(
-            [
-                attack(model, x[i : i + self.batch_size], y[i : i + self.batch_size])
-                for i in range(0, len(x), self.batch_size)
-            ]
-        )
+    def attack_all(
+        self, attack: Any, model: nn.Module, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Adversarial examples for every sample, in batches, and the targets of a targeted attack."""
+        adv, targets = [], []
+        for i in range(0, len(x), self.batch_size):
+            adv.append(attack(model, x[i : i + self.batch_size], y[i : i + self.batch_size]))
+            chosen = getattr(attack, "targets_", None)
+            if chosen is not None:
+                targets.append(chosen.cpu())
+        return torch.cat(adv), (torch.cat(targets) if targets else None)
 
     def evaluate(
         self, ctx: RunContext, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, label: str
@@ -267,13 +271,17 @@ class EvasionTask:
                     "confusion": [],
                 }
                 for eps in self._budgets(spec):
-                    x_adv = self.attack_all(self._attack(spec, eps), model, x, y)
+                    x_adv, targets = self.attack_all(self._attack(spec, eps), model, x, y)
                     adv = self.predict(model, x_adv)
                     record["eps"].append(float(eps) if eps is not None else float("nan"))
                     record["robust_accuracy"].append(robust_accuracy(y_cpu.numpy(), adv.numpy()))
-                    record["success_rate"].append(success_rate(y_cpu.numpy(), clean.numpy(), adv.numpy()))
+                    if targets is None:
+                        record["success_rate"].append(success_rate(y_cpu.numpy(), clean.numpy(), adv.numpy()))
+                    else:  # a targeted attack succeeds when the prediction is its target
+                        record["success_rate"].append(float((adv == targets).float().mean()))
                     record["confusion"].append(confusion(y_cpu.numpy(), adv.numpy(), k).tolist())
-                    if examples is None or (i == 0 and eps == self._budgets(spec)[-1]):
+                    budgets = [b for b in self._budgets(spec) if b is not None]
+                    if examples is None or (i == 0 and eps == max(budgets, default=eps)):
                         examples = (x_adv, clean, adv)
                     if bar is not None and task is not None:
                         bar.advance(task)
@@ -338,7 +346,7 @@ class EvasionTask:
         y_np = y.cpu().numpy()
         mine: dict[str, tuple[float, torch.Tensor]] = {}
         for attack in {a for names in requested.values() for a in names}:
-            x_adv = self.attack_all(ours[attack], model, x, y)
+            x_adv, _ = self.attack_all(ours[attack], model, x, y)
             mine[attack] = (robust_accuracy(y_np, self.predict(model, x_adv).numpy()), x_adv)
         out: dict[str, Any] = {
             "eps": eps,
@@ -350,7 +358,7 @@ class EvasionTask:
         for library, names in requested.items():
             out[library] = {}
             for attack in names:
-                x_ref = self.attack_all(theirs[(library, attack)](), model, x, y)
+                x_ref, _ = self.attack_all(theirs[(library, attack)](), model, x, y)
                 acc = robust_accuracy(y_np, self.predict(model, x_ref).numpy())
                 diff = acc - mine[attack][0]
                 tolerance = 0.0 if attack == "fgsm" else 0.01
