@@ -202,6 +202,14 @@ class ResolvedRecipe:
             out["runtime"] = r.runtime.model_dump()
         return out
 
+    def label(self, section: str, index: int) -> str:
+        """How results name entry ``index`` of a list section: its name, with the index when
+        the recipe names the same component more than once (``msp``, or ``msp_0`` and ``msp_1``)."""
+        specs = self.components.get(section, [])
+        short = specs[index].name.rpartition(":")[2]
+        same = [s for s in specs if s.name.rpartition(":")[2] == short]
+        return short if len(same) == 1 else f"{short}_{index}"
+
     def defenses_by_hook(self, hook: str) -> list[Component]:
         """The defenses that hook into ``"data"``, ``"batch"`` (training batches) or ``"train"``
         (a training loop of their own, run on the trained model), read from each defense's

@@ -166,7 +166,7 @@ class EvasionTask:
             explainer = spec.create()
             clean_maps = explainer.explain(model, x[:k], pred_clean[:k].to(ctx.device))
             adv_maps = explainer.explain(model, x_adv[:k], pred_adv[:k].to(ctx.device))
-            label = spec.name if len(ctx.recipe.explainers) == 1 else f"{spec.name}_{i}"
+            label = ctx.recipe.label("explainers", i)
             out[f"explain_{label}{suffix}"] = plots.attribution_grid(
                 x[:k].cpu(), clean_maps.cpu(), x_adv[:k].cpu(), adv_maps.cpu(),
                 pred_clean[:k], pred_adv[:k], names, title=f"{label}{suffix.replace('_', ' ')}",
@@ -188,7 +188,7 @@ class EvasionTask:
         rows = []
         with ctx.stage("detect"):
             for i, spec in enumerate(ctx.recipe.detectors):
-                label = spec.name if len(ctx.recipe.detectors) == 1 else f"{spec.name}_{i}"
+                label = ctx.recipe.label("detectors", i)
                 detector = spec.create().fit(model, ctx.outputs("train"))
                 s_clean = detector.score(model, clean).double().numpy()
                 s_adv = detector.score(model, attacked).double().numpy()
@@ -263,7 +263,7 @@ class EvasionTask:
         with ctx.progress() as bar:
             task = bar.add_task(f"attacks on the {label}", total=total) if bar is not None else None
             for i, spec in enumerate(specs):
-                name = spec.name if sum(s.name == spec.name for s in specs) == 1 else f"{spec.name}_{i}"
+                name = ctx.recipe.label("attacks", i)
                 record: dict[str, list[Any]] = {
                     "eps": [],
                     "robust_accuracy": [],

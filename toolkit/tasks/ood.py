@@ -62,7 +62,7 @@ class OODTask:
         with ctx.stage("detect"), ctx.progress() as bar:
             task = bar.add_task("detectors", total=len(ctx.recipe.detectors)) if bar else None
             for i, spec in enumerate(ctx.recipe.detectors):
-                label = _label(spec.name, i, ctx.recipe.detectors)
+                label = ctx.recipe.label("detectors", i)
                 if bar is not None and task is not None:
                     bar.update(task, description=f"detector {label}")
                 detector = spec.create()
@@ -119,10 +119,3 @@ class OODTask:
             "detectors": detectors,
         }
         return TaskResult(metrics=metrics, tables=[table], figures=figures)
-
-
-def _label(name: str, index: int, specs: list[Any]) -> str:
-    """A detector's name, with its index when the recipe names it more than once."""
-    short = name.rpartition(":")[2]
-    same = [s for s in specs if s.name.rpartition(":")[2] == short]
-    return short if len(same) == 1 else f"{short}_{index}"
