@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from toolkit.augment import batch_augmentation
-from toolkit.data.base import to_input
+from toolkit.data.inputs import to_model_input as to_input
 
 
 class PerSample(Dataset):  # type: ignore[type-arg]

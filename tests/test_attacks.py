@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from toolkit.attacks.fgsm import FGSM
 from toolkit.attacks.pgd import PGD
-from toolkit.data.base import to_input
+from toolkit.data.inputs import to_model_input as to_input
 from toolkit.data.synthetic import load
 from toolkit.errors import UsageError
 from toolkit.models.small_cnn import build

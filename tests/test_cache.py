@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from toolkit.cache import ArtifactCache, default_root, read_metadata
+from toolkit.execution.cache import ArtifactCache, default_root, read_metadata
 
 
 def test_round_trip_and_metadata(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from toolkit.data import digits, synthetic
-from toolkit.data.base import to_input
+from toolkit.data.inputs import to_model_input as to_input
 from toolkit.errors import DataError
 
 

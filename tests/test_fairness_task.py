@@ -11,7 +11,7 @@ pytest.importorskip("pandas")
 
 from toolkit.errors import RecipeError, UsageError
 from toolkit.recipe import load_recipe, parse_recipe
-from toolkit.runner import run
+from toolkit.execution.runner import run
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 SMALL = ["train.epochs=1", "defenses.0.iterations=3", "defenses.0.pretrain_epochs=1"]

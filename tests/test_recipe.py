@@ -141,7 +141,7 @@ def test_apply_overrides_does_not_add_list_sections() -> None:
 
 def test_fingerprints_depend_on_the_right_stages() -> None:
     base = parse_recipe(BASE).fingerprints()
-    assert set(base) == {"data", "train", "defend", "run"}
+    assert set(base) == {"data", "poison", "train", "defend", "run"}
     explicit = parse_recipe(BASE, ["detectors.0.temperature=1.0", "model.dropout=0.0"]).fingerprints()
     assert explicit == base  # defaults written out change nothing
     detector = parse_recipe(BASE, ["detectors.1.temperature=3.0"]).fingerprints()
@@ -152,6 +152,32 @@ def test_fingerprints_depend_on_the_right_stages() -> None:
     assert seed["data"] != base["data"]
     machine = parse_recipe(BASE, ["runtime.threads=2", "runtime.device='cpu'", "name=renamed"]).fingerprints()
     assert machine == base
+
+
+def test_equal_values_written_differently_share_fingerprints() -> None:
+    digits = {"task": "ood", "name": "d", "dataset": {"name": "digits"}, "model": {"name": "mlp"},
+              "detectors": [{"name": "msp"}]}  # fmt: skip
+    by_index = parse_recipe(digits, ["dataset.holdout=[9, 8]", "train.lr=0.001"])
+    by_name = parse_recipe(digits, ['dataset.holdout=["8", "9"]', 'train.lr="1/1000"'])
+    assert by_index.fingerprints() == by_name.fingerprints()
+    assert by_index.dataset.params["holdout"] == ["8", "9"]
+    assert parse_recipe(digits, ['dataset.holdout=["7"]']).fingerprints()["data"] != by_name.fingerprints()["data"]
+    found = problems(digits, ['dataset.holdout=["nine"]'])
+    assert any(p.startswith("dataset.holdout.0: unknown class 'nine'") for p in found), found
+
+
+def test_editing_a_component_changes_its_stage_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.registry import Entry
+
+    base = parse_recipe(BASE).fingerprints()
+    real = Entry.code_id
+
+    def edited(self: Entry) -> str:
+        return "edited" if self.name == "msp" else real(self)
+
+    monkeypatch.setattr(Entry, "code_id", edited)
+    after = parse_recipe(BASE).fingerprints()
+    assert after["train"] == base["train"] and after["run"] != base["run"]
 
 
 def test_resolved_recipe_round_trips(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ import pytest
 from conftest import write_dist
 
 from toolkit.errors import PluginLoadError, UnknownComponentError, UsageError
-from toolkit.registry import KINDS, lenient, refresh, registry, signature_of
+from toolkit.kinds import KINDS
+from toolkit.params import lenient
+from toolkit.registry import refresh, registry, signature_of
 
 BUILTINS = {
     "datasets": {"digits", "synthetic"},
@@ -28,7 +30,7 @@ def test_builtins_are_registered_by_this_distribution() -> None:
 
 
 def test_every_group_is_a_toolkit_group() -> None:
-    assert set(KINDS.values()) == {f"toolkit.{k}" for k in KINDS}
+    assert {k.group for k in KINDS.values()} == {f"toolkit.{k}" for k in KINDS}
 
 
 def test_kind_accepts_singular_and_rejects_nonsense() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from toolkit.errors import RunError
 from toolkit.recipe import load_recipe, parse_recipe
-from toolkit.runner import run
+from toolkit.execution.runner import run
 
 
 def test_run_folder_contents(tiny_recipe: Path) -> None:
@@ -81,16 +81,24 @@ def test_failed_run_leaves_no_folder(tiny_recipe: Path) -> None:
     recipe = load_recipe(tiny_recipe, ["train.lr=1e30"])
     with pytest.raises(RunError, match="run 'tiny' failed"):
         run(recipe, console=None)
-    assert list(Path("runs/tiny").iterdir()) == []
+    assert not Path("runs/tiny").exists()  # not even an empty folder for the recipe
 
 
 def test_usage_errors_raised_during_a_run_keep_their_class(tiny_recipe: Path) -> None:
     from toolkit.errors import UsageError
 
-    recipe = load_recipe(tiny_recipe, ["dataset.holdout=[]"])
-    with pytest.raises(UsageError, match="needs held-out classes"):
+    Path("runs/tiny").mkdir(parents=True)  # a folder that was there before stays
+    recipe = load_recipe(tiny_recipe, ['train.augment=["hflip"]'])
+    with pytest.raises(UsageError, match="needs images"):
         run(recipe, console=None)
     assert list(Path("runs/tiny").iterdir()) == []
+
+
+def test_validate_rejects_an_ood_recipe_without_held_out_classes(tiny_recipe: Path) -> None:
+    from toolkit.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="dataset.holdout: the ood task needs held-out classes"):
+        load_recipe(tiny_recipe, ["dataset.holdout=[]"])
 
 
 def test_quickstart_recipe_runs_small() -> None:

@@ -87,7 +87,7 @@ def run(
     if threads is not None:
         sets.append(f"runtime.threads={threads}")
     resolved = load_recipe(recipe, sets)
-    from toolkit.runner import run as run_recipe
+    from toolkit.execution.runner import run as run_recipe
 
     console = None if quiet else _console()
     result = run_recipe(resolved, out_dir=out, use_cache=not no_cache, console=console)
@@ -124,9 +124,11 @@ def validate(
     parts = [f"task {resolved.task.name}", f"dataset {resolved.dataset.name}"]
     if resolved.model is not None:
         parts.append(f"model {resolved.model.name}")
-    for kind, comps in resolved.components.items():
-        if comps:
-            parts.append(f"{kind} {', '.join(c.name for c in comps)}")
+    from toolkit.recipe import LIST_SECTIONS
+
+    for section in LIST_SECTIONS:
+        if resolved.section(section):
+            parts.append(f"{section} {', '.join(c.name for c in resolved.section(section))}")
     typer.echo(f"{recipe}: valid ({'; '.join(parts)}); fingerprint {resolved.fingerprints()['run'][:12]}")
 
 
@@ -135,19 +137,33 @@ def list_(
     kind: Annotated[str | None, typer.Argument(help="A component kind, e.g. detectors.")] = None,
     pattern: Annotated[str, typer.Argument(help="Wildcard filter on names, e.g. 'm*'.")] = "*",
 ) -> None:
-    """List registered components with the distribution that provides each."""
+    """List registered components with the distribution that provides each.
+
+    Components of other distributions (plugins) are imported to check them: one that fails
+    to import is marked, and so is a name that more than one distribution registers.
+    """
+    from rich.markup import escape
     from rich.table import Table
 
-    from toolkit.registry import KINDS, registry
+    from toolkit.registry import KINDS, import_problem, registry
 
     kinds = [registry(kind).kind] if kind else list(KINDS)
     table = Table(box=None, pad_edge=False)
-    for col in ("kind", "name", "distribution", "target"):
-        table.add_column(col, no_wrap=True)
+    for col in ("kind", "name", "distribution", "target", "note"):
+        table.add_column(col, no_wrap=col != "note")
     found = 0
     for k in kinds:
-        for entry in registry(k).find(pattern):
-            table.add_row(k, entry.name, entry.provider, entry.target)
+        reg = registry(k)
+        clashes = reg.clashes()
+        for entry in reg.find(pattern):
+            notes = []
+            if entry.name in clashes:
+                winner = "used by default" if entry.builtin else f"pick with '{entry.qualified}'"
+                notes.append(f"[yellow]name clash[/yellow] ({winner})")
+            problem = None if entry.builtin else import_problem(entry)
+            if problem:
+                notes.append(f"[red]fails to import[/red]: {escape(problem)}")
+            table.add_row(k, entry.name, entry.provider, entry.target, "; ".join(notes))
             found += 1
     console = _console()
     if found:
@@ -249,7 +265,7 @@ def cache_ls() -> None:
 
     from rich.table import Table
 
-    from toolkit.cache import ArtifactCache
+    from toolkit.execution.cache import ArtifactCache
 
     store = ArtifactCache()
     entries = store.entries()
@@ -276,7 +292,7 @@ def cache_clear(
     kind: Annotated[str | None, typer.Option(help="Only artifacts of this kind (e.g. model).")] = None,
 ) -> None:
     """Remove cached artifacts."""
-    from toolkit.cache import ArtifactCache
+    from toolkit.execution.cache import ArtifactCache
 
     store = ArtifactCache()
     try:
@@ -286,8 +302,19 @@ def cache_clear(
     _console().print(f"removed {removed} artifact{'s' if removed != 1 else ''} from {store.root}")
 
 
+def _format_warning(message: Any, category: Any, filename: str, lineno: int, line: Any = None) -> str:
+    from toolkit.errors import ToolkitWarning
+
+    if isinstance(category, type) and issubclass(category, ToolkitWarning):
+        return f"warning: {message}\n"
+    return f"{filename}:{lineno}: {category.__name__}: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``toolkit`` console script."""
+    import warnings
+
+    warnings.formatwarning = _format_warning
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TOOLKIT_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]

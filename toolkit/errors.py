@@ -39,6 +39,20 @@ class DataError(UsageError):
     """A data set that is missing, unreadable or asked for with impossible settings."""
 
 
+class NotFittedError(RuntimeError):
+    """A component used before it was fitted (a detector scored before ``fit``)."""
+
+    def __init__(self, component: object, method: str = "fit") -> None:
+        name = type(component).__name__
+        super().__init__(f"{name} is not fitted yet: call {method}() before using it")
+
+
+def require_fitted(component: object, *attributes: str) -> None:
+    """Raise :class:`NotFittedError` unless every named attribute of ``component`` is set."""
+    if any(getattr(component, a, None) is None for a in attributes):
+        raise NotFittedError(component)
+
+
 class RunError(ToolkitError):
     """A run that started and then failed."""
 

@@ -6,12 +6,14 @@ through the model once however many detectors score it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 
 import torch
 from torch import nn
 
-from toolkit.data.base import to_input
+from toolkit.data.inputs import Inputs, batches, num_samples, to_device, to_model_input
+from toolkit.modelstate import eval_mode
 
 
 class Outputs:
@@ -20,7 +22,8 @@ class Outputs:
     Args:
         model: the classifier; if it has ``forward_features`` and ``head`` the penultimate
             features are kept too.
-        x: the split's inputs as stored (``uint8`` images or float features).
+        x: the split's inputs as stored (``uint8`` images, float features or a mapping of
+            named tensors).
         y: the split's labels, for detectors that fit per-class statistics (or ``None``).
         device: where to run the model.
         batch_size: samples per inference pass.
@@ -29,7 +32,7 @@ class Outputs:
     def __init__(
         self,
         model: nn.Module,
-        x: torch.Tensor,
+        x: Inputs,
         *,
         y: torch.Tensor | None = None,
         device: torch.device | str = "cpu",
@@ -42,31 +45,31 @@ class Outputs:
         self.batch_size = batch_size
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return num_samples(self.x)
 
-    def inputs(self) -> torch.Tensor:
+    def inputs(self) -> Inputs:
         """The inputs as the model takes them (images as floats in ``[0, 1]``)."""
-        return to_input(self.x)
+        return to_model_input(self.x)
+
+    def batches(self, batch_size: int | None = None) -> Iterator[tuple[int, Inputs]]:
+        """``(start, batch)`` of model inputs on the device (``batch_size`` samples each,
+        default the outputs' own)."""
+        for start, xb in batches(self.x, batch_size or self.batch_size):
+            yield start, to_model_input(to_device(xb, self.device))
 
     @cached_property
     def _forward(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         model = self.model
         has_features = hasattr(model, "forward_features") and hasattr(model, "head")
-        was_training = model.training
-        model.eval()
         logits, feats = [], []
-        try:
-            with torch.inference_mode():
-                for start in range(0, len(self), self.batch_size):
-                    xb = to_input(self.x[start : start + self.batch_size].to(self.device))
-                    if has_features:
-                        f = model.forward_features(xb)  # type: ignore[operator]
-                        feats.append(f.float().cpu())
-                        logits.append(model.head(f).float().cpu())  # type: ignore[operator]
-                    else:
-                        logits.append(model(xb).float().cpu())
-        finally:
-            model.train(was_training)
+        with eval_mode(model), torch.inference_mode():
+            for _, xb in self.batches():
+                if has_features:
+                    f = model.forward_features(xb)  # type: ignore[operator]
+                    feats.append(f.float().cpu())
+                    logits.append(model.head(f).float().cpu())  # type: ignore[operator]
+                else:
+                    logits.append(model(xb).float().cpu())
         return torch.cat(logits), (torch.cat(feats) if has_features else None)
 
     @property

@@ -213,6 +213,24 @@ def attribution_grid(
     return fig
 
 
+def feature_attributions(
+    clean: np.ndarray, adversarial: np.ndarray, names: Sequence[str], *, title: str = "", top: int = 20
+) -> Figure:
+    """Mean absolute attribution per feature of clean and adversarial inputs (tabular data),
+    the ``top`` features with the largest clean attribution, as horizontal bars."""
+    clean_mean, adv_mean = np.abs(clean).mean(axis=0), np.abs(adversarial).mean(axis=0)
+    order = np.argsort(-clean_mean)[:top][::-1]
+    labels = [names[i] if i < len(names) else f"feature {i}" for i in order]
+    fig, (ax,) = _figure(width=6.4, height=0.28 * len(order) + 1.4)
+    pos = np.arange(len(order))
+    ax.barh(pos + 0.2, clean_mean[order], height=0.4, label="clean")
+    ax.barh(pos - 0.2, adv_mean[order], height=0.4, label="adversarial")
+    ax.set_yticks(pos, labels, fontsize="small")
+    ax.set(xlabel="mean |attribution|", title=title)
+    ax.legend(fontsize="small")
+    return fig
+
+
 def png_bytes(fig: Figure, *, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (deterministic: no timestamp in the file)."""
     import io

@@ -44,26 +44,22 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from toolkit import __version__
 from toolkit.errors import Problem, RecipeError, UsageError
-from toolkit.registry import SINGULAR, Entry, kind_name, registry, suggest, to_number
+from toolkit.kinds import BY_SECTION, KINDS, LIST_SECTIONS, SINGLE_SECTIONS, SINGULAR, STAGES
+from toolkit.params import FloatLike
+from toolkit.registry import Entry, kind_name, registry, source_hash, suggest
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-#: A float that may also be written as a numeric string such as ``"8/255"``.
-FloatLike = Annotated[float, BeforeValidator(to_number)]
-
-#: Component sections of a recipe that hold a list of component tables.
-LIST_SECTIONS = ("attacks", "defenses", "detectors", "explainers")
-#: Component sections that hold one component table.
-SINGLE_SECTIONS = ("dataset", "model")
+__all__ = ["FloatLike", "LIST_SECTIONS", "SINGLE_SECTIONS"]
 
 
 class _Strict(BaseModel):
@@ -73,7 +69,7 @@ class _Strict(BaseModel):
 class TrainConfig(_Strict):
     """How the model is trained (``[train]``); see :func:`toolkit.training.train`."""
 
-    epochs: int = Field(10, ge=0, description="passes over the training split")
+    epochs: int = Field(10, ge=0, strict=True, description="passes over the training split")
     batch_size: int = Field(128, ge=1, description="samples per step")
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
     lr: FloatLike = Field(0.01, gt=0, description="learning rate")
@@ -108,39 +104,66 @@ class ComponentConfig(BaseModel):
 
 
 class Recipe(_Strict):
-    """The validated top level of a recipe."""
+    """The validated top level of a recipe, less its component sections.
+
+    The component sections (``[dataset]``, ``[model]``, ``[[attacks]]``, ...) come from the
+    table of kinds (:mod:`toolkit.kinds`) and are validated by :data:`Sections`.
+    """
 
     task: str
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     seed: int = 0
     description: str = ""
-    dataset: ComponentConfig
-    model: ComponentConfig | None = None
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
-    attacks: list[ComponentConfig] = Field(default_factory=list)
-    defenses: list[ComponentConfig] = Field(default_factory=list)
-    detectors: list[ComponentConfig] = Field(default_factory=list)
-    explainers: list[ComponentConfig] = Field(default_factory=list)
     evaluate: dict[str, Any] = Field(default_factory=dict)
     baselines: dict[str, list[str]] = Field(default_factory=dict)
     runtime: RuntimeConfig = Field(default_factory=lambda: RuntimeConfig())
 
+
+#: The component sections as a pydantic model, one field per kind (``dataset`` is required).
+Sections: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "Sections",
+    __config__=ConfigDict(extra="ignore", protected_namespaces=()),
+    **{
+        k.section: (
+            (list[ComponentConfig], Field(default_factory=list))
+            if k.many
+            else ((ComponentConfig, ...) if k.name == "datasets" else (ComponentConfig | None, None))
+        )
+        for k in KINDS.values()
+        if k.section
+    },
+)
+
+#: Every top-level key a recipe may have.
+TOP_LEVEL: tuple[str, ...] = (*Recipe.model_fields, *BY_SECTION)
 
 _SECTION_MODELS: dict[str, type[BaseModel]] = {"train": TrainConfig, "runtime": RuntimeConfig}
 
 
 @dataclass(frozen=True)
 class Component:
-    """A component named in a recipe, resolved to its registry entry and validated parameters."""
+    """A component named in a recipe: its registry entry, validated parameters and family."""
 
     kind: str
     name: str
     entry: Entry
     params: dict[str, Any]
+    family: str | None = None
+
+    @property
+    def stage(self) -> str:
+        """The stage whose fingerprint this component enters (by kind and family)."""
+        return KINDS[self.kind].stage(self.family)
+
+    @property
+    def factory(self) -> Any:
+        """The imported class or function."""
+        return self.entry.load()
 
     def create(self, *args: Any) -> Any:
         """Build the component: its factory called with ``args`` and the recipe's parameters."""
-        return self.entry.load()(*args, **self.params)
+        return self.factory(*args, **self.params)
 
     def table(self) -> dict[str, Any]:
         """The component's recipe table, defaults filled in."""
@@ -149,12 +172,14 @@ class Component:
 
 @dataclass
 class ResolvedRecipe:
-    """A recipe whose every component is resolved and whose every parameter is validated."""
+    """A recipe whose every component is resolved and whose every parameter is validated.
+
+    ``components`` maps each component section (``dataset``, ``model``, ``attacks``, ...)
+    to its components, in recipe order (a list of at most one for single sections).
+    """
 
     recipe: Recipe
     task: Component
-    dataset: Component
-    model: Component | None
     components: dict[str, list[Component]] = field(default_factory=dict)
     source: str | None = None
 
@@ -166,21 +191,44 @@ class ResolvedRecipe:
     def seed(self) -> int:
         return self.recipe.seed
 
+    def section(self, name: str) -> list[Component]:
+        """The components of a section (empty if the recipe has none)."""
+        return self.components.get(name, [])
+
+    def family(self, section: str, family: str) -> list[Component]:
+        """The components of ``section`` of one family (``family("defenses", "batch")``)."""
+        return [c for c in self.section(section) if c.family == family]
+
     @property
-    def detectors(self) -> list[Component]:
-        return self.components.get("detectors", [])
+    def dataset(self) -> Component:
+        return self.section("dataset")[0]
+
+    @property
+    def model(self) -> Component | None:
+        found = self.section("model")
+        return found[0] if found else None
 
     @property
     def attacks(self) -> list[Component]:
-        return self.components.get("attacks", [])
+        return self.section("attacks")
 
     @property
     def defenses(self) -> list[Component]:
-        return self.components.get("defenses", [])
+        return self.section("defenses")
+
+    @property
+    def detectors(self) -> list[Component]:
+        return self.section("detectors")
 
     @property
     def explainers(self) -> list[Component]:
-        return self.components.get("explainers", [])
+        return self.section("explainers")
+
+    def without(self, section: str) -> ResolvedRecipe:
+        """The same recipe without the components of ``section`` (e.g. the undefended twin)."""
+        import dataclasses
+
+        return dataclasses.replace(self, components={**self.components, section: []})
 
     def to_dict(self, *, runtime: bool = True) -> dict[str, Any]:
         """The resolved recipe: every default filled in (``recipe.toml`` of a run)."""
@@ -188,13 +236,13 @@ class ResolvedRecipe:
         out: dict[str, Any] = {"task": r.task, "name": r.name, "seed": r.seed}
         if r.description:
             out["description"] = r.description
-        out["dataset"] = self.dataset.table()
-        if self.model is not None:
-            out["model"] = self.model.table()
+        for section in SINGLE_SECTIONS:
+            if self.section(section):
+                out[section] = self.section(section)[0].table()
         out["train"] = r.train.model_dump()
         for section in LIST_SECTIONS:
-            if self.components.get(section):
-                out[section] = [c.table() for c in self.components[section]]
+            if self.section(section):
+                out[section] = [c.table() for c in self.section(section)]
         out["evaluate"] = dict(self.task.params)
         if r.baselines:
             out["baselines"] = {k: list(v) for k, v in r.baselines.items()}
@@ -203,47 +251,46 @@ class ResolvedRecipe:
         return out
 
     def label(self, section: str, index: int) -> str:
-        """How results name entry ``index`` of a list section: its name, with the index when
-        the recipe names the same component more than once (``msp``, or ``msp_0`` and ``msp_1``)."""
-        specs = self.components.get(section, [])
-        short = specs[index].name.rpartition(":")[2]
-        same = [s for s in specs if s.name.rpartition(":")[2] == short]
-        return short if len(same) == 1 else f"{short}_{index}"
-
-    def defenses_by_hook(self, hook: str) -> list[Component]:
-        """The defenses that hook into ``"data"``, ``"batch"`` (training batches) or ``"train"``
-        (a training loop of their own, run on the trained model), read from each defense's
-        class attribute ``hook``."""
-        return [d for d in self.defenses if d.entry.signature().attributes.get("hook", "train") == hook]
+        """How results name entry ``index`` of a list section: its name; ``dist:name`` when
+        components of that name from different distributions meet; with the index when the
+        recipe names the same one more than once (``msp``, or ``msp_0`` and ``msp_1``)."""
+        specs = self.section(section)
+        entry = specs[index].entry
+        same = [s for s in specs if s.entry.name == entry.name]
+        if len(same) == 1:
+            return entry.name
+        clash = len({s.entry.dist for s in same}) > 1
+        base = entry.qualified if clash else entry.name
+        twins = [s for s in same if s.entry == entry]
+        return base if len(twins) == 1 else f"{base}_{index}"
 
     def stages(self) -> dict[str, dict[str, Any]]:
         """What each stage's result depends on; a stage includes its parents.
 
-        ``data``: the dataset and seed. ``train``: the model, the training settings and the
-        defenses that act on the data or on training batches. ``defend``: the defenses with a
-        training loop of their own (on the trained model). ``run``: everything else.
+        Each component enters the stage of its kind and family (:mod:`toolkit.kinds`):
+        ``data`` the dataset; ``poison`` poisoning attacks; ``train`` the model, the
+        ``[train]`` table and defenses of the data and batch families; ``defend`` defenses
+        with a training loop of their own; ``run`` the task, evasion attacks, detectors and
+        explainers. Each component's code enters with it (:meth:`Entry.code_id`), and the
+        training loop's source enters ``train``.
         """
-        d = self.to_dict(runtime=False)
-        base = {"toolkit": __version__, "seed": d["seed"]}
-        data = {**base, "dataset": d["dataset"]}
-        train = {
-            **data,
-            "model": d.get("model"),
-            "train": d["train"],
-            "defenses": [c.table() for c in self.defenses if c not in self.defenses_by_hook("train")],
-        }
-        defend = {**train, "defenses_after_training": [c.table() for c in self.defenses_by_hook("train")]}
-        run = {
-            **defend,
-            "task": d["task"],
-            "evaluate": d["evaluate"],
-            "baselines": d.get("baselines", {}),
-            **{k: d.get(k, []) for k in ("attacks", "detectors", "explainers")},
-        }
-        return {"data": data, "train": train, "defend": defend, "run": run}
+        own: dict[str, dict[str, Any]] = {stage: {} for stage in STAGES}
+        for section, comps in self.components.items():
+            for c in comps:
+                own[c.stage].setdefault(section, []).append({**c.table(), "code": c.entry.code_id()})
+        own["train"]["train"] = self.recipe.train.model_dump()
+        own["train"]["loop"] = {m: source_hash(m) for m in ("toolkit.training", "toolkit.augment")}
+        own["run"]["task"] = {**self.task.table(), "code": self.task.entry.code_id()}
+        own["run"]["baselines"] = {k: list(v) for k, v in self.recipe.baselines.items()}
+        out: dict[str, dict[str, Any]] = {}
+        parent: dict[str, Any] = {"toolkit": __version__, "seed": self.recipe.seed}
+        for stage in STAGES:
+            parent = {**parent, stage: own[stage]}
+            out[stage] = parent
+        return out
 
     def fingerprints(self) -> dict[str, str]:
-        """sha256 of the canonical JSON of each stage (``data``, ``train``, ``defend``, ``run``)."""
+        """sha256 of the canonical JSON of each stage (``data``, ``poison``, ``train``, ...)."""
         return {stage: fingerprint(spec) for stage, spec in self.stages().items()}
 
     def to_toml(self) -> str:
@@ -354,61 +401,76 @@ def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> ResolvedReci
 def parse_recipe(
     data: Mapping[str, Any], overrides: Iterable[str] = (), *, source: str | None = None
 ) -> ResolvedRecipe:
-    """Validate a recipe given as a dict (what :func:`read_toml` returns)."""
+    """Validate a recipe given as a dict (what :func:`read_toml` returns).
+
+    Every component is imported and checked against its kind's protocol
+    (:mod:`toolkit.protocols`), and the task checks what it needs from the components, so
+    a recipe that validates does not fail later for a reason the recipe alone shows.
+    """
     raw = json.loads(json.dumps(data, default=str))  # a deep copy of plain values
     overrides = list(overrides)
     problems = apply_overrides(raw, overrides)
     set_keys = {o.partition("=")[0].strip() for o in overrides}
 
     recipe: Recipe | None = None
+    top = {k: v for k, v in raw.items() if k not in BY_SECTION} if isinstance(raw, Mapping) else raw
     try:
-        recipe = Recipe.model_validate(raw)
+        recipe = Recipe.model_validate(top)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, prefix=(), known=_known_keys))
+    try:
+        Sections.model_validate(raw)
     except ValidationError as exc:
         problems.extend(_problems(exc, prefix=(), known=_known_keys))
 
-    resolved_components: dict[str, Any] = {}
-    for section in SINGLE_SECTIONS:
-        table = raw.get(section)
-        if isinstance(table, Mapping) and isinstance(table.get("name"), str):
-            resolved_components[section] = _resolve(section, table, section, problems)
-    for section in LIST_SECTIONS:
-        tables = raw.get(section)
-        if isinstance(tables, list):
-            resolved_components[section] = [
-                _resolve(section, t, f"{section}.{i}", problems)
-                for i, t in enumerate(tables)
-                if isinstance(t, Mapping) and isinstance(t.get("name"), str)
-            ]
-
-    task = None
-    evaluate = raw.get("evaluate", {})
-    if isinstance(evaluate, Mapping) and "name" in evaluate:
-        problems.append(Problem("evaluate.name", "unknown key; the top-level 'task' key names the task"))
-        evaluate = {k: v for k, v in evaluate.items() if k != "name"}
-    if isinstance(raw.get("task"), str):
-        task = _resolve(
-            "tasks",
-            {"name": raw["task"], **(evaluate if isinstance(evaluate, Mapping) else {})},
-            "evaluate",
-            problems,
-            name_path="task",
-        )
+    components = _resolve_sections(raw, problems)
+    task = _resolve_task(raw, problems)
     if task is not None:
         problems.extend(_check_sections(task, raw))
-
-    if problems:
+    resolved = None
+    if not problems and recipe is not None and task is not None:
+        resolved = ResolvedRecipe(recipe=recipe, task=task, components=components, source=source)
+        problems.extend(_check_modalities(resolved))
+        check = getattr(task.factory, "check", None)
+        if callable(check):
+            problems.extend(check(resolved))
+    if problems or resolved is None:
         marked = [
             Problem(p.path, p.message + (" (set with --set)" if p.path in set_keys else "")) for p in problems
         ]
         raise RecipeError(marked, source=source)
-    assert recipe is not None and task is not None
-    return ResolvedRecipe(
-        recipe=recipe,
-        task=task,
-        dataset=resolved_components["dataset"],
-        model=resolved_components.get("model"),
-        components={s: resolved_components.get(s, []) for s in LIST_SECTIONS},
-        source=source,
+    return resolved
+
+
+def _resolve_sections(raw: Mapping[str, Any], problems: list[Problem]) -> dict[str, list[Component]]:
+    out: dict[str, list[Component]] = {}
+    for section, kind in BY_SECTION.items():
+        value = raw.get(section)
+        tables = [(section, value)] if not kind.many else [(f"{section}.{i}", t) for i, t in enumerate(value or [])]
+        if not kind.many and value is None or not isinstance(value, Mapping | list):
+            tables = []
+        resolved = [
+            _resolve(kind.name, t, path, problems)
+            for path, t in tables
+            if isinstance(t, Mapping) and isinstance(t.get("name"), str)
+        ]
+        out[section] = [c for c in resolved if c is not None]
+    return out
+
+
+def _resolve_task(raw: Mapping[str, Any], problems: list[Problem]) -> Component | None:
+    evaluate = raw.get("evaluate", {})
+    if isinstance(evaluate, Mapping) and "name" in evaluate:
+        problems.append(Problem("evaluate.name", "unknown key; the top-level 'task' key names the task"))
+        evaluate = {k: v for k, v in evaluate.items() if k != "name"}
+    if not isinstance(raw.get("task"), str):
+        return None
+    return _resolve(
+        "tasks",
+        {"name": raw["task"], **(evaluate if isinstance(evaluate, Mapping) else {})},
+        "evaluate",
+        problems,
+        name_path="task",
     )
 
 
@@ -420,15 +482,18 @@ def _resolve(
     *,
     name_path: str | None = None,
 ) -> Component | None:
+    """Find, validate, import and classify one component; problems are appended."""
     from toolkit.errors import ToolkitError
+    from toolkit.protocols import ProtocolMismatch, family_of
 
     kind = kind_name(kind)
     name = table["name"]
+    where = name_path or f"{path}.name"
     try:
         entry = registry(kind).get(name)
         sig = entry.signature()
     except ToolkitError as exc:
-        problems.append(Problem(name_path or f"{path}.name", str(exc)))
+        problems.append(Problem(where, str(exc)))
         return None
     params = {k: v for k, v in table.items() if k != "name"}
     title = f"{SINGULAR[kind]} {name}"
@@ -437,21 +502,99 @@ def _resolve(
     except ValidationError as exc:
         known = [p.name for p in sig.params]
         problems.extend(
-            _problems(
-                exc,
-                prefix=tuple(path.split(".")),
-                known=lambda _loc: known,
-                owner=f"{SINGULAR[kind]} '{name}'",
+            _problems(exc, prefix=tuple(path.split(".")), known=lambda _loc: known, owner=f"{SINGULAR[kind]} '{name}'")
+        )
+        return None
+    try:
+        factory = entry.load()
+        family = family_of(KINDS[kind], factory)
+    except ToolkitError as exc:
+        problems.append(Problem(where, str(exc)))
+        return None
+    except ProtocolMismatch as exc:
+        problems.append(
+            Problem(
+                where,
+                f"{SINGULAR[kind]} '{name}' ({entry.provider}, {entry.target}) does not implement "
+                f"any {SINGULAR[kind]} family: {exc}. See docs/plugins.md#contracts",
             )
         )
         return None
-    return Component(kind=kind, name=name, entry=entry, params=validated)
+    if kind == "datasets":
+        validated = _normalize_classes(factory, validated, path, problems)
+    return Component(kind=kind, name=name, entry=entry, params=validated, family=family)
+
+
+def declared(factory: Any, attr: str) -> Any:
+    """A declaration of a dataset: a module-level constant next to its ``load`` function."""
+    module = sys.modules.get(getattr(factory, "__module__", ""), None)
+    return getattr(factory, attr, getattr(module, attr, None))
+
+
+def dataset_modality(component: Component) -> str | None:
+    """The dataset's modality if it is known before loading (``MODALITY`` or a parameter)."""
+    value = component.params.get("modality", declared(component.factory, "MODALITY"))
+    return value if isinstance(value, str) else None
+
+
+def _normalize_classes(
+    factory: Any, params: dict[str, Any], path: str, problems: list[Problem]
+) -> dict[str, Any]:
+    """Class references (``holdout``, ``classes``) as names in class order, when the dataset
+    declares ``CLASS_NAMES``: ``[9]`` and ``["9"]`` are then the same recipe."""
+    names = declared(factory, "CLASS_NAMES")
+    if not isinstance(names, list | tuple) or not names:
+        return params
+    names = [str(n) for n in names]
+    out = dict(params)
+    for key in ("holdout", "classes"):
+        value = params.get(key)
+        if not isinstance(value, list):
+            continue
+        picked: set[int] = set()
+        for i, item in enumerate(value):
+            if isinstance(item, int) and not isinstance(item, bool):
+                if 0 <= item < len(names):
+                    picked.add(item)
+                else:
+                    problems.append(
+                        Problem(f"{path}.{key}.{i}", f"class index {item} is out of range (0 to {len(names) - 1})")
+                    )
+            elif str(item) in names:
+                picked.add(names.index(str(item)))
+            else:
+                close = suggest(str(item), names)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                problems.append(Problem(f"{path}.{key}.{i}", f"unknown class '{item}'; {hint}classes: {', '.join(names)}"))
+        out[key] = [names[j] for j in sorted(picked)]
+    return out
+
+
+def _check_modalities(recipe: ResolvedRecipe) -> list[Problem]:
+    """Components that declare ``modalities`` must support the data's (when it is known)."""
+    modality = dataset_modality(recipe.dataset)
+    problems: list[Problem] = []
+    if modality is None:
+        return problems
+    for section, comps in recipe.components.items():
+        for i, c in enumerate(comps):
+            supported = getattr(c.factory, "modalities", None)
+            if supported and modality not in supported:
+                where = f"{section}.{i}.name" if BY_SECTION[section].many else f"{section}.name"
+                problems.append(
+                    Problem(
+                        where,
+                        f"{SINGULAR[c.kind]} '{c.name}' works on {', '.join(supported)} data, but the dataset "
+                        f"'{recipe.dataset.name}' is {modality}; remove it or use another dataset",
+                    )
+                )
+    return problems
 
 
 def _check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
     """A task says which sections it reads (``uses``); others in the recipe are mistakes."""
-    sig = task.entry.signature()
-    uses = tuple(sig.attributes.get("uses", ()))
+    attrs = task.factory
+    uses = tuple(getattr(attrs, "uses", ()))
     problems: list[Problem] = []
     if not uses:
         return problems
@@ -463,10 +606,10 @@ def _check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
             )
     if "model" in uses and not raw.get("model"):
         problems.append(Problem("model", f"the '{task.name}' task needs a [model] table"))
-    for section in tuple(sig.attributes.get("requires", ())):
+    for section in tuple(getattr(attrs, "requires", ())):
         if not raw.get(section):
             problems.append(Problem(section, f"the '{task.name}' task needs at least one entry in {section}"))
-    problems += _check_baselines(task.name, dict(sig.attributes.get("baselines", {})), raw.get("baselines"))
+    problems += _check_baselines(task.name, dict(getattr(attrs, "baselines", {}) or {}), raw.get("baselines"))
     return problems
 
 
@@ -496,7 +639,7 @@ def _check_baselines(task: str, offered: dict[str, Any], requested: Any) -> list
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     if not loc:
-        return list(Recipe.model_fields)
+        return list(TOP_LEVEL)
     model = _SECTION_MODELS.get(str(loc[0]))
     return list(model.model_fields) if model else []
 

@@ -25,34 +25,25 @@ from __future__ import annotations
 import ast
 import difflib
 import fnmatch
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
 import inspect
 import re
-import types
 import typing
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import cache
 from typing import Annotated, Any, Literal, Optional, Union
 
-from toolkit.errors import PluginLoadError, UnknownComponentError, UsageError
+from toolkit.errors import PluginLoadError, ToolkitWarning, UnknownComponentError, UsageError
+from toolkit.kinds import KINDS, SINGULAR
+from toolkit.params import lenient
 
-#: Component kinds and their entry-point groups.
-KINDS: dict[str, str] = {
-    "datasets": "toolkit.datasets",
-    "models": "toolkit.models",
-    "attacks": "toolkit.attacks",
-    "defenses": "toolkit.defenses",
-    "detectors": "toolkit.detectors",
-    "explainers": "toolkit.explainers",
-    "tasks": "toolkit.tasks",
-}
-
-#: The singular noun of each kind, for messages.
-SINGULAR: dict[str, str] = {kind: kind[:-1] for kind in KINDS}
+#: The distribution that provides the built-in components.
+BUILTIN_DIST = "toolkit"
 
 MISSING: Any = inspect.Parameter.empty
 _ANNOTATED = re.compile(r"Annotated\[([^\[\],]+(?:\[[^\[\]]*\])?), (?:pydantic\.)?Field\(([^()]*)\)\]")
@@ -97,44 +88,6 @@ def kind_name(kind: str) -> str:
 
 
 # --------------------------------------------------------------------------- parameters
-
-
-def to_number(value: Any) -> Any:
-    """Accept numeric strings such as ``"8/255"`` or ``"1e-3"`` where a float is expected."""
-    if isinstance(value, str):
-        text = value.replace(" ", "").replace("_", "")
-        try:
-            return float(Fraction(text))
-        except (ValueError, ZeroDivisionError):
-            return value
-    return value
-
-
-def lenient_float() -> Any:
-    """The float type of recipes: a number, or a string such as ``"8/255"``."""
-    from toolkit.recipe import FloatLike
-
-    return FloatLike
-
-
-def lenient(tp: Any) -> Any:
-    """Replace ``float`` anywhere inside a type with :func:`lenient_float`."""
-    if tp is float:
-        return lenient_float()
-    origin = typing.get_origin(tp)
-    if origin is Annotated:
-        inner, *meta = typing.get_args(tp)
-        return Annotated[(lenient(inner), *meta)]
-    if origin is None or origin is Literal:
-        return tp
-    args = typing.get_args(tp)
-    new_args = tuple(a if a is Ellipsis else lenient(a) for a in args)
-    if origin in (Union, types.UnionType):
-        return Union[new_args]  # noqa: UP007 - rebuilt from a runtime tuple
-    try:
-        return origin[new_args]
-    except TypeError:
-        return tp
 
 
 @dataclass(frozen=True)
@@ -387,6 +340,22 @@ class Entry:
     def provider(self) -> str:
         return f"{self.dist} {self.version}" if self.dist else "(unknown distribution)"
 
+    @property
+    def builtin(self) -> bool:
+        """Whether the toolkit itself provides this component."""
+        return self.dist is not None and _norm(self.dist) == BUILTIN_DIST
+
+    @property
+    def qualified(self) -> str:
+        """``dist:name``, the name that picks this entry whatever else is installed."""
+        return f"{self.dist}:{self.name}" if self.dist else self.name
+
+    def code_id(self) -> str:
+        """What identifies the component's code in fingerprints: a hash of its module's
+        source for the toolkit's own components (an edit retrains), the distribution and
+        version for a plugin (an upgrade retrains)."""
+        return _code_id(self)
+
     def load(self) -> Any:
         """Import the component's module and return its factory (class or function)."""
         return _load(self)
@@ -413,6 +382,35 @@ def _load(entry: Entry) -> Any:
 
 
 @cache
+def _code_id(entry: Entry) -> str:
+    if entry.dist is not None and not entry.builtin:
+        return f"{entry.dist}=={entry.version}"
+    return source_hash(entry.module)
+
+
+def source_hash(module: str) -> str:
+    """sha256 of a module's source file (``unknown`` when it has none)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except Exception:
+        return "unknown"
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return "unknown"
+    with open(spec.origin, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def import_problem(entry: Entry) -> str | None:
+    """``None`` if the entry imports, else the reason (for ``toolkit list``)."""
+    try:
+        entry.load()
+    except PluginLoadError as exc:
+        cause = exc.__cause__
+        return f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+    return None
+
+
+@cache
 def _signature(entry: Entry) -> Signature:
     try:
         if "." in entry.attr:
@@ -427,7 +425,7 @@ class Registry:
 
     def __init__(self, kind: str) -> None:
         self.kind = kind_name(kind)
-        self.group = KINDS[self.kind]
+        self.group = KINDS[self.kind].group
 
     def entries(self) -> list[Entry]:
         """Every registered entry, sorted by name; two distributions may share a name."""
@@ -451,6 +449,17 @@ class Registry:
             matches = [e for e in matches if e.dist and _norm(e.dist) == _norm(dist)]
         if not matches:
             raise UnknownComponentError(self._unknown(name))
+        builtin = [e for e in matches if e.builtin]
+        if len(matches) > 1 and len(builtin) == 1:  # the toolkit's own name wins, with a warning
+            others = [e for e in matches if not e.builtin]
+            warnings.warn(
+                f"{SINGULAR[self.kind]} '{short}' is also registered by "
+                f"{', '.join(e.provider for e in others)}; using the toolkit's own. "
+                f"Write '{others[0].dist}:{short}' to use the other one.",
+                ToolkitWarning,
+                stacklevel=2,
+            )
+            return builtin[0]
         if len(matches) > 1:
             claims = ", ".join(f"{e.provider} ({e.target})" for e in matches)
             picks = " or ".join(f"'{e.dist}:{short}'" for e in matches)
@@ -464,6 +473,13 @@ class Registry:
     def load(self, name: str) -> Any:
         """Import and return the factory registered as ``name``."""
         return self.get(name).load()
+
+    def clashes(self) -> dict[str, list[Entry]]:
+        """Names registered by more than one distribution."""
+        by_name: dict[str, list[Entry]] = {}
+        for e in self.entries():
+            by_name.setdefault(e.name, []).append(e)
+        return {n: es for n, es in by_name.items() if len(es) > 1}
 
     def _unknown(self, name: str) -> str:
         names = self.names()

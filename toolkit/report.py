@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from toolkit.context import Table
+from toolkit.results import Table
 
 
 def jsonable(obj: Any) -> Any:

@@ -29,7 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from toolkit.data.base import DataBundle, DataInfo, to_input
+from toolkit.data.base import DataBundle, DataInfo
+from toolkit.data.inputs import to_model_input
 from toolkit.errors import UsageError
 
 
@@ -111,7 +112,7 @@ def check_model(
     twin = build(info, **params)
     for (k, a), (_, b) in zip(model.state_dict().items(), twin.state_dict().items(), strict=True):
         assert torch.equal(a, b), f"the same seed gave different initial weights ({k})"
-    x = to_input(bundle.test.x[:8]) if bundle is not None else torch.rand(8, *info.input_shape)
+    x = to_model_input(bundle.test.x[:8]) if bundle is not None else torch.rand(8, *info.input_shape)
     before = x.clone()
     model.eval()
     with torch.no_grad():

@@ -28,7 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from toolkit.augment import batch_augmentation
-from toolkit.data.base import Split, to_input
+from toolkit.data.base import DataInfo, Split
+from toolkit.data.inputs import batches, num_samples, take, to_device, to_model_input
+from toolkit.modelstate import eval_mode
 from toolkit.recipe import TrainConfig
 
 #: A defense's hook into training: ``(model, x, y) -> (x, y)`` for each batch, after augmentation.
@@ -64,19 +66,13 @@ def evaluate(
     model: nn.Module, split: Split, *, device: torch.device | str = "cpu", batch_size: int = 1024
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``split`` (eval mode, no gradients)."""
-    was_training = model.training
-    model.eval()
     total_loss, correct = 0.0, 0
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(split), batch_size):
-                xb = to_input(split.x[start : start + batch_size].to(device))
-                yb = split.y[start : start + batch_size].to(device)
-                logits = model(xb)
-                total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
-                correct += int((logits.argmax(1) == yb).sum())
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.inference_mode():
+        for start, xb in batches(split.x, batch_size):
+            yb = split.y[start : start + batch_size].to(device)
+            logits = model(to_model_input(to_device(xb, device)))
+            total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+            correct += int((logits.argmax(1) == yb).sum())
     n = max(len(split), 1)
     return total_loss / n, correct / n
 
@@ -92,6 +88,7 @@ def train(
     eval_batch_size: int = 1024,
     batch_hook: BatchHook | None = None,
     progress: Any = None,
+    info: DataInfo | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``data`` and return the per-epoch history.
 
@@ -105,6 +102,7 @@ def train(
         eval_batch_size: batch size of the evaluation passes.
         batch_hook: a defense's per-batch transform, called after augmentation.
         progress: a ``rich.progress.Progress`` to show a bar in, or ``None``.
+        info: the data's description (augmentation is refused unless it is image data).
 
     Returns:
         One dict per epoch: ``epoch``, ``train_loss``, ``train_accuracy`` (running, over the
@@ -115,55 +113,38 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer(model.parameters(), config)
     schedule = make_schedule(optimizer, config)
-    augment = batch_augmentation(config.augment, padding=config.crop_padding)
-    if augment is not None and data.x.dim() != 4:
-        from toolkit.errors import UsageError
-
-        raise UsageError(
-            f"train.augment {config.augment} needs images (N, C, H, W), but the inputs have shape "
-            f"{tuple(data.x.shape)}; remove train.augment"
-        )
-    x_all, y_all = data.x.to(device), data.y.to(device)
-    n = len(data)
-    steps = (n + config.batch_size - 1) // config.batch_size
+    augment = _augmentation(config, data, info)
+    x_all, y_all = to_device(data.x, device), data.y.to(device)
+    steps = (len(data) + config.batch_size - 1) // config.batch_size
     bar = progress.add_task("training", total=config.epochs * steps) if progress is not None else None
+
+    def step(epoch: int, xb: Any, yb: torch.Tensor) -> tuple[float, int]:
+        if augment is not None:  # on the stored dtype (uint8 images): exact and 4x less memory
+            xb = augment(xb, generator)
+        xb = to_model_input(xb)
+        if batch_hook is not None:
+            xb, yb = batch_hook(model, xb, yb)
+            model.train()
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if bar is not None:
+            text = f"training epoch {epoch}/{config.epochs} loss {float(loss.detach()):.3f}"
+            progress.update(bar, advance=1, description=text)
+        return float(loss.detach()) * len(yb), int((logits.detach().argmax(1) == yb).sum())
+
     history: list[dict[str, float]] = []
     model.train()
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
-        order = torch.randperm(n, generator=generator).to(device)
-        loss_sum, correct = 0.0, 0
         lr = float(optimizer.param_groups[0]["lr"])
-        for step in range(steps):
-            idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-            xb, yb = x_all[idx], y_all[idx]
-            if augment is not None:  # on the stored dtype (uint8 images): exact and 4x less memory
-                xb = augment(xb, generator)
-            xb = to_input(xb)
-            if batch_hook is not None:
-                xb, yb = batch_hook(model, xb, yb)
-                model.train()
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += float(loss.detach()) * len(yb)
-            correct += int((logits.detach().argmax(1) == yb).sum())
-            if bar is not None:
-                progress.update(
-                    bar,
-                    advance=1,
-                    description=f"training epoch {epoch}/{config.epochs} loss {float(loss.detach()):.3f}",
-                )
+        loss_sum, correct = _epoch(x_all, y_all, config.batch_size, generator, lambda x, y: step(epoch, x, y))
         if schedule is not None:
             schedule.step()
-        record: dict[str, float] = {
-            "epoch": epoch,
-            "train_loss": loss_sum / n,
-            "train_accuracy": correct / n,
-            "lr": lr,
-        }
+        n = len(data)
+        record: dict[str, float] = {"epoch": epoch, "train_loss": loss_sum / n, "train_accuracy": correct / n, "lr": lr}
         if test is not None and len(test) > 0:
             record["test_loss"], record["test_accuracy"] = evaluate(
                 model, test, device=device, batch_size=eval_batch_size
@@ -172,3 +153,35 @@ def train(
         history.append(record)
     model.eval()
     return history
+
+
+def _epoch(
+    x: Any, y: torch.Tensor, batch_size: int, generator: torch.Generator, step: Callable[[Any, torch.Tensor], Any]
+) -> tuple[float, int]:
+    """One pass in a seeded random order; returns the summed loss and the correct count."""
+    n = num_samples(x)
+    order = torch.randperm(n, generator=generator).to(y.device)
+    loss_sum, correct = 0.0, 0
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        loss, right = step(take(x, idx), y[idx])
+        loss_sum += loss
+        correct += right
+    return loss_sum, correct
+
+
+def _augmentation(config: TrainConfig, data: Split, info: DataInfo | None) -> Any:
+    """The batch augmentation of ``[train]``, refused for anything but images."""
+    augment = batch_augmentation(config.augment, padding=config.crop_padding)
+    is_image = isinstance(data.x, torch.Tensor) and data.x.dim() == 4
+    if info is not None:
+        is_image = is_image and info.modality == "image"
+    if augment is not None and not is_image:
+        from toolkit.errors import UsageError
+
+        shape = tuple(data.x.shape) if isinstance(data.x, torch.Tensor) else "a mapping of tensors"
+        raise UsageError(
+            f"train.augment {config.augment} needs images (N, C, H, W), but the inputs have shape "
+            f"{shape}; remove train.augment"
+        )
+    return augment

@@ -2,8 +2,9 @@
 
 Nicolae et al., "Adversarial Robustness Toolbox v1.0.0", arXiv:1807.01069, 2018.
 
-The model is wrapped in ART's ``PyTorchClassifier`` (cross-entropy loss, clip values
-``(0, 1)``, no extra preprocessing: our models normalize inside), the attack is built as
+The model is wrapped in ART's ``PyTorchClassifier`` (cross-entropy loss, clip values from
+the data's input domain: ``(0, 1)`` for images, per-feature bounds for tabular data, none
+when unbounded; no extra preprocessing: our models normalize inside), the attack is built as
 ``art.attacks.evasion.<attack>(estimator, **params)`` and ``generate`` is called on the
 inputs as a NumPy array. Numeric strings such as ``"8/255"`` are accepted in ``params``.
 Install with ``pip install 'toolkit[attacks]'``.
@@ -19,9 +20,11 @@ import torch
 from torch import nn
 
 from toolkit.adapters import class_by_name
-from toolkit.attacks.base import frozen
+from toolkit.data.domain import Domain
 from toolkit.errors import UsageError
-from toolkit.registry import to_number
+from toolkit.modelstate import frozen
+from toolkit.params import to_number
+from toolkit.protocols import EvasionAttack
 
 
 def attack_class(name: str) -> Any:
@@ -34,22 +37,25 @@ def attack_class(name: str) -> Any:
     )
 
 
-def art_classifier(model: nn.Module, x: torch.Tensor, num_classes: int) -> Any:
-    """The model as ART's ``PyTorchClassifier`` on inputs in ``[0, 1]``."""
+def art_classifier(
+    model: nn.Module, x: torch.Tensor, num_classes: int, domain: Domain | None = None
+) -> Any:
+    """The model as ART's ``PyTorchClassifier`` on inputs in ``domain`` (default ``[0, 1]``)."""
     from art.estimators.classification import PyTorchClassifier
 
     device = next(model.parameters()).device
+    shape = tuple(x.shape[1:])
     return PyTorchClassifier(
         model=model,
         loss=nn.CrossEntropyLoss(),
-        input_shape=tuple(x.shape[1:]),
+        input_shape=shape,
         nb_classes=num_classes,
-        clip_values=(0.0, 1.0),
+        clip_values=(domain or Domain.unit()).clip_values(shape),
         device_type="gpu" if device.type == "cuda" else "cpu",
     )
 
 
-class ART:
+class ART(EvasionAttack):
     """Adapter for an ART evasion attack.
 
     Args:
@@ -60,6 +66,7 @@ class ART:
     """
 
     example_params: ClassVar[dict[str, Any]] = {"attack": "FastGradientMethod", "params": {"eps": 0.03}}
+    budget = "params.eps"
 
     def __init__(self, *, attack: str, params: dict[str, Any] = {}, seed: int = 0) -> None:  # noqa: B006
         self.attack = attack
@@ -79,7 +86,7 @@ class ART:
             try:
                 with torch.no_grad():
                     num_classes = int(model(x[:1]).shape[1])
-                classifier = art_classifier(model, x, num_classes)
+                classifier = art_classifier(model, x, num_classes, self.domain)
                 wanted = inspect.signature(cls).parameters
                 params = {"verbose": False, **self.params} if "verbose" in wanted else self.params
                 try:

@@ -1,10 +1,9 @@
-"""What evasion attacks share: target selection, the loss gradient with respect to the input,
-and running the model in eval mode without touching its weights or batch-norm statistics."""
+"""What evasion attacks share: target selection and the loss gradient with respect to the
+input. Running the model without touching it is :func:`toolkit.modelstate.frozen`; the
+contract every attack meets is :class:`toolkit.protocols.EvasionAttack`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Literal
 
 import torch
@@ -12,34 +11,6 @@ import torch.nn.functional as F
 from torch import nn
 
 Target = Literal["none", "random", "least_likely", "next"]
-
-
-@contextmanager
-def frozen(model: nn.Module, *, eval_mode: bool = True) -> Iterator[nn.Module]:
-    """The model in eval mode (by default) with its parameters excluded from autograd.
-
-    Batch-norm statistics are never updated by an attack, no gradient reaches the weights,
-    and the model's train/eval mode and ``requires_grad`` flags are restored afterwards.
-    """
-    was_training = model.training
-    flags = [p.requires_grad for p in model.parameters()]
-    grads = [p.grad for p in model.parameters()]
-    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
-    if eval_mode:
-        model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        with torch.no_grad():  # in train mode batch norm updated its statistics: put them back
-            for name, b in model.named_buffers():
-                if name in buffers:
-                    b.copy_(buffers[name])
-        for p, flag, grad in zip(model.parameters(), flags, grads, strict=True):
-            p.requires_grad_(flag)
-            p.grad = grad
-        model.train(was_training)
 
 
 def choose_targets(

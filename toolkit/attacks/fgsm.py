@@ -2,10 +2,11 @@
 
 Goodfellow, Shlens & Szegedy, "Explaining and Harnessing Adversarial Examples", ICLR 2015.
 
-    x_adv = clip_[0,1](x + eps * sign(grad_x L(f(x), y)))          (untargeted)
-    x_adv = clip_[0,1](x - eps * sign(grad_x L(f(x), t)))          (targeted, target t)
+    x_adv = clip_D(x + eps * sign(grad_x L(f(x), y)))          (untargeted)
+    x_adv = clip_D(x - eps * sign(grad_x L(f(x), t)))          (targeted, target t)
 
-L-infinity budget ``eps`` (default 8/255) on inputs ``(N, ...)`` in ``[0, 1]``. One
+L-infinity budget ``eps`` (default 8/255) on inputs ``(N, ...)``, clipped to the data's
+input domain ``D`` (``[0, 1]`` for images, the declared feature bounds for tabular data). One
 gradient with respect to the input; the model runs in eval mode, its weights get no
 gradient and its mode is restored.
 """
@@ -18,11 +19,13 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from toolkit.attacks.base import Target, choose_targets, frozen, input_gradient
-from toolkit.registry import to_number
+from toolkit.attacks.base import Target, choose_targets, input_gradient
+from toolkit.modelstate import frozen
+from toolkit.params import to_number
+from toolkit.protocols import EvasionAttack
 
 
-class FGSM:
+class FGSM(EvasionAttack):
     """FGSM (Goodfellow et al., ICLR 2015), L-infinity.
 
     Args:
@@ -32,6 +35,9 @@ class FGSM:
             never updated either way).
         seed: seed of random targets.
 
+    The result is clipped to the data's input domain (``[0, 1]`` for images; see
+    :class:`toolkit.data.domain.Domain`).
+
     Example:
         >>> import torch
         >>> model = torch.nn.Linear(2, 2)
@@ -39,6 +45,8 @@ class FGSM:
         >>> round(float((FGSM(eps=0.1)(model, x, torch.tensor([0])) - x).abs().max()), 6)
         0.1
     """
+
+    budget = "eps"
 
     def __init__(
         self,
@@ -61,4 +69,4 @@ class FGSM:
             targets = choose_targets(model, x, y, self.target, self.generator)
             self.targets_ = targets
             grad = input_gradient(model, x, y, targets)
-            return (x + self.eps * grad.sign()).clamp(0, 1).detach()
+            return self.domain.clamp(x + self.eps * grad.sign()).detach()

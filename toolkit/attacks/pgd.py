@@ -9,7 +9,7 @@ times:
     L-inf: x <- Proj_{||x - x0||_inf <= eps} (x + alpha * sign(g))
     L2:    x <- Proj_{||x - x0||_2  <= eps} (x + alpha * g / ||g||_2)
 
-followed by clipping to ``[0, 1]``, with ``g`` the gradient of the loss with respect to the
+followed by clipping to the data's input domain (``[0, 1]`` for images), with ``g`` the gradient of the loss with respect to the
 input (ascent on the true label, or descent on the target's). Defaults: ``eps`` 8/255,
 ``alpha = 2.5 * eps / steps`` (2/255 for eps 8/255), 10 steps, L-inf, random start.
 The model runs in eval mode, its weights
@@ -24,8 +24,10 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from toolkit.attacks.base import Target, choose_targets, frozen, input_gradient
-from toolkit.registry import to_number
+from toolkit.attacks.base import Target, choose_targets, input_gradient
+from toolkit.modelstate import frozen
+from toolkit.params import to_number
+from toolkit.protocols import EvasionAttack
 
 
 def _norms(v: torch.Tensor) -> torch.Tensor:
@@ -39,7 +41,7 @@ def project(delta: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
     return delta * (eps / _norms(delta)).clamp(max=1.0)
 
 
-class PGD:
+class PGD(EvasionAttack):
     """PGD (Madry et al., ICLR 2018), L-infinity or L2.
 
     Args:
@@ -53,6 +55,8 @@ class PGD:
         eval_mode: run the model in eval mode (default true).
         seed: seeds the sequence of random starts and random targets (each call draws anew).
     """
+
+    budget = "eps"
 
     def __init__(
         self,
@@ -89,7 +93,7 @@ class PGD:
             direction = direction / _norms(direction)
             radius = torch.rand(x.shape[0], generator=generator).to(x) ** (1 / x[0].numel())
             delta = direction * radius.view(-1, *([1] * (x.dim() - 1))) * self.eps
-        return (x + delta).clamp(0, 1)
+        return self.domain.clamp(x + delta)
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Adversarial examples for ``x`` with labels ``y``."""
@@ -104,5 +108,5 @@ class PGD:
                 g = input_gradient(model, adv, y, targets)
                 step = g.sign() if self.norm == "linf" else g / _norms(g)
                 adv = x0 + project(adv + alpha * step - x0, self.eps, self.norm)
-                adv = adv.clamp(0, 1).detach()
+                adv = self.domain.clamp(adv).detach()
             return adv

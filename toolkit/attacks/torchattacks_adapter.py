@@ -4,22 +4,28 @@ Kim, "Torchattacks: A PyTorch Repository for Adversarial Attacks", arXiv:2010.01
 
 ``attack = "PGD"``, ``params = {eps = "8/255", alpha = "2/255", steps = 10}`` builds
 ``torchattacks.PGD(model, **params)`` and calls it on inputs in ``[0, 1]`` (our models
-normalize inside, so torchattacks' own normalization is not used). Numeric strings such
-as ``"8/255"`` are accepted in ``params``. The model's mode is restored afterwards.
+normalize inside, so torchattacks' own normalization is not used). torchattacks clips
+every result to ``[0, 1]``, so the adapter refuses data whose input domain is anything
+else (use ``fgsm``, ``pgd`` or ``art`` there). Numeric strings such as ``"8/255"`` are
+accepted in ``params``. The model's mode is restored afterwards.
 Install with ``pip install 'toolkit[attacks]'``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 
 from toolkit.adapters import class_by_name
-from toolkit.attacks.base import frozen
 from toolkit.errors import UsageError
-from toolkit.registry import to_number
+from toolkit.modelstate import frozen
+from toolkit.params import to_number
+from toolkit.protocols import EvasionAttack
+
+if TYPE_CHECKING:
+    from toolkit.data.base import DataInfo
 
 
 def attack_class(name: str) -> Any:
@@ -33,7 +39,7 @@ def attack_class(name: str) -> Any:
     )
 
 
-class TorchAttacks:
+class TorchAttacks(EvasionAttack):
     """Adapter for a torchattacks attack.
 
     Args:
@@ -43,6 +49,7 @@ class TorchAttacks:
     """
 
     example_params: ClassVar[dict[str, Any]] = {"attack": "FGSM", "params": {"eps": 0.03}}
+    budget = "params.eps"
 
     def __init__(self, *, attack: str, params: dict[str, Any] = {}, seed: int = 0) -> None:  # noqa: B006
         self.attack = attack
@@ -52,6 +59,16 @@ class TorchAttacks:
             raise UsageError(
                 "attacks: targeted attacks through torchattacks are not supported; use pgd with target"
             )
+
+    def bind(self, info: DataInfo) -> TorchAttacks:
+        """torchattacks works in ``[0, 1]`` only: other input domains are refused."""
+        if not info.input_domain.is_unit:
+            raise UsageError(
+                f"attack torchattacks: torchattacks clips inputs to [0, 1], but the data '{info.name}' "
+                f"has the input domain {info.input_domain.describe()}; use fgsm, pgd or art instead"
+            )
+        self.domain = info.input_domain
+        return self
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Adversarial examples from torchattacks."""

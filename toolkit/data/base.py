@@ -1,9 +1,11 @@
-"""The data a dataset component returns: splits of tensors and what describes them.
+"""The data a dataset component returns: splits of inputs and what describes them.
 
-Images sit in memory as ``uint8`` tensors of shape ``(N, C, H, W)``; :func:`to_input`
-turns a batch into floats in ``[0, 1]``, the range every image model takes (models
-normalize inside, so attacks work in pixel space). Tabular features are ``float32``
-tensors of shape ``(N, D)``. Labels are ``int64`` of shape ``(N,)``.
+Images sit in memory as ``uint8`` tensors of shape ``(N, C, H, W)``;
+:func:`toolkit.data.inputs.to_model_input` turns a batch into floats in ``[0, 1]``, the
+range every image model takes (models normalize inside, so attacks work in pixel space).
+Tabular features are ``float32`` tensors of shape ``(N, D)``. Text and other multi-part
+inputs are a mapping of named tensors (``input_ids``, ``attention_mask``). Labels are
+``int64`` of shape ``(N,)``. ``DataInfo.domain`` says where valid inputs live.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any, Literal
 
 import torch
 
+from toolkit.data.domain import Domain
+from toolkit.data.inputs import Inputs, sample_shape, take, to_model_input
 from toolkit.errors import DataError
 
 Modality = Literal["image", "tabular", "text"]
@@ -30,7 +34,7 @@ class Split:
     the privileged group, 0 for the unprivileged one (see ``DataInfo.sensitive``).
     """
 
-    x: torch.Tensor
+    x: Inputs
     y: torch.Tensor
     groups: dict[str, torch.Tensor] = field(default_factory=dict)
 
@@ -39,16 +43,21 @@ class Split:
 
     def subset(self, index: torch.Tensor) -> Split:
         """The samples at ``index`` (a boolean mask or integer indices)."""
-        return Split(self.x[index], self.y[index], {k: v[index] for k, v in self.groups.items()})
+        return Split(take(self.x, index), self.y[index], {k: v[index] for k, v in self.groups.items()})
 
 
 @dataclass
 class DataInfo:
-    """What a model and a task need to know about the data."""
+    """What a model and a task need to know about the data.
+
+    ``input_shape`` is the shape of one sample (per part, for a mapping of tensors).
+    ``domain`` is the valid input domain (default by modality: ``[0, 1]`` for images,
+    unbounded for tabular data, discrete for text).
+    """
 
     name: str
     modality: Modality
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]
     class_names: list[str]
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
@@ -57,6 +66,19 @@ class DataInfo:
     #: ``groups[name]``, 1 marks the privileged group and 0 the unprivileged one.
     sensitive: dict[str, tuple[str, str]] = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)
+    domain: Domain | None = None
+
+    def __post_init__(self) -> None:
+        if self.domain is None:
+            self.domain = {"image": Domain.unit(), "text": Domain.discrete()}.get(
+                self.modality, Domain.unbounded()
+            )
+
+    @property
+    def input_domain(self) -> Domain:
+        """The valid input domain (never ``None`` after construction)."""
+        assert self.domain is not None
+        return self.domain
 
     @property
     def num_classes(self) -> int:
@@ -92,13 +114,6 @@ def data_root() -> Path:
     """Where data sets live: ``$TOOLKIT_DATA``, else ``~/.cache/toolkit/data``."""
     env = os.environ.get("TOOLKIT_DATA")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "toolkit" / "data"
-
-
-def to_input(x: torch.Tensor) -> torch.Tensor:
-    """A batch as model input: ``uint8`` images become ``float32`` in ``[0, 1]``."""
-    if x.dtype == torch.uint8:
-        return x.float().div_(255.0)
-    return x if x.is_floating_point() else x.float()
 
 
 def resolve_classes(class_names: Sequence[str], wanted: Sequence[str | int], key: str) -> list[int]:
@@ -155,12 +170,12 @@ def split_holdout(
     ood = test.subset(torch.isin(test.y, held_t)) if held else None
     kept_train = keep(train)
     mean = std = None
-    if modality == "image":
+    if modality == "image" and isinstance(kept_train.x, torch.Tensor):
         mean, std = channel_stats(kept_train.x)
     info = DataInfo(
         name=name,
         modality=modality,
-        input_shape=tuple(train.x.shape[1:]),
+        input_shape=sample_shape(train.x),
         class_names=[class_names[i] for i in kept],
         mean=mean,
         std=std,
@@ -182,7 +197,7 @@ def stratified_split(y: torch.Tensor, test_size: float, seed: int) -> tuple[torc
 
 def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of ``uint8`` images, in the ``[0, 1]`` scale."""
-    flat = to_input(x).transpose(0, 1).reshape(x.shape[1], -1)
+    flat = to_model_input(x).transpose(0, 1).reshape(x.shape[1], -1)  # type: ignore[union-attr]
     mean = flat.mean(dim=1)
     std = flat.std(dim=1).clamp_min(1e-6)
     return tuple(float(m) for m in mean), tuple(float(s) for s in std)

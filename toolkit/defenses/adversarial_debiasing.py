@@ -37,8 +37,10 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from toolkit.data.base import DataBundle, to_input
+from toolkit.data.base import DataBundle
+from toolkit.data.inputs import to_model_input
 from toolkit.errors import UsageError
+from toolkit.protocols import TrainingDefense
 
 
 def adversary_network(inputs: int, outputs: int, hidden: list[int], dropout: float) -> nn.Sequential:
@@ -62,7 +64,7 @@ def balanced_weights(z: torch.Tensor) -> torch.Tensor:
     return torch.where(z.bool(), n / (2 * ones), n / (2 * zeros)).float()
 
 
-class AdversarialDebiasing:
+class AdversarialDebiasing(TrainingDefense):
     """Adversarial debiasing of a pretrained classifier (Zhang et al. 2018; Louppe et al. 2017).
 
     Args:
@@ -83,8 +85,6 @@ class AdversarialDebiasing:
         threshold: probability above which the classifier predicts the favourable class
             when the per-round accuracy and p%-rules are recorded (default 0.5).
     """
-
-    hook = "train"
 
     def __init__(
         self,
@@ -143,7 +143,7 @@ class AdversarialDebiasing:
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         train, test = data.train, data.test
-        x = to_input(train.x).to(device)
+        x = to_model_input(train.x).to(device)
         y = train.y.to(device)
         z = torch.stack([train.groups[a] for a in attrs], dim=1).float().to(device)
         lam = torch.tensor([self.lambdas[a] for a in attrs], device=device)
@@ -190,7 +190,7 @@ class AdversarialDebiasing:
                     steps += 1
             return float(total) / max(steps, 1)
 
-        test_x = to_input(test.x).to(device)
+        test_x = to_model_input(test.x).to(device)
         test_groups = {a: test.groups[a].numpy() for a in attrs}
 
         def record(step: int, adv: float, clf: float, started: float) -> dict[str, float]:

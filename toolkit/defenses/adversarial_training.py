@@ -7,19 +7,25 @@ In every training batch a fraction ``fraction`` of the samples (default 1.0, Mad
 setting) is replaced by adversarial examples from the named attack (any registered attack,
 default ``pgd``) against the current model; the attack runs in eval mode, so batch-norm
 statistics are only updated by the training step itself. Plugged into the shared training
-loop as a batch transform (``hook = "batch"``).
+loop as a batch transform (a :class:`~toolkit.protocols.BatchDefense`); the attack moves
+inputs within the data's input domain.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import torch
 from pydantic import Field
 from torch import nn
 
+from toolkit.protocols import BatchDefense
 
-class AdversarialTraining:
+if TYPE_CHECKING:
+    from toolkit.data.base import DataInfo
+
+
+class AdversarialTraining(BatchDefense):
     """Adversarial training (Goodfellow et al. 2015; Madry et al. 2018).
 
     Args:
@@ -28,8 +34,6 @@ class AdversarialTraining:
         fraction: share of each batch replaced by adversarial examples (default 1.0).
         seed: seeds which samples are replaced.
     """
-
-    hook = "batch"
 
     def __init__(
         self,
@@ -46,6 +50,13 @@ class AdversarialTraining:
         self.attack = entry.load()(**entry.signature().validate(params, f"attack {attack}"))
         self.fraction = fraction
         self.generator = torch.Generator().manual_seed(seed)
+
+    def bind(self, info: DataInfo) -> AdversarialTraining:
+        """The attack works within the data's input domain."""
+        from toolkit.protocols import bind
+
+        bind(self.attack, info)
+        return self
 
     def transform(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor

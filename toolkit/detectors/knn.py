@@ -20,6 +20,7 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.outputs import Outputs
+from toolkit.errors import require_fitted
 
 
 def knn_score(features: torch.Tensor, bank: torch.Tensor, k: int, *, chunk: int = 2048) -> torch.Tensor:
@@ -62,6 +63,5 @@ class KNN:
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor:
         """Negative distance to the k-th nearest training feature."""
-        if self.bank is None:
-            raise RuntimeError("call fit() before score()")
+        require_fitted(self, "bank")
         return knn_score(x.features, self.bank, self.k)

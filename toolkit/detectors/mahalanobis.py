@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from toolkit.outputs import Outputs
+from toolkit.errors import require_fitted
 
 
 def fit_gaussians(features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,6 +65,5 @@ class Mahalanobis:
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor:
         """Negative Mahalanobis distance to the closest class mean."""
-        if self.means is None or self.precision is None:
-            raise RuntimeError("call fit() before score()")
+        require_fitted(self, "means", "precision")
         return mahalanobis_score(x.features, self.means, self.precision)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from toolkit.data.base import to_input
+from toolkit.modelstate import frozen
 from toolkit.outputs import Outputs
 
 
@@ -66,18 +66,8 @@ class ODIN:
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor:
         """Perturbed, temperature-scaled maximum softmax probability of each sample."""
-        was_training = model.training
-        model.eval()
-        flags = [p.requires_grad for p in model.parameters()]
-        for p in model.parameters():
-            p.requires_grad_(False)
         out = []
-        try:
-            for start in range(0, len(x), self.batch_size):
-                xb = to_input(x.x[start : start + self.batch_size].to(x.device))
+        with frozen(model):
+            for _, xb in x.batches(self.batch_size):
                 out.append(odin_score(model, xb, temperature=self.temperature, eps=self.eps).float().cpu())
-        finally:
-            for p, flag in zip(model.parameters(), flags, strict=True):
-                p.requires_grad_(flag)
-            model.train(was_training)
         return torch.cat(out) if out else torch.zeros(0)

@@ -25,6 +25,7 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.outputs import Outputs
+from toolkit.errors import require_fitted
 
 
 class PCADetector:
@@ -65,8 +66,7 @@ class PCADetector:
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor:
         """Negative reconstruction error of each sample."""
-        if self.pca is None:
-            raise RuntimeError("call fit() before score()")
+        require_fitted(self, "pca")
         v = self._vectors(x).numpy()
         restored = self.pca.inverse_transform(self.pca.transform(v))
         return -torch.as_tensor(((v - restored) ** 2).sum(axis=1) ** 0.5, dtype=torch.float32)

@@ -27,9 +27,10 @@ import torch
 from torch import nn
 
 from toolkit.adapters import class_by_name
-from toolkit.data.base import to_input
 from toolkit.errors import UsageError
+from toolkit.modelstate import eval_mode
 from toolkit.outputs import Outputs
+from toolkit.errors import require_fitted
 
 
 def detector_class(name: str) -> type:
@@ -116,21 +117,13 @@ class PytorchOOD:
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor:
         """The negated outlier scores."""
-        if self._impl is None:
-            raise RuntimeError("call fit() before score()")
+        require_fitted(self, "_impl")
         if self._mode == "logits":
             outlier = self._impl.predict_logits(x.logits)
         elif self._mode == "features":
             outlier = self._impl.predict_features(x.features)
         else:
-            was_training = model.training
-            model.eval()
-            try:
-                parts = [
-                    self._impl.predict(to_input(x.x[i : i + self.batch_size].to(x.device))).detach().cpu()
-                    for i in range(0, len(x), self.batch_size)
-                ]
-            finally:
-                model.train(was_training)
+            with eval_mode(model):
+                parts = [self._impl.predict(xb).detach().cpu() for _, xb in x.batches(self.batch_size)]
             outlier = torch.cat(parts)
         return -outlier.detach().float().cpu().reshape(-1)

@@ -25,6 +25,7 @@ from torch import nn
 
 from toolkit.errors import UsageError
 from toolkit.outputs import Outputs
+from toolkit.errors import require_fitted
 
 
 def head_weights(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,7 +72,6 @@ class ViM:
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor:
         """Energy minus the scaled residual norm."""
-        if self.residual is None:
-            raise RuntimeError("call fit() before score()")
+        require_fitted(self, "residual")
         energy = torch.logsumexp(x.logits.double(), dim=1)
         return (energy - self.alpha * self._residual_norm(x.features)).float()

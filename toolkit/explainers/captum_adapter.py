@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from toolkit.adapters import class_by_name
-from toolkit.attacks.base import frozen
+from toolkit.modelstate import frozen
 from toolkit.errors import UsageError
 
 

@@ -24,6 +24,9 @@ class GradCAM:
         layer: dotted path of the convolutional layer (default: the last convolution).
     """
 
+    #: Grad-CAM needs convolutional feature maps: image data only.
+    modalities = ("image",)
+
     def __init__(self, *, layer: str | None = None) -> None:
         self.layer = layer
 

@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from toolkit.attacks.base import frozen
+from toolkit.modelstate import frozen
 
 
 class Saliency:

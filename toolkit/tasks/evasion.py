@@ -21,14 +21,15 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from toolkit.context import RunContext, Table, TaskResult
-from toolkit.errors import UsageError
+from toolkit.errors import Problem, UsageError
+from toolkit.results import Table, TaskResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from torch import nn
 
-    from toolkit.recipe import Component
+    from toolkit.execution.context import TaskContext
+    from toolkit.recipe import Component, ResolvedRecipe
 
 
 class EvasionTask:
@@ -37,10 +38,17 @@ class EvasionTask:
     Metrics (``metrics.json``): ``clean_accuracy``, ``n`` and, per attack under ``attacks``,
     ``eps``, ``robust_accuracy``, ``success_rate`` and ``confusion`` (one entry per budget);
     ``undefended`` holds the same for the model trained without the defense; ``baselines``
-    the reference libraries' robust accuracies and their differences from ours.
+    the reference libraries' robust accuracies and their differences from ours. Per sample
+    (``samples/evasion.npz``): ``label``, ``clean_prediction`` and one
+    ``prediction_<attack>_<i>`` column per attack and budget (``i`` indexes ``eps``).
+
+    Images get image grids and explanation maps; tabular data gets per-feature attribution
+    bars. Attacks move inputs within the data's input domain (standardized feature bounds on
+    Adult, ``[0, 1]`` for images).
 
     Args:
-        eps: budgets to sweep (default: each attack's own ``eps``); ``"8/255"`` is accepted.
+        eps: budgets to sweep (default: each attack's own budget); ``"8/255"`` is accepted.
+            Every attack must declare a budget (``toolkit.protocols.EvasionAttack.budget``).
         n: test samples attacked (default 1000; all if larger than the split).
         batch_size: samples per attack batch (default 256).
         grid: images in the clean/adversarial figure (default 8).
@@ -63,118 +71,139 @@ class EvasionTask:
         self.batch_size = batch_size
         self.grid = grid
 
-    def run(self, ctx: RunContext) -> TaskResult:
+    @classmethod
+    def check(cls, recipe: ResolvedRecipe) -> list[Problem]:
+        """Only evasion attacks; a budget sweep needs attacks that declare their budget."""
+        problems = []
+        sweep = bool(recipe.task.params.get("eps"))
+        for i, spec in enumerate(recipe.attacks):
+            if spec.family != "evasion":
+                problems.append(
+                    Problem(f"attacks.{i}.name", f"the evasion task runs evasion attacks; '{spec.name}' is {spec.family}")
+                )
+            elif sweep and getattr(spec.factory, "budget", None) is None:
+                problems.append(
+                    Problem(
+                        f"attacks.{i}.name",
+                        f"attack '{spec.name}' declares no budget, so evaluate.eps cannot sweep it; "
+                        "remove evaluate.eps or use an attack with a budget (its class attribute 'budget')",
+                    )
+                )
+        return problems
+
+    def run(self, ctx: TaskContext) -> TaskResult:
         """Attack the model (and the undefended one), explain, compare with the baselines."""
-        from toolkit import plots
-        from toolkit.data.base import to_input
+        from toolkit.data.inputs import to_model_input
 
         data = ctx.data()
+        if not isinstance(data.test.x, torch.Tensor):
+            raise UsageError(f"the evasion task needs tensor inputs; '{data.info.name}' has named input parts")
         model = ctx.model()
         n = min(self.n, len(data.test))
-        x = to_input(data.test.x[:n]).to(ctx.device)
+        x = to_model_input(data.test.x[:n]).to(ctx.device)  # type: ignore[union-attr]
         y = data.test.y[:n].to(ctx.device)
-        names = data.info.class_names
-
-        modes = {bool(spec.params.get("eval_mode", True)) for spec in ctx.recipe.attacks}
-        ctx.log.info(
-            f"attacking {n} test samples; attacks run with the model in "
-            + (
-                "eval mode (batch-norm statistics untouched)"
-                if modes == {True}
-                else "the mode each attack sets"
-            )
-        )
-        with ctx.stage("attack"):
+        self._log_mode(ctx, n)
+        with ctx.log.stage("attack"):
             ours = self.evaluate(ctx, model, x, y, label="model")
+        results = {"model": ours}
+        if ctx.recipe.family("defenses", "batch"):
+            plain = ctx.undefended().model
+            with ctx.log.stage("attack"):
+                results = {"without defense": self.evaluate(ctx, plain, x, y, label="undefended"), "with defense": ours}
         metrics: dict[str, Any] = {**ours["metrics"], "n": n}
-        figures: dict[str, Figure] = {}
-        if ctx.history:
-            figures["training_curves"] = plots.training_curves(ctx.history)
-        rows = self._rows("model", ours["metrics"])
-        defended = bool(ctx.recipe.defenses_by_hook("batch"))
-        curves = {
-            f"{a} (model)": (m["eps"], m["robust_accuracy"]) for a, m in ours["metrics"]["attacks"].items()
-        }
-        if defended:
-            plain = ctx.undefended_model()
-            with ctx.stage("attack"):
-                undefended = self.evaluate(ctx, plain, x, y, label="undefended")
-            metrics["undefended"] = undefended["metrics"]
-            rows = self._rows("without defense", undefended["metrics"]) + self._rows(
-                "with defense", ours["metrics"]
-            )
-            curves = {
-                **{
-                    f"{a} (without defense)": (m["eps"], m["robust_accuracy"])
-                    for a, m in undefended["metrics"]["attacks"].items()
-                },
-                **{
-                    f"{a} (with defense)": (m["eps"], m["robust_accuracy"])
-                    for a, m in ours["metrics"]["attacks"].items()
-                },
-            }
-        figures["robust_accuracy"] = plots.robust_accuracy(curves)
-        first = next(iter(ours["metrics"]["attacks"]))
-        worst = ours["metrics"]["attacks"][first]
-        top = int(np.nanargmax(worst["eps"])) if not np.isnan(worst["eps"]).all() else -1
-        figures["confusion_after_attack"] = plots.confusion(
-            np.asarray(worst["confusion"][top]), names, title=f"{first} at eps {worst['eps'][top]:.4g}"
-        )
-        if self.grid and x.dim() == 4:  # pictures of images; tabular inputs get the tables and curves
-            x_adv, pred_clean, pred_adv = ours["examples"]
-            figures["examples"] = plots.image_grid(
-                x[: self.grid].cpu(), x_adv[: self.grid].cpu(), y[: self.grid].cpu(),
-                pred_clean[: self.grid], pred_adv[: self.grid], names,
-            )  # fmt: skip
-            with ctx.stage("explain"):
-                explained = [("", model, ours)]
-                if defended:
-                    explained = [("_without_defense", plain, undefended), ("_with_defense", model, ours)]
-                for suffix, net, result in explained:
-                    figures.update(self._explain(ctx, net, x, result["examples"], names, suffix))
-        detected = self._detect(ctx, model, ours["examples"], n) if ctx.recipe.detectors else None
-        if detected is not None:
-            metrics["detectors"], detector_table = detected
-        tables = [
-            Table(
-                title=f"Evasion on {data.info.name} ({n} test samples, "
-                f"clean accuracy {ours['metrics']['clean_accuracy']:.4f})",
-                columns=["model", "attack", "eps", "robust accuracy", "success rate"],
-                rows=rows,
-            )
-        ]
-        if detected is not None:
+        if "without defense" in results:
+            metrics["undefended"] = results["without defense"]["metrics"]
+        figures = self._figures(ctx, results, x, y)
+        title = f"Evasion on {data.info.name} ({n} test samples, clean accuracy {ours['metrics']['clean_accuracy']:.4f})"
+        rows = [row for label, r in results.items() for row in self._rows(label, r["metrics"])]
+        tables = [Table(title, ["model", "attack", "eps", "robust accuracy", "success rate"], rows)]
+        if ctx.recipe.detectors:
+            metrics["detectors"], detector_table = self._detect(ctx, model, ours["examples"], n)
             tables.append(detector_table)
         requested = ctx.recipe.recipe.baselines
         if requested:
-            with ctx.stage("baselines"):
-                base_metrics, base_table = self._baselines(ctx, model, x, y, requested)
-            metrics["baselines"] = base_metrics
+            with ctx.log.stage("baselines"):
+                metrics["baselines"], base_table = self._baselines(ctx, model, x, y, requested)
             tables.append(base_table)
-        return TaskResult(metrics=metrics, tables=tables, figures=figures)
+        samples = {"evasion": {"label": y.cpu().numpy(), **ours["predictions"]}}
+        return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
+
+    def _log_mode(self, ctx: TaskContext, n: int) -> None:
+        modes = {bool(getattr(ctx.build(spec), "eval_mode", True)) for spec in ctx.recipe.attacks}
+        how = "eval mode (batch-norm statistics untouched)" if modes == {True} else "the mode each attack sets"
+        ctx.log.info(f"attacking {n} test samples; attacks run with the model in {how}")
+
+    def _figures(
+        self, ctx: TaskContext, results: dict[str, Any], x: torch.Tensor, y: torch.Tensor
+    ) -> dict[str, Figure]:
+        """Training curves, robust accuracy against the budget, the confusion matrix after the
+        first attack at its largest budget, and pictures of the examples and explanations."""
+        from toolkit import plots
+
+        figures: dict[str, Figure] = {}
+        history = ctx.trained().history
+        if history:
+            figures["training_curves"] = plots.training_curves(history)
+        single = len(results) == 1
+        curves = {
+            f"{a} ({label if not single else 'model'})": (m["eps"], m["robust_accuracy"])
+            for label, r in results.items()
+            for a, m in r["metrics"]["attacks"].items()
+        }
+        figures["robust_accuracy"] = plots.robust_accuracy(curves)
+        ours = results["model" if single else "with defense"]
+        first = next(iter(ours["metrics"]["attacks"]))
+        worst = ours["metrics"]["attacks"][first]
+        top = int(np.nanargmax(worst["eps"])) if not np.isnan(worst["eps"]).all() else -1
+        names = ctx.data().info.class_names
+        figures["confusion_after_attack"] = plots.confusion(
+            np.asarray(worst["confusion"][top]), names, title=f"{first} at eps {worst['eps'][top]:.4g}"
+        )
+        if self.grid and x.dim() == 4:
+            x_adv, pred_clean, pred_adv = ours["examples"]
+            k = self.grid
+            figures["examples"] = plots.image_grid(
+                x[:k].cpu(), x_adv[:k].cpu(), y[:k].cpu(), pred_clean[:k], pred_adv[:k], names
+            )
+        if ctx.recipe.explainers and (self.grid or x.dim() != 4):
+            models = {"model": ctx.model()} if single else {"without defense": ctx.undefended().model, "with defense": ctx.model()}
+            with ctx.log.stage("explain"):
+                for label, net in models.items():
+                    suffix = "" if single else "_" + label.replace(" ", "_")
+                    figures.update(self._explain(ctx, net, x, results[label]["examples"], suffix))
+        return figures
 
     def _explain(
-        self, ctx: RunContext, model: nn.Module, x: torch.Tensor, examples: Any, names: list[str], suffix: str
+        self, ctx: TaskContext, model: nn.Module, x: torch.Tensor, examples: Any, suffix: str
     ) -> dict[str, Figure]:
-        """Each explainer's maps of clean and adversarial images, for their predicted classes."""
+        """Each explainer's attributions of clean and adversarial inputs for their predicted
+        classes: maps of the first ``grid`` images, or mean per-feature bars on tabular data."""
         from toolkit import plots
 
         x_adv, pred_clean, pred_adv = examples
-        k = min(self.grid, len(x))
+        info = ctx.data().info
+        image = x.dim() == 4
+        k = min(self.grid if image else 256, len(x))
         out = {}
         for i, spec in enumerate(ctx.recipe.explainers):
-            explainer = spec.create()
-            clean_maps = explainer.explain(model, x[:k], pred_clean[:k].to(ctx.device))
-            adv_maps = explainer.explain(model, x_adv[:k], pred_adv[:k].to(ctx.device))
+            explainer = ctx.build(spec)
+            clean_maps = explainer.explain(model, x[:k], pred_clean[:k].to(ctx.device)).cpu()
+            adv_maps = explainer.explain(model, x_adv[:k], pred_adv[:k].to(ctx.device)).cpu()
             label = ctx.recipe.label("explainers", i)
-            out[f"explain_{label}{suffix}"] = plots.attribution_grid(
-                x[:k].cpu(), clean_maps.cpu(), x_adv[:k].cpu(), adv_maps.cpu(),
-                pred_clean[:k], pred_adv[:k], names, title=f"{label}{suffix.replace('_', ' ')}",
-            )  # fmt: skip
+            title = f"{label}{suffix.replace('_', ' ')}"
+            if image:
+                out[f"explain_{label}{suffix}"] = plots.attribution_grid(
+                    x[:k].cpu(), clean_maps, x_adv[:k].cpu(), adv_maps,
+                    pred_clean[:k], pred_adv[:k], info.class_names, title=title,
+                )  # fmt: skip
+            else:
+                out[f"explain_{label}{suffix}"] = plots.feature_attributions(
+                    clean_maps.reshape(k, -1).numpy(), adv_maps.reshape(k, -1).numpy(), info.feature_names, title=title
+                )
         return out
 
     def _detect(
-        self, ctx: RunContext, model: nn.Module, examples: Any, n: int
+        self, ctx: TaskContext, model: nn.Module, examples: Any, n: int
     ) -> tuple[dict[str, Any], Table]:
         """Detectors fitted on clean training data, scored on clean against adversarial test inputs."""
         from toolkit.metrics.ood import ood_metrics
@@ -182,14 +211,14 @@ class EvasionTask:
 
         x_adv = examples[0]
         data = ctx.data()
-        clean = Outputs(model, data.test.x[:n], device=ctx.device, batch_size=ctx.eval_batch_size)
+        clean = Outputs(model, data.test.x[:n], device=ctx.device, batch_size=ctx.eval_batch_size)  # type: ignore[index]
         attacked = Outputs(model, x_adv.cpu(), device=ctx.device, batch_size=ctx.eval_batch_size)
         out: dict[str, Any] = {}
         rows = []
-        with ctx.stage("detect"):
+        with ctx.log.stage("detect"):
             for i, spec in enumerate(ctx.recipe.detectors):
                 label = ctx.recipe.label("detectors", i)
-                detector = spec.create().fit(model, ctx.outputs("train"))
+                detector = ctx.build(spec).fit(model, ctx.outputs("train"))
                 s_clean = detector.score(model, clean).double().numpy()
                 s_adv = detector.score(model, attacked).double().numpy()
                 out[label] = ood_metrics(s_clean, s_adv, 0.95)
@@ -207,33 +236,24 @@ class EvasionTask:
     def _budgets(self, spec: Component) -> list[float | None]:
         if self.eps:
             return list(self.eps)
-        return [spec.params.get("eps")]
+        budget = getattr(spec.factory, "budget", None)
+        value: Any = spec.params
+        for part in (budget or "").split(".") if budget else []:
+            value = value.get(part) if isinstance(value, dict) else None
+        return [value if budget else None]
 
-    def _attack(self, spec: Component, eps: float | None) -> Any:
-        params = dict(spec.params)
-        if eps is not None:
-            if "eps" in params:
-                params["eps"] = eps
-            elif isinstance(params.get("params"), dict):  # an adapter: the budget is one of its params
-                params["params"] = {**params["params"], "eps": eps}
-            else:
-                raise UsageError(f"evaluate.eps: attack '{spec.name}' has no eps parameter to sweep")
-        return spec.entry.load()(**params)
+    def _attack(self, ctx: TaskContext, spec: Component, eps: float | None) -> Any:
+        params = spec.params if eps is None else spec.factory.with_budget(spec.params, eps)
+        return ctx.build(spec, params)
 
     def predict(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Predicted classes, in batches, on the CPU."""
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():  # not inference_mode: predictions become explainers' targets
-                return torch.cat(
-                    [
-                        model(x[i : i + self.batch_size]).argmax(1).cpu()
-                        for i in range(0, len(x), self.batch_size)
-                    ]
-                )
-        finally:
-            model.train(was_training)
+        from toolkit.modelstate import eval_mode
+
+        with eval_mode(model), torch.no_grad():  # not inference_mode: predictions become explainers' targets
+            return torch.cat(
+                [model(x[i : i + self.batch_size]).argmax(1).cpu() for i in range(0, len(x), self.batch_size)]
+            )
 
     def attack_all(
         self, attack: Any, model: nn.Module, x: torch.Tensor, y: torch.Tensor
@@ -248,52 +268,56 @@ class EvasionTask:
         return torch.cat(adv), (torch.cat(targets) if targets else None)
 
     def evaluate(
-        self, ctx: RunContext, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, label: str
+        self, ctx: TaskContext, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, label: str
     ) -> dict[str, Any]:
         """Clean and robust accuracy, success rates and confusions of every attack and budget."""
+        from toolkit.metrics.robustness import robust_accuracy
+
+        clean = self.predict(model, x)
+        y_np = y.cpu().numpy()
+        out: dict[str, Any] = {"clean_accuracy": robust_accuracy(y_np, clean.numpy()), "attacks": {}}
+        state: dict[str, Any] = {"examples": None, "predictions": {"clean_prediction": clean.numpy()}}
+        specs = ctx.recipe.attacks
+        with ctx.log.progress() as bar:
+            task = bar.add_task(f"attacks on the {label}", total=sum(len(self._budgets(s)) for s in specs)) if bar else None
+            for i, spec in enumerate(specs):
+                name = ctx.recipe.label("attacks", i)
+                out["attacks"][name] = self._sweep(ctx, spec, i, name, model, x, y, clean, state, bar, task)
+                record = out["attacks"][name]
+                ctx.log.info(
+                    f"{label}: {name} robust accuracy "
+                    + ", ".join(f"{a:.3f} @ {e:.4g}" for e, a in zip(record["eps"], record["robust_accuracy"], strict=True))
+                )
+        return {"metrics": out, "examples": state["examples"], "predictions": state["predictions"]}
+
+    def _sweep(
+        self, ctx: TaskContext, spec: Component, index: int, name: str, model: nn.Module,
+        x: torch.Tensor, y: torch.Tensor, clean: torch.Tensor, state: dict[str, Any], bar: Any, task: Any,
+    ) -> dict[str, list[Any]]:  # fmt: skip
+        """One attack over every budget."""
         from toolkit.metrics.robustness import confusion, robust_accuracy, success_rate
 
         k = len(ctx.data().info.class_names)
-        y_cpu = y.cpu()
-        clean = self.predict(model, x)
-        out: dict[str, Any] = {"clean_accuracy": robust_accuracy(y_cpu.numpy(), clean.numpy()), "attacks": {}}
-        examples = None
-        specs = ctx.recipe.attacks
-        total = sum(len(self._budgets(s)) for s in specs)
-        with ctx.progress() as bar:
-            task = bar.add_task(f"attacks on the {label}", total=total) if bar is not None else None
-            for i, spec in enumerate(specs):
-                name = ctx.recipe.label("attacks", i)
-                record: dict[str, list[Any]] = {
-                    "eps": [],
-                    "robust_accuracy": [],
-                    "success_rate": [],
-                    "confusion": [],
-                }
-                for eps in self._budgets(spec):
-                    x_adv, targets = self.attack_all(self._attack(spec, eps), model, x, y)
-                    adv = self.predict(model, x_adv)
-                    record["eps"].append(float(eps) if eps is not None else float("nan"))
-                    record["robust_accuracy"].append(robust_accuracy(y_cpu.numpy(), adv.numpy()))
-                    if targets is None:
-                        record["success_rate"].append(success_rate(y_cpu.numpy(), clean.numpy(), adv.numpy()))
-                    else:  # a targeted attack succeeds when the prediction is its target
-                        record["success_rate"].append(float((adv == targets).float().mean()))
-                    record["confusion"].append(confusion(y_cpu.numpy(), adv.numpy(), k).tolist())
-                    budgets = [b for b in self._budgets(spec) if b is not None]
-                    if examples is None or (i == 0 and eps == max(budgets, default=eps)):
-                        examples = (x_adv, clean, adv)
-                    if bar is not None and task is not None:
-                        bar.advance(task)
-                out["attacks"][name] = record
-                ctx.log.info(
-                    f"{label}: {name} robust accuracy "
-                    + ", ".join(
-                        f"{a:.3f} @ {e:.4g}"
-                        for e, a in zip(record["eps"], record["robust_accuracy"], strict=True)
-                    )
-                )
-        return {"metrics": out, "examples": examples}
+        y_np = y.cpu().numpy()
+        record: dict[str, list[Any]] = {"eps": [], "robust_accuracy": [], "success_rate": [], "confusion": []}
+        budgets = self._budgets(spec)
+        for j, eps in enumerate(budgets):
+            x_adv, targets = self.attack_all(self._attack(ctx, spec, eps), model, x, y)
+            adv = self.predict(model, x_adv)
+            record["eps"].append(float(eps) if eps is not None else float("nan"))
+            record["robust_accuracy"].append(robust_accuracy(y_np, adv.numpy()))
+            if targets is None:
+                record["success_rate"].append(success_rate(y_np, clean.numpy(), adv.numpy()))
+            else:  # a targeted attack succeeds when the prediction is its target
+                record["success_rate"].append(float((adv == targets).float().mean()))
+            record["confusion"].append(confusion(y_np, adv.numpy(), k).tolist())
+            state["predictions"][f"prediction_{name}_{j}"] = adv.numpy()
+            real = [b for b in budgets if b is not None]
+            if state["examples"] is None or (index == 0 and eps == max(real, default=eps)):
+                state["examples"] = (x_adv, clean, adv)
+            if bar is not None and task is not None:
+                bar.advance(task)
+        return record
 
     @staticmethod
     def _rows(label: str, metrics: dict[str, Any]) -> list[list[Any]]:
@@ -307,7 +331,7 @@ class EvasionTask:
 
     def _baselines(
         self,
-        ctx: RunContext,
+        ctx: TaskContext,
         model: nn.Module,
         x: torch.Tensor,
         y: torch.Tensor,

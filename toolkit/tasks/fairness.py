@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field
 
-from toolkit.context import RunContext, Table, TaskResult
 from toolkit.errors import UsageError
+from toolkit.results import Table, TaskResult
 
 if TYPE_CHECKING:
+    from toolkit.execution.context import TaskContext
     from matplotlib.figure import Figure
     from torch import nn
 
@@ -38,7 +39,10 @@ class FairnessTask:
     ``equal_opportunity_difference``, ``average_odds_difference``,
     ``equalized_odds_difference``, ``adversary_auc`` and ``groups`` (per-group rates);
     ``intersection`` for the attributes combined; ``before`` the same for the model before a
-    training-loop defense; ``baselines`` fairlearn's numbers.
+    training-loop defense; ``baselines`` fairlearn's numbers. Per sample
+    (``samples/test.npz``): ``label``, ``probability`` and ``prediction`` of the final model
+    (``..._before`` for the model before the defense) and ``group_<attribute>`` (1 =
+    privileged).
 
     Args:
         threshold: predict the favourable class when its probability exceeds this (default 0.5).
@@ -70,7 +74,7 @@ class FairnessTask:
         self.baseline_sensitive = list(baseline_sensitive)
         self.baseline_epochs = baseline_epochs
 
-    def run(self, ctx: RunContext) -> TaskResult:
+    def run(self, ctx: TaskContext) -> TaskResult:
         """Evaluate the model (and the model before its defense), then the baselines."""
         from toolkit import plots
 
@@ -87,21 +91,23 @@ class FairnessTask:
                 f"evaluate.baseline_sensitive: {unknown} not among the data's attributes {attrs}"
             )
         model = ctx.model()
-        defended = bool(ctx.recipe.defenses_by_hook("train"))
+        defended = bool(ctx.recipe.family("defenses", "train"))
         figures: dict[str, Figure] = {}
-        if ctx.history:
-            figures["training_curves"] = plots.training_curves(ctx.history)
+        if ctx.trained().history:
+            figures["training_curves"] = plots.training_curves(ctx.trained().history)
 
-        with ctx.stage("evaluate"):
+        with ctx.log.stage("evaluate"):
             after = self.evaluate(model, data, seed=ctx.recipe.seed)
             metrics: dict[str, Any] = {**after["metrics"], "threshold": self.threshold}
-            trained = ctx.notes.get("train_seconds")
-            total = None if trained is None else trained + ctx.notes.get("defend_seconds", 0.0)
+            trained = ctx.trained().seconds
+            total = trained + (ctx.defended().seconds if defended else 0.0)
             rows = [
                 ["model" if not defended else "after defense", *self._row(after["metrics"], attrs, total)]
             ]
+            samples = self._samples(data, after, "")
             if defended:
-                before = self.evaluate(ctx.pretrained_model(), data, seed=ctx.recipe.seed)
+                before = self.evaluate(ctx.trained().model, data, seed=ctx.recipe.seed)
+                samples.update(self._samples(data, before, "_before"))
                 metrics["before"] = before["metrics"]
                 rows.insert(0, ["before defense", *self._row(before["metrics"], attrs, trained)])
                 figures["probabilities_before"] = plots.group_distributions(
@@ -113,14 +119,14 @@ class FairnessTask:
                 data.info.sensitive,
                 title="after the defense" if defended else "",
             )
-        for name, history in ctx.defense_history.items():
+        for name, history in (ctx.defended().history if defended else {}).items():
             if history:
                 figures[f"{name}_history"] = plots.debiasing_history(history, attrs)
 
         tables = []
         requested = ctx.recipe.recipe.baselines.get("fairlearn", [])
         if requested:
-            with ctx.stage("baselines"):
+            with ctx.log.stage("baselines"):
                 base_rows, base_metrics = self._baselines(ctx, data, requested, after)
             metrics["baselines"] = {"fairlearn": base_metrics}
             rows += base_rows
@@ -137,7 +143,17 @@ class FairnessTask:
         columns.append("seconds")
         tables.append(Table(title=f"Fairness on {data.info.name} (test split)", columns=columns, rows=rows))
         tables.append(self._group_table(after["metrics"], data))
-        return TaskResult(metrics=metrics, tables=tables, figures=figures)
+        return TaskResult(metrics=metrics, tables=tables, figures=figures, samples={"test": samples})
+
+    @staticmethod
+    def _samples(data: DataBundle, result: dict[str, Any], suffix: str) -> dict[str, np.ndarray]:
+        """Per-sample columns of the test split (group columns and labels once)."""
+        columns = {f"probability{suffix}": result["p"], f"prediction{suffix}": result["pred"]}
+        if not suffix:
+            columns["label"] = data.test.y.numpy()
+            for attr in data.info.sensitive:
+                columns[f"group_{attr}"] = data.test.groups[attr].numpy()
+        return columns
 
     # ------------------------------------------------------------------ evaluation
 
@@ -214,7 +230,7 @@ class FairnessTask:
     # ------------------------------------------------------------------ baselines
 
     def _baselines(
-        self, ctx: RunContext, data: DataBundle, requested: list[str], ours: dict[str, Any]
+        self, ctx: TaskContext, data: DataBundle, requested: list[str], ours: dict[str, Any]
     ) -> tuple[list[list[Any]], dict[str, Any]]:
         from toolkit.baselines import fairlearn as fl
         from toolkit.metrics import fairness as fm
@@ -237,7 +253,7 @@ class FairnessTask:
                 y_test, ours["pred"], groups_test, ours["metrics"]["attributes"]
             )
         seed = ctx.recipe.seed
-        pretrained = ctx.pretrained_model()
+        pretrained = ctx.trained().model
 
         def proba(x: np.ndarray) -> np.ndarray:
             import torch

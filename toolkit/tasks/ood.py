@@ -11,12 +11,17 @@ by all detectors.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import numpy as np
 from pydantic import Field
 
-from toolkit.context import RunContext, Table, TaskResult
-from toolkit.errors import UsageError
+from toolkit.errors import Problem, UsageError
+from toolkit.results import Table, TaskResult
+
+if TYPE_CHECKING:
+    from toolkit.execution.context import TaskContext
+    from toolkit.recipe import ResolvedRecipe
 
 
 class OODTask:
@@ -27,7 +32,9 @@ class OODTask:
     accepted at the threshold), ``fpr_at_tpr_ood_positive`` (in-distribution samples
     rejected when a fraction ``tpr`` of the held-out ones is rejected: the FPR95 of
     pytorch-ood and OpenOOD), ``auroc``, ``aupr_in``, ``aupr_out``. Figures: training
-    curves, a score histogram per detector, the ROC curves of all detectors.
+    curves, a score histogram per detector, the ROC curves of all detectors. Per sample
+    (``samples/ood.npz``): ``held_out`` (1 for the held-out split), ``label``,
+    ``prediction``, ``probabilities`` and ``score_<detector>``.
 
     Args:
         tpr: fraction of in-distribution test samples accepted at the threshold (default 0.95).
@@ -39,7 +46,24 @@ class OODTask:
     def __init__(self, *, tpr: Annotated[float, Field(gt=0, le=1)] = 0.95) -> None:
         self.tpr = tpr
 
-    def run(self, ctx: RunContext) -> TaskResult:
+    @classmethod
+    def check(cls, recipe: ResolvedRecipe) -> list[Problem]:
+        """The dataset must be able to leave classes out, and the recipe must ask it to."""
+        spec = recipe.dataset
+        params = {p.name for p in spec.entry.signature().params}
+        if "holdout" not in params:
+            return [
+                Problem(
+                    "dataset.name",
+                    f"the ood task needs held-out classes, but dataset '{spec.name}' has no holdout "
+                    "parameter; use a dataset that can leave classes out (toolkit show datasets NAME)",
+                )
+            ]
+        if not spec.params.get("holdout"):
+            return [Problem("dataset.holdout", 'the ood task needs held-out classes, e.g. holdout = ["frog"]')]
+        return []
+
+    def run(self, ctx: TaskContext) -> TaskResult:
         """Train (or reuse) the model, score every detector and evaluate it."""
         from toolkit import plots
         from toolkit.metrics.classification import accuracy
@@ -59,13 +83,13 @@ class OODTask:
         detectors: dict[str, Any] = {}
         curves = {}
         figures = {}
-        with ctx.stage("detect"), ctx.progress() as bar:
+        with ctx.log.stage("detect"), ctx.log.progress() as bar:
             task = bar.add_task("detectors", total=len(ctx.recipe.detectors)) if bar else None
             for i, spec in enumerate(ctx.recipe.detectors):
                 label = ctx.recipe.label("detectors", i)
                 if bar is not None and task is not None:
                     bar.update(task, description=f"detector {label}")
-                detector = spec.create()
+                detector = ctx.build(spec)
                 detector.fit(model, train)
                 s_in = detector.score(model, test).detach().double().cpu().numpy()
                 s_out = detector.score(model, held).detach().double().cpu().numpy()
@@ -80,8 +104,9 @@ class OODTask:
                 )
                 if bar is not None and task is not None:
                     bar.advance(task)
-        if ctx.history:
-            figures = {"training_curves": plots.training_curves(ctx.history), **figures}
+        history = ctx.trained().history
+        if history:
+            figures = {"training_curves": plots.training_curves(history), **figures}
         figures["roc"] = plots.roc_curves(curves, tpr=self.tpr)
 
         pct = f"{self.tpr:g}"
@@ -118,4 +143,21 @@ class OODTask:
             "tpr": self.tpr,
             "detectors": detectors,
         }
-        return TaskResult(metrics=metrics, tables=[table], figures=figures)
+        samples = {"ood": self.samples(data, test, held, curves)}
+        return TaskResult(metrics=metrics, tables=[table], figures=figures, samples=samples)
+
+    @staticmethod
+    def samples(data: Any, test: Any, held: Any, curves: dict[str, Any]) -> dict[str, np.ndarray]:
+        """Per-sample columns: the in-distribution test split, then the held-out split."""
+        import torch
+
+        logits = torch.cat([test.logits, held.logits])
+        columns: dict[str, np.ndarray] = {
+            "held_out": np.r_[np.zeros(len(test), dtype=np.int8), np.ones(len(held), dtype=np.int8)],
+            "label": torch.cat([data.test.y, data.ood.y]).numpy(),
+            "prediction": logits.argmax(1).numpy(),
+            "probabilities": torch.softmax(logits, dim=1).numpy(),
+        }
+        for name, (s_in, s_out) in curves.items():
+            columns[f"score_{name}"] = np.r_[s_in, s_out]
+        return columns

@@ -1,8 +1,4 @@
-"""Run a resolved recipe: call its task and write the run folder.
-
-The folder is written under a temporary name (``.partial-...``) and renamed when complete,
-so an interrupted or failed run leaves nothing that looks finished: on failure the partial
-folder is removed.
+"""Run a resolved recipe: build its pipeline, call its task, write the run folder.
 
 Example:
     >>> from toolkit.recipe import parse_recipe
@@ -18,24 +14,24 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import platform
-import shutil
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit import __version__
 from toolkit.errors import RunError, ToolkitError
-from toolkit.recipe import ResolvedRecipe
+from toolkit.recipe import Component, ResolvedRecipe
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from toolkit.context import Table
+    from toolkit.execution.pipeline import Pipeline
+    from toolkit.results import Table
 
 
 @dataclass
@@ -67,94 +63,97 @@ def run(
 
     Raises:
         UsageError: a problem with the recipe's data or components (exit status 2).
-        RunError: the run failed (exit status 1); the original error is its ``__cause__``.
+        RunError: the run failed (exit status 1); the message names the component that
+            raised, with its distribution; the original error is its ``__cause__``.
     """
-    import torch
-
-    from toolkit import report
-    from toolkit.cache import ArtifactCache
-    from toolkit.context import RunContext, RunLog
+    from toolkit.execution.cache import ArtifactCache
+    from toolkit.execution.context import TaskContext
+    from toolkit.execution.log import RunLog
+    from toolkit.execution.pipeline import Pipeline
+    from toolkit.execution.runfolder import RunFolder
     from toolkit.runtime import resolve_device, seed_everything, set_threads
 
-    runtime = recipe.recipe.runtime
-    fingerprints = recipe.fingerprints()
     started = _dt.datetime.now()
-    parent = Path(out_dir) / recipe.name
-    parent.mkdir(parents=True, exist_ok=True)
-    final = _free_name(parent, f"{started:%Y%m%d-%H%M%S}-{fingerprints['run'][:8]}")
-    tmp = parent / f".partial-{final.name}"
-    tmp.mkdir()
-    log = RunLog(tmp / "log.txt", console)
+    folder = RunFolder(out_dir, recipe.name, recipe.fingerprints()["run"], started)
+    log = RunLog(folder.path / "log.txt", console)
     t0 = time.perf_counter()
     try:
-        set_threads(runtime.threads)
-        device = resolve_device(runtime.device)
+        import torch
+
+        set_threads(recipe.recipe.runtime.threads)
+        device = resolve_device(recipe.recipe.runtime.device)
         seed_everything(recipe.seed)
+        cache = ArtifactCache(cache_dir) if use_cache else None
+        pipeline = Pipeline(recipe, device=device, cache=cache, log=log)
         log.info(
-            f"run [bold]{recipe.name}[/bold] ({recipe.task.name}), fingerprint {fingerprints['run'][:12]}, "
-            f"device {device}, {torch.get_num_threads()} threads"
+            f"run [bold]{recipe.name}[/bold] ({recipe.task.name}), fingerprint "
+            f"{pipeline.fingerprints['run'][:12]}, device {device}, {torch.get_num_threads()} threads"
         )
-        ctx = RunContext(
-            recipe,
-            device=device,
-            cache=ArtifactCache(cache_dir) if use_cache else None,
-            log=log,
-            console=console,
-            folder=tmp,
-        )
-        task = recipe.task.create()
-        result = task.run(ctx)
-
-        with ctx.stage("report"):
-            figures_dir = tmp / "figures"
-            figures_dir.mkdir()
-            pngs = {}
-            from toolkit.plots import png_bytes
-
-            for name, fig in result.figures.items():
-                pngs[name] = png_bytes(fig)
-                (figures_dir / f"{name}.png").write_bytes(pngs[name])
+        result = recipe.task.create().run(TaskContext(pipeline, folder=folder.path))
+        with log.stage("report"):
             recipe_toml = recipe.to_toml()
-            (tmp / "recipe.toml").write_text(recipe_toml, encoding="utf-8")
-            report.write_json(tmp / "metrics.json", result.metrics)
-            report.write_json(tmp / "history.json", ctx.history)
-        ctx.timings["total"] = time.perf_counter() - t0
-        meta = _meta(recipe, ctx, started, device=str(device), threads=torch.get_num_threads())
-        report.write_json(tmp / "meta.json", meta)
-        (tmp / "report.html").write_text(
-            report.render_html(
-                title=f"{recipe.name}: {recipe.task.name}",
-                meta=meta,
-                tables=result.tables,
-                figures=pngs,
-                metrics=result.metrics,
-                recipe_toml=recipe_toml,
-            ),
-            encoding="utf-8",
-        )
-        log.info(f"done in {ctx.timings['total']:.1f} s")
+            trained = pipeline._trained
+            pngs = folder.write_result(
+                result, recipe_toml=recipe_toml, history=trained.history if trained else []
+            )
+        log.timings["total"] = time.perf_counter() - t0
+        meta = _meta(recipe, pipeline, started, device=str(device), threads=torch.get_num_threads())
+        _write_report(folder.path, recipe, result, meta, pngs, recipe_toml)
+        log.info(f"done in {log.timings['total']:.1f} s")
         log.close()
-        os.replace(tmp, final)
+        path = folder.finish()
     except BaseException as exc:
         log.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        folder.abort()
         if isinstance(exc, ToolkitError | KeyboardInterrupt):
             raise
-        raise RunError(f"run '{recipe.name}' failed: {type(exc).__name__}: {exc}") from exc
-    return RunResult(final, report.jsonable(result.metrics), result.tables, meta)
+        raise RunError(f"run '{recipe.name}' failed{blame(exc, recipe)}: {type(exc).__name__}: {exc}") from exc
+    from toolkit import report
+
+    return RunResult(path, report.jsonable(result.metrics), result.tables, meta)
 
 
-def _free_name(parent: Path, name: str) -> Path:
-    path, n = parent / name, 1
-    while path.exists() or (parent / f".partial-{path.name}").exists():
-        n += 1
-        path = parent / f"{name}-{n}"
-    return path
+def _write_report(
+    path: Path, recipe: ResolvedRecipe, result: Any, meta: dict[str, Any], pngs: dict[str, bytes], toml: str
+) -> None:
+    from toolkit import report
+
+    report.write_json(path / "meta.json", meta)
+    html = report.render_html(
+        title=f"{recipe.name}: {recipe.task.name}",
+        meta=meta,
+        tables=result.tables,
+        figures=pngs,
+        metrics=result.metrics,
+        recipe_toml=toml,
+    )
+    (path / "report.html").write_text(html, encoding="utf-8")
+
+
+def blame(exc: BaseException, recipe: ResolvedRecipe) -> str:
+    """`` in <kind> '<name>' (<distribution>, <target>)`` for the innermost component whose
+    code raised ``exc`` (read from the traceback), or ``""`` if none of them did."""
+    owners: dict[str, Component] = {}
+    for comps in (*recipe.components.values(), [recipe.task]):
+        for c in comps:
+            owners.setdefault(c.entry.module, c)
+    culprit = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        module = frame.f_globals.get("__name__", "")
+        if module in owners:
+            culprit = owners[module]
+    if culprit is None:
+        return ""
+    from toolkit.kinds import SINGULAR
+
+    return f" in {SINGULAR[culprit.kind]} '{culprit.name}' ({culprit.entry.provider}, {culprit.entry.target})"
 
 
 def _meta(
-    recipe: ResolvedRecipe, ctx: Any, started: _dt.datetime, *, device: str, threads: int
+    recipe: ResolvedRecipe, pipeline: Pipeline, started: _dt.datetime, *, device: str, threads: int
 ) -> dict[str, Any]:
+    trained, defended = pipeline._trained, pipeline._defended
+    loops = recipe.family("defenses", "train")
     return {
         "name": recipe.name,
         "task": recipe.task.name,
@@ -163,10 +162,10 @@ def _meta(
         "command": sys.argv,
         "started": started.isoformat(timespec="seconds"),
         "finished": _dt.datetime.now().isoformat(timespec="seconds"),
-        "fingerprints": ctx.fingerprints,
-        "timings": {k: round(v, 4) for k, v in ctx.timings.items()},
-        "model_cached": ctx.notes.get("model_cached"),
-        "defense_cached": ctx.notes.get("defense_cached"),
+        "fingerprints": pipeline.fingerprints,
+        "timings": {k: round(v, 4) for k, v in pipeline.log.timings.items()},
+        "model_cached": trained.cached if trained else None,
+        "defense_cached": defended.cached if defended is not None and loops else None,
         "device": device,
         "threads": threads,
         "versions": versions(),
@@ -174,14 +173,10 @@ def _meta(
         "git": git_state(),
         "components": {
             kind: [
-                {"name": c.name, "distribution": c.entry.provider, "target": c.entry.target} for c in comps
+                {"name": c.name, "distribution": c.entry.provider, "target": c.entry.target, "family": c.family}
+                for c in comps
             ]
-            for kind, comps in {
-                "task": [recipe.task],
-                "dataset": [recipe.dataset],
-                "model": [recipe.model] if recipe.model else [],
-                **recipe.components,
-            }.items()
+            for kind, comps in {"task": [recipe.task], **recipe.components}.items()
             if comps
         },
     }

@@ -1,0 +1,273 @@
+"""The stages of a run, each a typed value, each keyed by its fingerprint.
+
+::
+
+    data ──> poison ──> train ──> defend ──> run (the task)
+    dataset   poisoning   model,     defenses     evasion attacks, detectors,
+              attacks     [train],   with a loop  explainers, the task
+                          data and   of their own
+                          batch
+                          defenses
+
+:class:`Pipeline` computes each stage at most once, on first use: ``data()`` the clean
+data, ``poisoned()`` the data after the poisoning attacks, ``training_data()`` after the
+defenses of the data family, ``trained()`` the model after the shared training loop (with
+the defenses of the batch family), ``defended()`` after the defenses with a training loop
+of their own, ``undefended()`` the same recipe trained without any defense. Trained models
+are stored in (and reused from) the artifact cache under their stage's fingerprint.
+
+A sweep or a remote executor runs the same pipeline: it takes a resolved recipe and the
+machine settings, nothing else.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from toolkit.errors import UsageError
+from toolkit.protocols import bind
+from toolkit.recipe import Component, ResolvedRecipe
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from toolkit.data.base import DataBundle, DataInfo
+    from toolkit.execution.cache import ArtifactCache
+    from toolkit.execution.log import RunLog
+
+
+@dataclass
+class TrainedModel:
+    """A model after the ``train`` or ``defend`` stage.
+
+    Args:
+        model: the network, in eval mode, on the run's device.
+        history: per-epoch records of the training loop; for ``defend``, each defense's
+            records under its name.
+        seconds: how long the training took (when it was made, if it came from the cache).
+        cached: whether it came from the artifact cache.
+        fingerprint: the stage's fingerprint (the cache key).
+    """
+
+    model: nn.Module
+    history: Any = field(default_factory=list)
+    seconds: float = 0.0
+    cached: bool = False
+    fingerprint: str = ""
+
+
+class Pipeline:
+    """The stages of one resolved recipe on one device.
+
+    Args:
+        recipe: the resolved recipe.
+        device: where models run.
+        cache: the artifact store, or ``None`` to neither read nor write it.
+        log: where messages, progress bars and stage timings go.
+    """
+
+    def __init__(
+        self, recipe: ResolvedRecipe, *, device: torch.device, cache: ArtifactCache | None, log: RunLog
+    ) -> None:
+        self.recipe = recipe
+        self.device = device
+        self.cache = cache
+        self.log = log
+        self.fingerprints = recipe.fingerprints()
+        self._data: DataBundle | None = None
+        self._poisoned: DataBundle | None = None
+        self._training: DataBundle | None = None
+        self._trained: TrainedModel | None = None
+        self._defended: TrainedModel | None = None
+        self._undefended: TrainedModel | None = None
+
+    @property
+    def eval_batch_size(self) -> int:
+        return self.recipe.recipe.runtime.eval_batch_size
+
+    def build(self, component: Component, info: DataInfo, params: dict[str, Any] | None = None) -> Any:
+        """Create a component (with ``params`` instead of the recipe's, if given) bound to ``info``."""
+        obj = component.factory(**(component.params if params is None else params))
+        return bind(obj, info)
+
+    # ------------------------------------------------------------------ data stages
+
+    def data(self) -> DataBundle:
+        """The dataset, loaded once (stage ``data``)."""
+        if self._data is None:
+            spec = self.recipe.dataset
+            with self.log.stage("data"):
+                self._data = spec.create(self.recipe.seed)
+            d = self._data
+            ood = f", {len(d.ood)} held-out" if d.ood is not None else ""
+            self.log.info(
+                f"data [bold]{spec.name}[/bold]: {len(d.train)} train, {len(d.test)} test{ood}; "
+                f"{d.info.num_classes} classes"
+            )
+        return self._data
+
+    def poisoned(self) -> DataBundle:
+        """The data after every poisoning attack, in recipe order (stage ``poison``)."""
+        if self._poisoned is None:
+            import torch
+
+            bundle = self.data()
+            attacks = self.recipe.family("attacks", "poisoning")
+            if attacks:
+                rng = torch.Generator().manual_seed(self.recipe.seed)
+                with self.log.stage("poison"):
+                    for spec in attacks:
+                        bundle = self.build(spec, bundle.info).poison(bundle, rng)
+                        self.log.info(f"poisoning attack [bold]{spec.name}[/bold] applied to the training data")
+            self._poisoned = bundle
+        return self._poisoned
+
+    def training_data(self) -> DataBundle:
+        """What the model is trained on: the poisoned data after the data defenses."""
+        if self._training is None:
+            bundle = self.poisoned()
+            defenses = self.recipe.family("defenses", "data")
+            with self.log.stage("data"):
+                for spec in defenses:
+                    bundle = self.build(spec, bundle.info).transform(bundle)
+            self._training = bundle
+        return self._training
+
+    # ------------------------------------------------------------------ model stages
+
+    def trained(self) -> TrainedModel:
+        """The model after the shared training loop (stage ``train``), from the cache if there."""
+        if self._trained is None:
+            self._trained = self._train()
+        return self._trained
+
+    def _train(self) -> TrainedModel:
+        from toolkit.runtime import seed_everything
+        from toolkit.training import train
+
+        spec = self.recipe.model
+        if spec is None:
+            raise UsageError(f"the '{self.recipe.task.name}' task needs a [model] table")
+        data = self.training_data()
+        seed_everything(self.recipe.seed)
+        model = spec.create(data.info).to(self.device)
+        cfg = self.recipe.recipe.train
+        hooks = [self.build(d, data.info) for d in self.recipe.family("defenses", "batch")]
+
+        def batch_hook(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            for hook in hooks:
+                x, y = hook.transform(m, x, y)
+            return x, y
+
+        def fit(bar: Any) -> list[dict[str, float]]:
+            return train(
+                model,
+                data.train,
+                cfg,
+                seed=self.recipe.seed,
+                device=self.device,
+                test=data.test,
+                eval_batch_size=self.eval_batch_size,
+                batch_hook=batch_hook if hooks else None,
+                progress=bar,
+                info=data.info,
+            )
+
+        n_params = sum(p.numel() for p in model.parameters())
+        result = self._cached(
+            model,
+            "train",
+            fit,
+            what=f"model [bold]{spec.name}[/bold]",
+            doing=f"({n_params:,} parameters): training {cfg.epochs} epochs on {self.device}",
+        )
+        last = result.history[-1] if result.history else {}
+        if "test_accuracy" in last:
+            self.log.info(
+                f"train accuracy {last['train_accuracy']:.3f}, test accuracy {last['test_accuracy']:.3f}"
+            )
+        return result
+
+    def defended(self) -> TrainedModel:
+        """The final model: the trained one after each defense with a training loop of its own
+        (stage ``defend``); without such defenses, :meth:`trained`."""
+        if self._defended is None:
+            loops = self.recipe.family("defenses", "train")
+            if not loops:
+                self._defended = self.trained()
+            else:
+                model = copy.deepcopy(self.trained().model)
+                data = self.training_data()
+
+                def fit(bar: Any) -> dict[str, list[dict[str, float]]]:
+                    return {
+                        spec.name: self.build(spec, data.info).train(
+                            model, data, seed=self.recipe.seed, device=self.device, progress=bar
+                        )
+                        for spec in loops
+                    }
+
+                names = ", ".join(d.name for d in loops)
+                self._defended = self._cached(
+                    model,
+                    "defend",
+                    fit,
+                    what=f"defense{'s' if len(loops) > 1 else ''} [bold]{names}[/bold]",
+                    doing=f"on {self.device}",
+                )
+        return self._defended
+
+    def undefended(self) -> TrainedModel:
+        """The same recipe trained without any defense (shares the cache with that recipe)."""
+        if self._undefended is None:
+            twin = Pipeline(self.recipe.without("defenses"), device=self.device, cache=self.cache, log=self.log)
+            twin._data, twin._poisoned = self._data, self._poisoned
+            self._undefended = twin.trained()
+        return self._undefended
+
+    def _cached(
+        self, model: nn.Module, stage: str, fit: Callable[[Any], Any], *, what: str, doing: str
+    ) -> TrainedModel:
+        """Load ``model``'s weights for ``stage`` from the cache, or run ``fit`` and store them."""
+        key = self.fingerprints[stage]
+        hit = self.cache.load("model", key) if self.cache is not None else None
+        if hit is not None:
+            with self.log.stage(stage):
+                state, meta = hit
+                model.load_state_dict(state)
+                model.eval()
+            when = _dt.datetime.fromtimestamp(meta.get("created", 0)).strftime("%Y-%m-%d %H:%M")
+            self.log.info(
+                f"{what}: [green]reusing cached model[/green] {key[:12]} "
+                f"(made {when}, {meta.get('seconds', 0):.1f} s then); --no-cache recomputes"
+            )
+            return TrainedModel(model, meta.get("history", []), float(meta.get("seconds", 0.0)), True, key)
+        self.log.info(f"{what} {doing}")
+        with self.log.stage(stage), self.log.progress() as bar:
+            started = time.perf_counter()
+            history = fit(bar)
+            seconds = time.perf_counter() - started
+        model.eval()
+        self.log.info(f"{what}: done in {seconds:.1f} s")
+        if self.cache is not None:
+            meta = {
+                "description": self._describe(stage),
+                "stage": self.recipe.stages()[stage],
+                "history": history,
+                "seconds": seconds,
+            }
+            self.cache.save("model", key, model.state_dict(), meta)
+        return TrainedModel(model, history, seconds, False, key)
+
+    def _describe(self, stage: str) -> str:
+        model = self.recipe.model.name if self.recipe.model else "model"
+        text = f"{self.recipe.name}: {model} trained on {self.recipe.dataset.name}"
+        if stage == "defend":
+            text += " + " + ", ".join(d.name for d in self.recipe.family("defenses", "train"))
+        return text

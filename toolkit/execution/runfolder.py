@@ -1,0 +1,114 @@
+"""The run folder: written under a temporary name, renamed when complete.
+
+``runs/<name>/<timestamp>-<fingerprint>/`` holds ``recipe.toml`` (resolved), ``meta.json``,
+``metrics.json``, ``history.json``, ``figures/*.png``, ``samples/*.npz`` (per-sample
+columns), ``report.html`` and ``log.txt``. Until it is complete it is
+``.partial-<timestamp>-<fingerprint>``; a failed run removes it, and ``runs/<name>/`` too
+if nothing else is in it, so nothing half-written looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkit import report
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from toolkit.results import TaskResult
+
+
+class RunFolder:
+    """A run folder being written.
+
+    Args:
+        out_dir: the parent of the runs (``runs``).
+        name: the recipe's name.
+        fingerprint: the run stage's fingerprint (its first 8 characters name the folder).
+        started: when the run started.
+    """
+
+    def __init__(self, out_dir: str | Path, name: str, fingerprint: str, started: _dt.datetime) -> None:
+        self.parent = Path(out_dir) / name
+        created = not self.parent.exists()
+        self.parent.mkdir(parents=True, exist_ok=True)
+        self._created_parent = created
+        self.final = _free_name(self.parent, f"{started:%Y%m%d-%H%M%S}-{fingerprint[:8]}")
+        self.path = self.parent / f".partial-{self.final.name}"
+        self.path.mkdir()
+
+    def write_result(self, result: TaskResult, *, recipe_toml: str, history: Any) -> dict[str, bytes]:
+        """Figures, per-sample columns, the resolved recipe, metrics and history; returns the PNGs."""
+        from toolkit.plots import png_bytes
+
+        figures = self.path / "figures"
+        figures.mkdir()
+        pngs = {}
+        for name, fig in result.figures.items():
+            pngs[name] = png_bytes(fig)
+            (figures / f"{name}.png").write_bytes(pngs[name])
+        if result.samples:
+            samples = self.path / "samples"
+            samples.mkdir()
+            for name, columns in result.samples.items():
+                write_samples(samples / f"{name}.npz", columns)
+        (self.path / "recipe.toml").write_text(recipe_toml, encoding="utf-8")
+        report.write_json(self.path / "metrics.json", result.metrics)
+        report.write_json(self.path / "history.json", history)
+        return pngs
+
+    def finish(self) -> Path:
+        """Rename the folder to its final name; returns it."""
+        os.replace(self.path, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        """Remove what was written (and the recipe's folder if this run created it empty)."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._created_parent:
+            with contextlib.suppress(OSError):
+                self.parent.rmdir()  # only when empty
+
+
+def write_samples(path: Path, columns: dict[str, np.ndarray]) -> None:
+    """Per-sample columns as one ``.npz`` (NumPy arrays of one length, no pickled objects)."""
+    import numpy as np
+
+    arrays = {k: np.asarray(v) for k, v in columns.items()}
+    lengths = {k: len(v) for k, v in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"the columns of {path.name} differ in length: {lengths}")
+    for k, v in arrays.items():
+        if v.dtype == object:
+            raise ValueError(f"column {k!r} of {path.name} holds Python objects; use numbers or strings")
+    np.savez_compressed(path, **arrays)
+
+
+def read_samples(path: str | Path) -> dict[str, np.ndarray]:
+    """The columns of a ``samples/*.npz`` file (loaded without pickle).
+
+    Example:
+        >>> import numpy as np, tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.npz"
+        >>> write_samples(p, {"y": np.array([0, 1]), "score": np.array([0.5, 0.25])})
+        >>> read_samples(p)["score"].tolist()
+        [0.5, 0.25]
+    """
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def _free_name(parent: Path, name: str) -> Path:
+    path, n = parent / name, 1
+    while path.exists() or (parent / f".partial-{path.name}").exists():
+        n += 1
+        path = parent / f"{name}-{n}"
+    return path

@@ -1,0 +1,103 @@
+"""The one table of component kinds.
+
+Everything that differs between kinds is an entry here: the entry-point group, the recipe
+section, whether the section holds one table or a list, the stage of a run whose
+fingerprint the kind's components enter (per family, where the family decides), the
+protocol of each family (:mod:`toolkit.protocols`) and the conformance check
+(:mod:`toolkit.testing`). The registry, the recipe schema, the fingerprints and the
+conformance tests all read this table, so adding a kind is one entry here plus its package.
+
+Example:
+    >>> KINDS["detectors"].group, KINDS["detectors"].section, KINDS["attacks"].stage("poisoning")
+    ('toolkit.detectors', 'detectors', 'poison')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: The stages of a run, in order; each has a fingerprint that includes its parents'.
+STAGES = ("data", "poison", "train", "defend", "run")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of component.
+
+    Args:
+        name: the registry key and the plural noun (``"detectors"``).
+        singular: the noun in messages (``"detector"``).
+        section: the recipe section (``"dataset"``, ``"detectors"``); ``None`` for the task,
+            which the top-level ``task`` key names and ``[evaluate]`` parameterizes.
+        many: the section is a list of tables (``[[detectors]]``) rather than one table.
+        default_stage: the stage whose fingerprint the kind's components enter.
+        families: family name -> ``"module:Protocol"`` of :mod:`toolkit.protocols`; a
+            component's family is the first whose protocol it satisfies.
+        family_stages: stages of the families that enter another stage than the default.
+        check: the name of the conformance check in :mod:`toolkit.testing`.
+    """
+
+    name: str
+    singular: str
+    section: str | None
+    many: bool
+    default_stage: str
+    families: Mapping[str, str]
+    family_stages: Mapping[str, str] = field(default_factory=dict)
+    check: str = ""
+
+    @property
+    def group(self) -> str:
+        """The entry-point group (``toolkit.<name>``)."""
+        return f"toolkit.{self.name}"
+
+    def stage(self, family: str | None) -> str:
+        """The stage a component of ``family`` enters."""
+        return self.family_stages.get(family or "", self.default_stage)
+
+
+_P = "toolkit.protocols"
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("datasets", "dataset", "dataset", False, "data", {"dataset": f"{_P}:Dataset"}, check="check_dataset"),
+        Kind("models", "model", "model", False, "train", {"model": f"{_P}:Model"}, check="check_model"),
+        Kind(
+            "attacks",
+            "attack",
+            "attacks",
+            True,
+            "run",
+            {"evasion": f"{_P}:EvasionAttack", "poisoning": f"{_P}:PoisoningAttack"},
+            {"poisoning": "poison"},
+            check="check_attack",
+        ),
+        Kind(
+            "defenses",
+            "defense",
+            "defenses",
+            True,
+            "train",
+            {"data": f"{_P}:DataDefense", "batch": f"{_P}:BatchDefense", "train": f"{_P}:TrainingDefense"},
+            {"train": "defend"},
+            check="check_defense",
+        ),
+        Kind("detectors", "detector", "detectors", True, "run", {"detector": f"{_P}:Detector"}, check="check_detector"),
+        Kind(
+            "explainers", "explainer", "explainers", True, "run", {"explainer": f"{_P}:Explainer"}, check="check_explainer"
+        ),
+        Kind("tasks", "task", None, False, "run", {"task": f"{_P}:Task"}, check="check_task"),
+    )
+}
+
+#: The singular noun of each kind, for messages.
+SINGULAR: dict[str, str] = {k.name: k.singular for k in KINDS.values()}
+
+#: Recipe sections that hold one component table, and those that hold a list of them.
+SINGLE_SECTIONS: tuple[str, ...] = tuple(k.section for k in KINDS.values() if k.section and not k.many)
+LIST_SECTIONS: tuple[str, ...] = tuple(k.section for k in KINDS.values() if k.section and k.many)
+
+#: The kind of each recipe section.
+BY_SECTION: dict[str, Kind] = {k.section: k for k in KINDS.values() if k.section}
