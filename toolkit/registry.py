@@ -352,8 +352,8 @@ class Entry:
 
     def code_id(self) -> str:
         """What identifies the component's code in fingerprints: a hash of its module's
-        source for the toolkit's own components (an edit retrains), the distribution and
-        version for a plugin (an upgrade retrains)."""
+        source (an edit retrains), and for a plugin also its distribution and version (an
+        upgrade retrains, even of a compiled or zipped plugin whose source cannot be read)."""
         return _code_id(self)
 
     def load(self) -> Any:
@@ -384,7 +384,7 @@ def _load(entry: Entry) -> Any:
 @cache
 def _code_id(entry: Entry) -> str:
     if entry.dist is not None and not entry.builtin:
-        return f"{entry.dist}=={entry.version}"
+        return f"{entry.dist}=={entry.version}:{source_hash(entry.module)}"
     return source_hash(entry.module)
 
 
@@ -518,4 +518,5 @@ def refresh() -> None:
     _entries.cache_clear()
     _signature.cache_clear()
     _load.cache_clear()
+    _code_id.cache_clear()
     importlib.invalidate_caches()

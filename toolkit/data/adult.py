@@ -14,6 +14,8 @@ Preprocessing (the protocol of the adversarial-debiasing tutorial this reproduce
    columns, dropping the first level of each.
 5. Split 70/30, stratified on the label; standardize every column with the mean and
    standard deviation of the training part only.
+6. The input domain (where an attack may move a row) is, per feature, the standardized
+   minimum and maximum over all rows: a one-hot column stays between its two values.
 
 ``source = "openml"`` fetches OpenML's copy (data id 1590, train and test files together)
 through ``fairlearn.datasets.fetch_adult`` instead, when online.
@@ -22,6 +24,7 @@ through ``fairlearn.datasets.fetch_adult`` instead, when online.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -29,6 +32,7 @@ import torch
 from pydantic import Field
 
 from toolkit.data.base import DataBundle, DataInfo, Split, stratified_split
+from toolkit.data.domain import Domain
 from toolkit.errors import DataError
 
 if TYPE_CHECKING:
@@ -41,6 +45,8 @@ COLUMNS = [
 ]  # fmt: skip
 NUMERIC = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
 BUNDLED = Path(__file__).resolve().parent / "files" / "adult"
+CLASS_NAMES = ["<=50K", ">50K"]
+MODALITY = "tabular"
 
 #: The two groups of each binarization: (unprivileged, privileged) when the default holds.
 GROUPS: dict[str, tuple[str, str]] = {
@@ -87,13 +93,66 @@ def load(
     unknown = sorted(set(drop) - set(COLUMNS))
     if unknown:
         raise DataError(f"dataset.drop: unknown column(s) {unknown}; columns: {', '.join(COLUMNS[:-1])}")
+    frame = _select_rows(frame, sensitive, race)
+    groups, described = _group_columns(frame, sensitive, race, privileged)
+    y = torch.tensor((frame["income"] == ">50K").to_numpy(), dtype=torch.long)
+    features = _one_hot(frame.drop(columns=["income", *sensitive, *drop]))
+    x = torch.tensor(features.to_numpy(dtype="float32"))
+    train_idx, test_idx = _split_indices(y, test_size, seed, stratify=stratify)
+    x, mean, std = _standardize(x, train_idx)
+    domain = Domain(tuple(x.min(dim=0).values.tolist()), tuple(x.max(dim=0).values.tolist()))
+    train, test = _split(x, y, groups, train_idx), _split(x, y, groups, test_idx)
+    info = DataInfo(
+        name="adult",
+        modality="tabular",
+        input_shape=(x.shape[1],),
+        class_names=["<=50K", ">50K"],
+        sensitive=described,
+        feature_names=list(features.columns),
+        domain=domain,
+    )
+    origin = source if data_dir is None else str(data_dir)
+    extras = _extras(origin, len(y), train, test, mean, std, described, sensitive)
+    return DataBundle(train, test, info, extras=extras)
+
+
+def _select_rows(frame: pd.DataFrame, sensitive: Sequence[str], race: str) -> pd.DataFrame:
+    """The rows the race binarization keeps (all of them without race), renumbered from 0.
+
+    Args:
+        frame: the raw table.
+        sensitive: the sensitive attributes.
+        race: ``"white_vs_black"`` keeps only White and Black rows; ``"white_vs_nonwhite"``
+            keeps every row and renames every race but White ``"Non-white"``.
+
+    Returns:
+        The selected rows with a fresh index.
+    """
     if "race" in sensitive:
         if race == "white_vs_black":
             frame = frame[frame["race"].isin(["White", "Black"])]
         else:
             frame = frame.assign(race=frame["race"].where(frame["race"] == "White", "Non-white"))
-    frame = frame.reset_index(drop=True)
+    return frame.reset_index(drop=True)
 
+
+def _group_columns(
+    frame: pd.DataFrame, sensitive: Sequence[str], race: str, privileged: dict[str, str]
+) -> tuple[dict[str, torch.Tensor], dict[str, tuple[str, str]]]:
+    """The group column of each sensitive attribute (1 = privileged) and its two group names.
+
+    Args:
+        frame: the selected rows.
+        sensitive: the sensitive attributes.
+        race: the race binarization.
+        privileged: the privileged group of each attribute (default the second of its pair).
+
+    Returns:
+        The group columns and, per attribute, ``(unprivileged, privileged)``.
+
+    Raises:
+        DataError: a privileged group or attribute that does not exist.
+    """
     groups: dict[str, torch.Tensor] = {}
     described: dict[str, tuple[str, str]] = {}
     for attr in sensitive:
@@ -110,37 +169,65 @@ def load(
     stray = sorted(set(privileged) - {"race", "sex"})
     if stray:
         raise DataError(f"dataset.privileged: unknown attribute(s) {stray}; Adult's are 'race' and 'sex'")
+    return groups, described
 
-    y = torch.tensor((frame["income"] == ">50K").to_numpy(), dtype=torch.long)
-    inputs = frame.drop(columns=["income", *sensitive, *drop])
-    features = _one_hot(inputs)
-    x = torch.tensor(features.to_numpy(dtype="float32"))
+
+def _split_indices(
+    y: torch.Tensor, test_size: float, seed: int, *, stratify: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sorted train and test row indices: stratified on ``y``, or a seeded random permutation."""
     if stratify:
-        train_idx, test_idx = stratified_split(y, test_size, seed)
-    else:
-        perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-        n_test = round(test_size * len(y))
-        train_idx, test_idx = perm[n_test:].sort().values, perm[:n_test].sort().values
+        return stratified_split(y, test_size, seed)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    n_test = round(test_size * len(y))
+    return perm[n_test:].sort().values, perm[:n_test].sort().values
+
+
+def _standardize(x: torch.Tensor, train_idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``x`` standardized with the training rows' mean and standard deviation (1 where it is 0).
+
+    Returns:
+        The standardized ``x``, the mean and the standard deviation.
+    """
     mean = x[train_idx].mean(dim=0)
     std = x[train_idx].std(dim=0, unbiased=False)
     std = torch.where(std > 0, std, torch.ones_like(std))
-    x = (x - mean) / std
+    return (x - mean) / std, mean, std
 
-    def split(idx: torch.Tensor) -> Split:
-        return Split(x[idx], y[idx], {k: v[idx] for k, v in groups.items()})
 
-    train, test = split(train_idx), split(test_idx)
-    info = DataInfo(
-        name="adult",
-        modality="tabular",
-        input_shape=(x.shape[1],),
-        class_names=["<=50K", ">50K"],
-        sensitive=described,
-        feature_names=list(features.columns),
-    )
-    extras: dict[str, Any] = {
-        "source": source if data_dir is None else str(data_dir),
-        "rows": len(y),
+def _split(x: torch.Tensor, y: torch.Tensor, groups: dict[str, torch.Tensor], idx: torch.Tensor) -> Split:
+    """The rows ``idx`` of the inputs, labels and group columns."""
+    return Split(x[idx], y[idx], {k: v[idx] for k, v in groups.items()})
+
+
+def _extras(
+    origin: str,
+    rows: int,
+    train: Split,
+    test: Split,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    described: dict[str, tuple[str, str]],
+    sensitive: Sequence[str],
+) -> dict[str, Any]:
+    """What the bundle records about the data: source, rows, positive rates, scaler, group sizes.
+
+    Args:
+        origin: the source, or the folder read.
+        rows: the rows kept.
+        train: the training split.
+        test: the test split.
+        mean: the scaler's mean per feature.
+        std: the scaler's standard deviation per feature.
+        described: ``(unprivileged, privileged)`` per attribute.
+        sensitive: the sensitive attributes.
+
+    Returns:
+        The extras, with ``group_counts`` as ``{attr: {group: {"train": n, "test": n}}}``.
+    """
+    return {
+        "source": origin,
+        "rows": rows,
         "positive_rate": {"train": float(train.y.float().mean()), "test": float(test.y.float().mean())},
         "scaler": {"mean": mean.tolist(), "std": std.tolist()},
         "group_counts": {
@@ -154,7 +241,6 @@ def load(
             for attr in sensitive
         },
     }
-    return DataBundle(train, test, info, extras=extras)
 
 
 def _one_hot(frame: pd.DataFrame) -> pd.DataFrame:

@@ -27,6 +27,7 @@ from pydantic import Field
 from toolkit.data.base import DataBundle, Split, data_root, resolve_classes, split_holdout
 from toolkit.errors import DataError
 
+MODALITY = "image"
 CLASS_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -93,22 +94,8 @@ def load(
         >>> bundle.info.num_classes, bundle.info.holdout  # doctest: +SKIP
         (9, ['frog'])
     """
-    folder = find_folder(root)
-    if folder is None and download:
-        folder = _download(Path(root).expanduser() if root else data_root())
-    if folder is None:
-        where = Path(root).expanduser() if root else data_root()
-        raise DataError(
-            f"CIFAR-10 not found: looked for {FOLDER}/ (data_batch_1..5, test_batch) in {where}. "
-            "Set dataset.root or TOOLKIT_DATA to the folder that holds it, or set "
-            "dataset.download = true to fetch it (about 170 MB, needs a network connection)."
-        )
-    names = CLASS_NAMES
-    meta = folder / "batches.meta"
-    if meta.is_file():
-        with open(meta, "rb") as fh:
-            raw = pickle.load(fh, encoding="bytes")  # the data set's own format
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in raw.get(b"label_names", CLASS_NAMES)]
+    folder = _locate(root, download=download)
+    names = _label_names(folder)
     parts = [read_batch(folder / f) for f in TRAIN_FILES if (folder / f).is_file()]
     x_train = torch.from_numpy(np.concatenate([p[0] for p in parts]))
     y_train = torch.from_numpy(np.concatenate([p[1] for p in parts]))
@@ -137,6 +124,36 @@ def load(
         test=Split(x_test[te].contiguous(), y_test[te]),
         holdout=held_names,
     )
+
+
+def _locate(root: str | None, *, download: bool) -> Path:
+    """The ``cifar-10-batches-py`` folder, downloaded first when missing and ``download`` is set.
+
+    Raises:
+        DataError: the folder is missing (and was not downloaded).
+    """
+    folder = find_folder(root)
+    if folder is None and download:
+        folder = _download(Path(root).expanduser() if root else data_root())
+    if folder is None:
+        where = Path(root).expanduser() if root else data_root()
+        raise DataError(
+            f"CIFAR-10 not found: looked for {FOLDER}/ (data_batch_1..5, test_batch) in {where}. "
+            "Set dataset.root or TOOLKIT_DATA to the folder that holds it, or set "
+            "dataset.download = true to fetch it (about 170 MB, needs a network connection)."
+        )
+    return folder
+
+
+def _label_names(folder: Path) -> list[str]:
+    """The class names of ``batches.meta`` when the folder has it, else :data:`CLASS_NAMES`."""
+    names = CLASS_NAMES
+    meta = folder / "batches.meta"
+    if meta.is_file():
+        with open(meta, "rb") as fh:
+            raw = pickle.load(fh, encoding="bytes")  # the data set's own format
+        names = [n.decode() if isinstance(n, bytes) else str(n) for n in raw.get(b"label_names", CLASS_NAMES)]
+    return names
 
 
 def _download(root: Path) -> Path | None:  # pragma: no cover - needs the network

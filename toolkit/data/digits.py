@@ -15,6 +15,7 @@ from pydantic import Field
 
 from toolkit.data.base import DataBundle, Split, split_holdout, stratified_split
 
+MODALITY = "image"
 CLASS_NAMES = [str(d) for d in range(10)]
 
 

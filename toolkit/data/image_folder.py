@@ -25,6 +25,7 @@ from toolkit.errors import DataError
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
+MODALITY = "image"
 def load(
     seed: int,
     *,
