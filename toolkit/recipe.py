@@ -30,7 +30,7 @@ with its key path and, where one is close, a suggestion.
 
 Example:
     >>> from toolkit.recipe import parse_recipe
-    >>> r = parse_recipe({"task": "ood", "name": "demo", "dataset": {"name": "synthetic"},
+    >>> r = parse_recipe({"task": "ood", "name": "demo", "dataset": {"name": "synthetic", "holdout": ["c3"]},
     ...                   "model": {"name": "mlp"}, "detectors": [{"name": "msp"}]})
     >>> r.dataset.params["n_classes"]
     4
