@@ -13,7 +13,7 @@ from conftest import TINY_RECIPE, run_cli, write_dist
 from toolkit.errors import RecipeError, ToolkitWarning
 from toolkit.execution.runner import run
 from toolkit.recipe import load_recipe, parse_recipe
-from toolkit.registry import refresh, registry
+from toolkit.registry import refresh
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,9 @@ def clash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_the_builtin_name_wins_a_clash_with_a_warning(clash: Path) -> None:
-    with pytest.warns(ToolkitWarning, match="also registered by toolkit-plugin-clash 1.0.0.*toolkit-plugin-clash:msp"):
+    with pytest.warns(
+        ToolkitWarning, match="also registered by toolkit-plugin-clash 1.0.0.*toolkit-plugin-clash:msp"
+    ):
         recipe = load_recipe(ROOT / "recipes" / "quickstart.toml")
     assert recipe.detectors[0].entry.builtin
     picked = load_recipe(ROOT / "recipes" / "quickstart.toml", ["detectors.0.name=toolkit-plugin-clash:msp"])
@@ -89,7 +91,10 @@ def test_list_marks_clashes_and_import_failures(tmp_path: Path) -> None:
         "toolkit-plugin-broken",
         "0.0.1",
         {"toolkit.detectors": {"broken": "toolkit_plugin_broken.det:Broken"}},
-        {"toolkit_plugin_broken/__init__.py": "", "toolkit_plugin_broken/det.py": "raise RuntimeError('on purpose')\n"},
+        {
+            "toolkit_plugin_broken/__init__.py": "",
+            "toolkit_plugin_broken/det.py": "raise RuntimeError('on purpose')\n",
+        },
     )
     out = run_cli("list", "detectors", extra_path=[clash_site(tmp_path), broken])
     assert out.returncode == 0, out.stderr
@@ -97,7 +102,10 @@ def test_list_marks_clashes_and_import_failures(tmp_path: Path) -> None:
     assert "name clash" in lines["msp toolkit"] and "used by default" in lines["msp toolkit"]
     assert "name clash" in lines["msp toolkit-plugin-clash"]
     assert "toolkit-plugin-clash:msp" in lines["msp toolkit-plugin-clash"]
-    assert "fails to import" in lines["broken toolkit-plugin-broken"] and "on purpose" in lines["broken toolkit-plugin-broken"]
+    assert (
+        "fails to import" in lines["broken toolkit-plugin-broken"]
+        and "on purpose" in lines["broken toolkit-plugin-broken"]
+    )
     assert "note" not in lines.get("energy toolkit", "") and "clash" not in lines["energy toolkit"]
 
 
@@ -173,7 +181,7 @@ def test_a_budget_sweep_needs_attacks_with_a_budget(tmp_path: Path, monkeypatch:
     refresh()
     base = {"task": "evasion", "name": "e", "dataset": {"name": "synthetic"}, "model": {"name": "mlp"},
             "attacks": [{"name": "fgsm"}, {"name": "noise"}]}  # fmt: skip
-    with pytest.raises(RecipeError, match="attacks.1.name: attack 'noise' declares no budget"):
+    with pytest.raises(RecipeError, match=r"attacks\.1\.name: attack 'noise' declares no budget"):
         parse_recipe({**base, "evaluate": {"eps": [0.1]}})
     parse_recipe(base)  # without a sweep each attack uses its own settings
 
@@ -181,7 +189,10 @@ def test_a_budget_sweep_needs_attacks_with_a_budget(tmp_path: Path, monkeypatch:
 def test_explainers_are_checked_against_the_data_modality() -> None:
     base = {"task": "evasion", "name": "e", "dataset": {"name": "adult"}, "model": {"name": "mlp"},
             "attacks": [{"name": "fgsm"}]}  # fmt: skip
-    with pytest.raises(RecipeError, match="explainers.0.name: explainer 'grad_cam' works on image data, but the dataset 'adult' is tabular"):
+    with pytest.raises(
+        RecipeError,
+        match=r"explainers\.0\.name: explainer 'grad_cam' works on image data, but the dataset 'adult' is tabular",
+    ):
         parse_recipe({**base, "explainers": [{"name": "grad_cam"}]})
     parse_recipe({**base, "explainers": [{"name": "saliency"}, {"name": "integrated_gradients"}]})
 

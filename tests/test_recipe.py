@@ -161,7 +161,10 @@ def test_equal_values_written_differently_share_fingerprints() -> None:
     by_name = parse_recipe(digits, ['dataset.holdout=["8", "9"]', 'train.lr="1/1000"'])
     assert by_index.fingerprints() == by_name.fingerprints()
     assert by_index.dataset.params["holdout"] == ["8", "9"]
-    assert parse_recipe(digits, ['dataset.holdout=["7"]']).fingerprints()["data"] != by_name.fingerprints()["data"]
+    assert (
+        parse_recipe(digits, ['dataset.holdout=["7"]']).fingerprints()["data"]
+        != by_name.fingerprints()["data"]
+    )
     found = problems(digits, ['dataset.holdout=["nine"]'])
     assert any(p.startswith("dataset.holdout.0: unknown class 'nine'") for p in found), found
 

@@ -42,7 +42,9 @@ def test_fairness_table_recomputed_with_metricframe_from_the_run_folder() -> Non
         ours = metrics["attributes"][attr]
         for code in (0, 1):
             for name in ("selection_rate", "tpr", "fpr", "count"):
-                assert frame.by_group.loc[code, name] == pytest.approx(ours["groups"][str(code)][name], abs=1e-12)
+                assert frame.by_group.loc[code, name] == pytest.approx(
+                    ours["groups"][str(code)][name], abs=1e-12
+                )
         rates = frame.by_group["selection_rate"]
         assert 100 * min(rates[0] / rates[1], rates[1] / rates[0]) == pytest.approx(ours["p_rule"], abs=1e-9)
         eod = fairlearn.equalized_odds_difference(y, pred, sensitive_features=cols[f"group_{attr}"])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from toolkit.errors import RunError
-from toolkit.recipe import load_recipe, parse_recipe
 from toolkit.execution.runner import run
+from toolkit.recipe import load_recipe, parse_recipe
 
 
 def test_run_folder_contents(tiny_recipe: Path) -> None:
@@ -97,7 +97,7 @@ def test_usage_errors_raised_during_a_run_keep_their_class(tiny_recipe: Path) ->
 def test_validate_rejects_an_ood_recipe_without_held_out_classes(tiny_recipe: Path) -> None:
     from toolkit.errors import RecipeError
 
-    with pytest.raises(RecipeError, match="dataset.holdout: the ood task needs held-out classes"):
+    with pytest.raises(RecipeError, match=r"dataset\.holdout: the ood task needs held-out classes"):
         load_recipe(tiny_recipe, ["dataset.holdout=[]"])
 
 

@@ -54,7 +54,9 @@ def test_attacks_move_features_within_the_declared_bounds(context: TaskContext, 
     assert domain.contains(x_adv), "the attack left the declared input domain"
     low, high = torch.tensor(domain.low), torch.tensor(domain.high)
     unclipped = x + torch.sign(x_adv - x)  # where the attack would have gone past a bound
-    assert ((unclipped > high + 1e-6) | (unclipped < low - 1e-6)).any(), "no bound was binding: the test is too weak"
+    assert ((unclipped > high + 1e-6) | (unclipped < low - 1e-6)).any(), (
+        "no bound was binding: the test is too weak"
+    )
     at_bound = (x_adv - high).abs().lt(1e-6) | (x_adv - low).abs().lt(1e-6)
     assert at_bound.any()
     clean = task.predict(model, x)
@@ -63,7 +65,9 @@ def test_attacks_move_features_within_the_declared_bounds(context: TaskContext, 
 
 def test_art_clips_to_the_per_feature_bounds(context: TaskContext) -> None:
     pytest.importorskip("art")
-    spec = parse_recipe({**RECIPE, "attacks": [{"name": "art", "attack": "FastGradientMethod", "params": {"eps": 1.0}}]})
+    spec = parse_recipe(
+        {**RECIPE, "attacks": [{"name": "art", "attack": "FastGradientMethod", "params": {"eps": 1.0}}]}
+    )
     attack = context.build(spec.attacks[0])
     data = context.data()
     x, y = data.test.x[:64], data.test.y[:64]
@@ -72,7 +76,9 @@ def test_art_clips_to_the_per_feature_bounds(context: TaskContext) -> None:
 
 
 def test_torchattacks_refuses_a_domain_other_than_the_unit_interval(context: TaskContext) -> None:
-    spec = parse_recipe({**RECIPE, "attacks": [{"name": "torchattacks", "attack": "FGSM", "params": {"eps": 1.0}}]})
+    spec = parse_recipe(
+        {**RECIPE, "attacks": [{"name": "torchattacks", "attack": "FGSM", "params": {"eps": 1.0}}]}
+    )
     with pytest.raises(UsageError, match=r"torchattacks clips inputs to \[0, 1\].*per-feature bounds"):
         context.build(spec.attacks[0])
 

@@ -9,6 +9,7 @@ failed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class ToolkitWarning(UserWarning):
@@ -51,6 +52,12 @@ def require_fitted(component: object, *attributes: str) -> None:
     """Raise :class:`NotFittedError` unless every named attribute of ``component`` is set."""
     if any(getattr(component, a, None) is None for a in attributes):
         raise NotFittedError(component)
+
+
+def fitted(component: object, attribute: str) -> Any:
+    """The fitted attribute ``attribute`` of ``component``; :class:`NotFittedError` if unset."""
+    require_fitted(component, attribute)
+    return getattr(component, attribute)
 
 
 class RunError(ToolkitError):

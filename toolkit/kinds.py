@@ -62,7 +62,15 @@ _P = "toolkit.protocols"
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("datasets", "dataset", "dataset", False, "data", {"dataset": f"{_P}:Dataset"}, check="check_dataset"),
+        Kind(
+            "datasets",
+            "dataset",
+            "dataset",
+            False,
+            "data",
+            {"dataset": f"{_P}:Dataset"},
+            check="check_dataset",
+        ),
         Kind("models", "model", "model", False, "train", {"model": f"{_P}:Model"}, check="check_model"),
         Kind(
             "attacks",
@@ -84,9 +92,23 @@ KINDS: dict[str, Kind] = {
             {"train": "defend"},
             check="check_defense",
         ),
-        Kind("detectors", "detector", "detectors", True, "run", {"detector": f"{_P}:Detector"}, check="check_detector"),
         Kind(
-            "explainers", "explainer", "explainers", True, "run", {"explainer": f"{_P}:Explainer"}, check="check_explainer"
+            "detectors",
+            "detector",
+            "detectors",
+            True,
+            "run",
+            {"detector": f"{_P}:Detector"},
+            check="check_detector",
+        ),
+        Kind(
+            "explainers",
+            "explainer",
+            "explainers",
+            True,
+            "run",
+            {"explainer": f"{_P}:Explainer"},
+            check="check_explainer",
         ),
         Kind("tasks", "task", None, False, "run", {"task": f"{_P}:Task"}, check="check_task"),
     )

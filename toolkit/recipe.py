@@ -59,7 +59,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["FloatLike", "LIST_SECTIONS", "SINGLE_SECTIONS"]
+__all__ = ["LIST_SECTIONS", "SINGLE_SECTIONS", "FloatLike"]
 
 
 class _Strict(BaseModel):
@@ -446,8 +446,12 @@ def _resolve_sections(raw: Mapping[str, Any], problems: list[Problem]) -> dict[s
     out: dict[str, list[Component]] = {}
     for section, kind in BY_SECTION.items():
         value = raw.get(section)
-        tables = [(section, value)] if not kind.many else [(f"{section}.{i}", t) for i, t in enumerate(value or [])]
-        if not kind.many and value is None or not isinstance(value, Mapping | list):
+        tables = (
+            [(section, value)]
+            if not kind.many
+            else [(f"{section}.{i}", t) for i, t in enumerate(value or [])]
+        )
+        if (not kind.many and value is None) or not isinstance(value, Mapping | list):
             tables = []
         resolved = [
             _resolve(kind.name, t, path, problems)
@@ -502,7 +506,12 @@ def _resolve(
     except ValidationError as exc:
         known = [p.name for p in sig.params]
         problems.extend(
-            _problems(exc, prefix=tuple(path.split(".")), known=lambda _loc: known, owner=f"{SINGULAR[kind]} '{name}'")
+            _problems(
+                exc,
+                prefix=tuple(path.split(".")),
+                known=lambda _loc: known,
+                owner=f"{SINGULAR[kind]} '{name}'",
+            )
         )
         return None
     try:
@@ -558,14 +567,18 @@ def _normalize_classes(
                     picked.add(item)
                 else:
                     problems.append(
-                        Problem(f"{path}.{key}.{i}", f"class index {item} is out of range (0 to {len(names) - 1})")
+                        Problem(
+                            f"{path}.{key}.{i}", f"class index {item} is out of range (0 to {len(names) - 1})"
+                        )
                     )
             elif str(item) in names:
                 picked.add(names.index(str(item)))
             else:
                 close = suggest(str(item), names)
                 hint = f"did you mean '{close[0]}'? " if close else ""
-                problems.append(Problem(f"{path}.{key}.{i}", f"unknown class '{item}'; {hint}classes: {', '.join(names)}"))
+                problems.append(
+                    Problem(f"{path}.{key}.{i}", f"unknown class '{item}'; {hint}classes: {', '.join(names)}")
+                )
         out[key] = [names[j] for j in sorted(picked)]
     return out
 
@@ -584,7 +597,8 @@ def _check_modalities(recipe: ResolvedRecipe) -> list[Problem]:
                 problems.append(
                     Problem(
                         where,
-                        f"{SINGULAR[c.kind]} '{c.name}' works on {', '.join(supported)} data, but the dataset "
+                        f"{SINGULAR[c.kind]} '{c.name}' works on {', '.join(supported)} data, "
+                        "but the dataset "
                         f"'{recipe.dataset.name}' is {modality}; remove it or use another dataset",
                     )
                 )

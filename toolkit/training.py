@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -117,6 +118,45 @@ def train(
     x_all, y_all = to_device(data.x, device), data.y.to(device)
     steps = (len(data) + config.batch_size - 1) // config.batch_size
     bar = progress.add_task("training", total=config.epochs * steps) if progress is not None else None
+    step = _stepper(model, optimizer, augment, batch_hook, generator, progress, bar, config.epochs)
+
+    history: list[dict[str, float]] = []
+    model.train()
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        lr = float(optimizer.param_groups[0]["lr"])
+        loss_sum, correct = _epoch(x_all, y_all, config.batch_size, generator, partial(step, epoch))
+        if schedule is not None:
+            schedule.step()
+        n = len(data)
+        record: dict[str, float] = {
+            "epoch": epoch,
+            "train_loss": loss_sum / n,
+            "train_accuracy": correct / n,
+            "lr": lr,
+        }
+        if test is not None and len(test) > 0:
+            record["test_loss"], record["test_accuracy"] = evaluate(
+                model, test, device=device, batch_size=eval_batch_size
+            )
+        record["seconds"] = time.perf_counter() - started
+        history.append(record)
+    model.eval()
+    return history
+
+
+def _stepper(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    augment: Any,
+    batch_hook: BatchHook | None,
+    generator: torch.Generator,
+    progress: Any,
+    bar: Any,
+    epochs: int,
+) -> Callable[[int, Any, torch.Tensor], tuple[float, int]]:
+    """One optimization step on a stored batch: augment, convert, defense hook, forward,
+    backward, update; returns the batch's summed loss and its correct count."""
 
     def step(epoch: int, xb: Any, yb: torch.Tensor) -> tuple[float, int]:
         if augment is not None:  # on the stored dtype (uint8 images): exact and 4x less memory
@@ -131,32 +171,19 @@ def train(
         loss.backward()
         optimizer.step()
         if bar is not None:
-            text = f"training epoch {epoch}/{config.epochs} loss {float(loss.detach()):.3f}"
+            text = f"training epoch {epoch}/{epochs} loss {float(loss.detach()):.3f}"
             progress.update(bar, advance=1, description=text)
         return float(loss.detach()) * len(yb), int((logits.detach().argmax(1) == yb).sum())
 
-    history: list[dict[str, float]] = []
-    model.train()
-    for epoch in range(1, config.epochs + 1):
-        started = time.perf_counter()
-        lr = float(optimizer.param_groups[0]["lr"])
-        loss_sum, correct = _epoch(x_all, y_all, config.batch_size, generator, lambda x, y: step(epoch, x, y))
-        if schedule is not None:
-            schedule.step()
-        n = len(data)
-        record: dict[str, float] = {"epoch": epoch, "train_loss": loss_sum / n, "train_accuracy": correct / n, "lr": lr}
-        if test is not None and len(test) > 0:
-            record["test_loss"], record["test_accuracy"] = evaluate(
-                model, test, device=device, batch_size=eval_batch_size
-            )
-        record["seconds"] = time.perf_counter() - started
-        history.append(record)
-    model.eval()
-    return history
+    return step
 
 
 def _epoch(
-    x: Any, y: torch.Tensor, batch_size: int, generator: torch.Generator, step: Callable[[Any, torch.Tensor], Any]
+    x: Any,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    step: Callable[[Any, torch.Tensor], Any],
 ) -> tuple[float, int]:
     """One pass in a seeded random order; returns the summed loss and the correct count."""
     n = num_samples(x)

@@ -37,9 +37,7 @@ def attack_class(name: str) -> Any:
     )
 
 
-def art_classifier(
-    model: nn.Module, x: torch.Tensor, num_classes: int, domain: Domain | None = None
-) -> Any:
+def art_classifier(model: nn.Module, x: torch.Tensor, num_classes: int, domain: Domain | None = None) -> Any:
     """The model as ART's ``PyTorchClassifier`` on inputs in ``domain`` (default ``[0, 1]``)."""
     from art.estimators.classification import PyTorchClassifier
 

@@ -9,7 +9,8 @@ times:
     L-inf: x <- Proj_{||x - x0||_inf <= eps} (x + alpha * sign(g))
     L2:    x <- Proj_{||x - x0||_2  <= eps} (x + alpha * g / ||g||_2)
 
-followed by clipping to the data's input domain (``[0, 1]`` for images), with ``g`` the gradient of the loss with respect to the
+followed by clipping to the data's input domain (``[0, 1]`` for images), with ``g`` the
+gradient of the loss with respect to the
 input (ascent on the true label, or descent on the target's). Defaults: ``eps`` 8/255,
 ``alpha = 2.5 * eps / steps`` (2/255 for eps 8/255), 10 steps, L-inf, random start.
 The model runs in eval mode, its weights

@@ -11,8 +11,10 @@ Example:
     >>> d = Domain(low=(-1.0, 0.0), high=(1.0, 2.0))
     >>> d.clamp(torch.tensor([[-5.0, 5.0]])).tolist()
     [[-1.0, 2.0]]
-    >>> Domain.unit().clamp(torch.tensor([1.5])).tolist(), Domain.unbounded().clamp(torch.tensor([9.0])).tolist()
-    ([1.0], [9.0])
+    >>> Domain.unit().clamp(torch.tensor([1.5])).tolist()
+    [1.0]
+    >>> Domain.unbounded().clamp(torch.tensor([9.0])).tolist()
+    [9.0]
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ class Domain:
         t = torch.tensor(value, dtype=like.dtype, device=like.device)
         if t.numel() != like[0].numel():
             raise ValueError(
-                f"the input domain has {t.numel()} per-feature bounds, the inputs {like[0].numel()} values each"
+                f"the input domain has {t.numel()} per-feature bounds, "
+                f"the inputs {like[0].numel()} values each"
             )
         return t.view(like.shape[1:])
 
@@ -102,13 +105,16 @@ class Domain:
             if value is None:
                 return np.full(input_shape, fill, dtype=np.float32)
             if isinstance(value, float | int):
-                return float(value) if np.isscalar(value) else value
+                return float(value)
             return np.asarray(value, dtype=np.float32).reshape(input_shape)
 
         low, high = side(self.low, -np.inf), side(self.high, np.inf)
         if isinstance(low, float) and isinstance(high, float):
             return (low, high)
-        return (np.broadcast_to(low, input_shape).astype(np.float32), np.broadcast_to(high, input_shape).astype(np.float32))
+        return (
+            np.broadcast_to(low, input_shape).astype(np.float32),
+            np.broadcast_to(high, input_shape).astype(np.float32),
+        )
 
     def describe(self) -> str:
         """A short text for messages and reports."""

@@ -26,6 +26,8 @@ EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 MODALITY = "image"
+
+
 def load(
     seed: int,
     *,

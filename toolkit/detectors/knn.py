@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from toolkit.errors import fitted
 from toolkit.outputs import Outputs
-from toolkit.errors import require_fitted
 
 
 def knn_score(features: torch.Tensor, bank: torch.Tensor, k: int, *, chunk: int = 2048) -> torch.Tensor:
@@ -63,5 +63,4 @@ class KNN:
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor:
         """Negative distance to the k-th nearest training feature."""
-        require_fitted(self, "bank")
-        return knn_score(x.features, self.bank, self.k)
+        return knn_score(x.features, fitted(self, "bank"), self.k)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from toolkit.errors import fitted
 from toolkit.outputs import Outputs
-from toolkit.errors import require_fitted
 
 
 def fit_gaussians(features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,5 +65,4 @@ class Mahalanobis:
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor:
         """Negative Mahalanobis distance to the closest class mean."""
-        require_fitted(self, "means", "precision")
-        return mahalanobis_score(x.features, self.means, self.precision)
+        return mahalanobis_score(x.features, fitted(self, "means"), fitted(self, "precision"))

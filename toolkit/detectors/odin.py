@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from toolkit.errors import UsageError
 from toolkit.modelstate import frozen
 from toolkit.outputs import Outputs
 
@@ -69,5 +70,7 @@ class ODIN:
         out = []
         with frozen(model):
             for _, xb in x.batches(self.batch_size):
+                if not isinstance(xb, torch.Tensor):
+                    raise UsageError("odin perturbs its inputs: it needs tensor inputs, not named parts")
                 out.append(odin_score(model, xb, temperature=self.temperature, eps=self.eps).float().cpu())
         return torch.cat(out) if out else torch.zeros(0)

@@ -24,8 +24,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from toolkit.errors import UsageError, require_fitted
 from toolkit.outputs import Outputs
-from toolkit.errors import require_fitted
 
 
 class PCADetector:
@@ -50,8 +50,12 @@ class PCADetector:
         self.pca: Any = None
 
     def _vectors(self, x: Outputs) -> torch.Tensor:
-        v = x.features if self.source == "features" else x.inputs().flatten(1)
-        return v.double().cpu()
+        if self.source == "features":
+            return x.features.double().cpu()
+        inputs = x.inputs()
+        if not isinstance(inputs, torch.Tensor):
+            raise UsageError("pca_detector: source = 'inputs' needs tensor inputs; use source = 'features'")
+        return inputs.flatten(1).double().cpu()
 
     def fit(self, model: nn.Module, train: Outputs) -> PCADetector:
         """Fit the PCA on clean training data."""

@@ -27,10 +27,9 @@ import torch
 from torch import nn
 
 from toolkit.adapters import class_by_name
-from toolkit.errors import UsageError
+from toolkit.errors import UsageError, require_fitted
 from toolkit.modelstate import eval_mode
 from toolkit.outputs import Outputs
-from toolkit.errors import require_fitted
 
 
 def detector_class(name: str) -> type:

@@ -23,9 +23,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from toolkit.errors import UsageError
+from toolkit.errors import UsageError, require_fitted
 from toolkit.outputs import Outputs
-from toolkit.errors import require_fitted
 
 
 def head_weights(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:

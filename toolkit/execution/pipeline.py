@@ -124,7 +124,9 @@ class Pipeline:
                 with self.log.stage("poison"):
                     for spec in attacks:
                         bundle = self.build(spec, bundle.info).poison(bundle, rng)
-                        self.log.info(f"poisoning attack [bold]{spec.name}[/bold] applied to the training data")
+                        self.log.info(
+                            f"poisoning attack [bold]{spec.name}[/bold] applied to the training data"
+                        )
             self._poisoned = bundle
         return self._poisoned
 
@@ -226,7 +228,9 @@ class Pipeline:
     def undefended(self) -> TrainedModel:
         """The same recipe trained without any defense (shares the cache with that recipe)."""
         if self._undefended is None:
-            twin = Pipeline(self.recipe.without("defenses"), device=self.device, cache=self.cache, log=self.log)
+            twin = Pipeline(
+                self.recipe.without("defenses"), device=self.device, cache=self.cache, log=self.log
+            )
             twin._data, twin._poisoned = self._data, self._poisoned
             self._undefended = twin.trained()
         return self._undefended

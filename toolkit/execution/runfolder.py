@@ -87,7 +87,7 @@ def write_samples(path: Path, columns: dict[str, np.ndarray]) -> None:
     for k, v in arrays.items():
         if v.dtype == object:
             raise ValueError(f"column {k!r} of {path.name} holds Python objects; use numbers or strings")
-    np.savez_compressed(path, **arrays)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
 
 def read_samples(path: str | Path) -> dict[str, np.ndarray]:

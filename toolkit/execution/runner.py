@@ -30,8 +30,10 @@ from toolkit.recipe import Component, ResolvedRecipe
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from toolkit.execution.log import RunLog
     from toolkit.execution.pipeline import Pipeline
-    from toolkit.results import Table
+    from toolkit.execution.runfolder import RunFolder
+    from toolkit.results import Table, TaskResult
 
 
 @dataclass
@@ -66,40 +68,14 @@ def run(
         RunError: the run failed (exit status 1); the message names the component that
             raised, with its distribution; the original error is its ``__cause__``.
     """
-    from toolkit.execution.cache import ArtifactCache
-    from toolkit.execution.context import TaskContext
     from toolkit.execution.log import RunLog
-    from toolkit.execution.pipeline import Pipeline
     from toolkit.execution.runfolder import RunFolder
-    from toolkit.runtime import resolve_device, seed_everything, set_threads
 
     started = _dt.datetime.now()
     folder = RunFolder(out_dir, recipe.name, recipe.fingerprints()["run"], started)
     log = RunLog(folder.path / "log.txt", console)
-    t0 = time.perf_counter()
     try:
-        import torch
-
-        set_threads(recipe.recipe.runtime.threads)
-        device = resolve_device(recipe.recipe.runtime.device)
-        seed_everything(recipe.seed)
-        cache = ArtifactCache(cache_dir) if use_cache else None
-        pipeline = Pipeline(recipe, device=device, cache=cache, log=log)
-        log.info(
-            f"run [bold]{recipe.name}[/bold] ({recipe.task.name}), fingerprint "
-            f"{pipeline.fingerprints['run'][:12]}, device {device}, {torch.get_num_threads()} threads"
-        )
-        result = recipe.task.create().run(TaskContext(pipeline, folder=folder.path))
-        with log.stage("report"):
-            recipe_toml = recipe.to_toml()
-            trained = pipeline._trained
-            pngs = folder.write_result(
-                result, recipe_toml=recipe_toml, history=trained.history if trained else []
-            )
-        log.timings["total"] = time.perf_counter() - t0
-        meta = _meta(recipe, pipeline, started, device=str(device), threads=torch.get_num_threads())
-        _write_report(folder.path, recipe, result, meta, pngs, recipe_toml)
-        log.info(f"done in {log.timings['total']:.1f} s")
+        result, meta = _execute(recipe, folder, log, started, use_cache=use_cache, cache_dir=cache_dir)
         log.close()
         path = folder.finish()
     except BaseException as exc:
@@ -107,10 +83,53 @@ def run(
         folder.abort()
         if isinstance(exc, ToolkitError | KeyboardInterrupt):
             raise
-        raise RunError(f"run '{recipe.name}' failed{blame(exc, recipe)}: {type(exc).__name__}: {exc}") from exc
+        raise RunError(
+            f"run '{recipe.name}' failed{blame(exc, recipe)}: {type(exc).__name__}: {exc}"
+        ) from exc
     from toolkit import report
 
     return RunResult(path, report.jsonable(result.metrics), result.tables, meta)
+
+
+def _execute(
+    recipe: ResolvedRecipe,
+    folder: RunFolder,
+    log: RunLog,
+    started: _dt.datetime,
+    *,
+    use_cache: bool,
+    cache_dir: str | Path | None,
+) -> tuple[TaskResult, dict[str, Any]]:
+    """Set up the machine, run the task through the pipeline, write the run folder's files."""
+    import torch
+
+    from toolkit.execution.cache import ArtifactCache
+    from toolkit.execution.context import TaskContext
+    from toolkit.execution.pipeline import Pipeline
+    from toolkit.runtime import resolve_device, seed_everything, set_threads
+
+    t0 = time.perf_counter()
+    set_threads(recipe.recipe.runtime.threads)
+    device = resolve_device(recipe.recipe.runtime.device)
+    seed_everything(recipe.seed)
+    cache = ArtifactCache(cache_dir) if use_cache else None
+    pipeline = Pipeline(recipe, device=device, cache=cache, log=log)
+    log.info(
+        f"run [bold]{recipe.name}[/bold] ({recipe.task.name}), fingerprint "
+        f"{pipeline.fingerprints['run'][:12]}, device {device}, {torch.get_num_threads()} threads"
+    )
+    result = recipe.task.create().run(TaskContext(pipeline, folder=folder.path))
+    with log.stage("report"):
+        recipe_toml = recipe.to_toml()
+        trained = pipeline._trained
+        pngs = folder.write_result(
+            result, recipe_toml=recipe_toml, history=trained.history if trained else []
+        )
+    log.timings["total"] = time.perf_counter() - t0
+    meta = _meta(recipe, pipeline, started, device=str(device), threads=torch.get_num_threads())
+    _write_report(folder.path, recipe, result, meta, pngs, recipe_toml)
+    log.info(f"done in {log.timings['total']:.1f} s")
+    return result, meta
 
 
 def _write_report(
@@ -173,7 +192,12 @@ def _meta(
         "git": git_state(),
         "components": {
             kind: [
-                {"name": c.name, "distribution": c.entry.provider, "target": c.entry.target, "family": c.family}
+                {
+                    "name": c.name,
+                    "distribution": c.entry.provider,
+                    "target": c.entry.target,
+                    "family": c.family,
+                }
                 for c in comps
             ]
             for kind, comps in {"task": [recipe.task], **recipe.components}.items()

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from toolkit.adapters import class_by_name
-from toolkit.modelstate import frozen
 from toolkit.errors import UsageError
+from toolkit.modelstate import frozen
 
 
 def method_class(name: str) -> Any:

@@ -60,14 +60,15 @@ class OODTask:
                 )
             ]
         if not spec.params.get("holdout"):
-            return [Problem("dataset.holdout", 'the ood task needs held-out classes, e.g. holdout = ["frog"]')]
+            return [
+                Problem("dataset.holdout", 'the ood task needs held-out classes, e.g. holdout = ["frog"]')
+            ]
         return []
 
     def run(self, ctx: TaskContext) -> TaskResult:
         """Train (or reuse) the model, score every detector and evaluate it."""
         from toolkit import plots
         from toolkit.metrics.classification import accuracy
-        from toolkit.metrics.ood import ood_metrics
 
         data = ctx.data()
         if data.ood is None or len(data.ood) == 0:
@@ -75,14 +76,37 @@ class OODTask:
                 f"the ood task needs held-out classes: set dataset.holdout, e.g. "
                 f'holdout = ["{data.info.class_names[-1]}"]'
             )
-        model = ctx.model()
-        train, test, held = ctx.outputs("train"), ctx.outputs("test"), ctx.outputs("ood")
+        ctx.model()
+        test, held = ctx.outputs("test"), ctx.outputs("ood")
         acc = accuracy(data.test.y.numpy(), test.predictions.numpy())
         ctx.log.info(f"in-distribution test accuracy {acc:.4f}")
+        detectors, curves, figures = self.detect(ctx)
+        history = ctx.trained().history
+        if history:
+            figures = {"training_curves": plots.training_curves(history), **figures}
+        figures["roc"] = plots.roc_curves(curves, tpr=self.tpr)
+        metrics = {
+            "accuracy": acc,
+            "n_in": len(data.test),
+            "n_out": len(data.ood),
+            "holdout": data.info.holdout,
+            "tpr": self.tpr,
+            "detectors": detectors,
+        }
+        samples = {"ood": self.samples(data, test, held, curves)}
+        return TaskResult(metrics=metrics, tables=[self._table(data.info.holdout, acc, detectors)],
+                          figures=figures, samples=samples)  # fmt: skip
 
+    def detect(self, ctx: TaskContext) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """Fit every detector on the training outputs and score the test and held-out ones:
+        the metrics, the score pairs and a score histogram of each."""
+        from toolkit import plots
+        from toolkit.metrics.ood import ood_metrics
+
+        model, holdout = ctx.model(), ctx.data().info.holdout
+        train, test, held = ctx.outputs("train"), ctx.outputs("test"), ctx.outputs("ood")
         detectors: dict[str, Any] = {}
-        curves = {}
-        figures = {}
+        curves, figures = {}, {}
         with ctx.log.stage("detect"), ctx.log.progress() as bar:
             task = bar.add_task("detectors", total=len(ctx.recipe.detectors)) if bar else None
             for i, spec in enumerate(ctx.recipe.detectors):
@@ -96,23 +120,18 @@ class OODTask:
                 detectors[label] = ood_metrics(s_in, s_out, self.tpr)
                 curves[label] = (s_in, s_out)
                 figures[f"scores_{label}"] = plots.score_histogram(
-                    s_in,
-                    s_out,
-                    name=label,
-                    threshold=detectors[label]["threshold"],
-                    labels=("in-distribution test", f"held out ({', '.join(data.info.holdout)})"),
-                )
+                    s_in, s_out, name=label, threshold=detectors[label]["threshold"],
+                    labels=("in-distribution test", f"held out ({', '.join(holdout)})"),
+                )  # fmt: skip
                 if bar is not None and task is not None:
                     bar.advance(task)
-        history = ctx.trained().history
-        if history:
-            figures = {"training_curves": plots.training_curves(history), **figures}
-        figures["roc"] = plots.roc_curves(curves, tpr=self.tpr)
+        return detectors, curves, figures
 
+    def _table(self, holdout: list[str], acc: float, detectors: dict[str, Any]) -> Table:
         pct = f"{self.tpr:g}"
-        table = Table(
-            title=f"OOD detection: held out {', '.join(data.info.holdout)} "
-            f"(in-distribution accuracy {acc:.4f})",
+        keys = ("threshold", "fpr_at_tpr", "fpr_at_tpr_ood_positive", "auroc", "aupr_in", "aupr_out")
+        return Table(
+            title=f"OOD detection: held out {', '.join(holdout)} (in-distribution accuracy {acc:.4f})",
             columns=[
                 "detector",
                 "threshold",
@@ -122,29 +141,8 @@ class OODTask:
                 "AUPR-In",
                 "AUPR-Out",
             ],
-            rows=[
-                [
-                    name,
-                    m["threshold"],
-                    m["fpr_at_tpr"],
-                    m["fpr_at_tpr_ood_positive"],
-                    m["auroc"],
-                    m["aupr_in"],
-                    m["aupr_out"],
-                ]
-                for name, m in detectors.items()
-            ],
+            rows=[[name, *(m[k] for k in keys)] for name, m in detectors.items()],
         )
-        metrics = {
-            "accuracy": acc,
-            "n_in": len(data.test),
-            "n_out": len(data.ood),
-            "holdout": data.info.holdout,
-            "tpr": self.tpr,
-            "detectors": detectors,
-        }
-        samples = {"ood": self.samples(data, test, held, curves)}
-        return TaskResult(metrics=metrics, tables=[table], figures=figures, samples=samples)
 
     @staticmethod
     def samples(data: Any, test: Any, held: Any, curves: dict[str, Any]) -> dict[str, np.ndarray]:
