@@ -20,11 +20,10 @@ import torch
 from torch import nn
 
 from toolkit.adapters import class_by_name
+from toolkit.attacks.base import LibraryAttack
 from toolkit.data.domain import Domain
 from toolkit.errors import UsageError
 from toolkit.modelstate import frozen
-from toolkit.params import to_number
-from toolkit.protocols import EvasionAttack
 
 
 def attack_class(name: str) -> Any:
@@ -53,7 +52,7 @@ def art_classifier(model: nn.Module, x: torch.Tensor, num_classes: int, domain: 
     )
 
 
-class ART(EvasionAttack):
+class ART(LibraryAttack):
     """Adapter for an ART evasion attack.
 
     Args:
@@ -64,14 +63,7 @@ class ART(EvasionAttack):
     """
 
     example_params: ClassVar[dict[str, Any]] = {"attack": "FastGradientMethod", "params": {"eps": 0.03}}
-    budget = "params.eps"
-
-    def __init__(self, *, attack: str, params: dict[str, Any] = {}, seed: int = 0) -> None:  # noqa: B006
-        self.attack = attack
-        self.params = {k: to_number(v) for k, v in params.items()}
-        self.seed = seed
-        if self.params.get("targeted"):
-            raise UsageError("attacks: targeted attacks through ART are not supported; use pgd with target")
+    library = "ART"
 
     def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Adversarial examples from ART, as a tensor on ``x``'s device."""

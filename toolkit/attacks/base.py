@@ -4,11 +4,15 @@ contract every attack meets is :class:`toolkit.protocols.EvasionAttack`."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from toolkit.errors import UsageError
+from toolkit.params import to_number
+from toolkit.protocols import EvasionAttack
 
 Target = Literal["none", "random", "least_likely", "next"]
 
@@ -52,3 +56,27 @@ def input_gradient(
         loss = F.cross_entropy(logits, y) if targets is None else -F.cross_entropy(logits, targets)
         (grad,) = torch.autograd.grad(loss, x)
     return grad
+
+
+class LibraryAttack(EvasionAttack):
+    """An evasion attack of another library, chosen by class name: what the adapters share.
+
+    Args:
+        attack: the class name in the library.
+        params: its keyword arguments (numeric strings such as ``"8/255"`` are accepted); the
+            budget a sweep sets is ``params.eps``.
+        seed: seeds the library's random draws for each call.
+    """
+
+    #: The library's name, for messages.
+    library: ClassVar[str] = ""
+    budget = "params.eps"
+
+    def __init__(self, *, attack: str, params: dict[str, Any] = {}, seed: int = 0) -> None:  # noqa: B006
+        self.attack = attack
+        self.params = {k: to_number(v) for k, v in params.items()}
+        self.seed = seed
+        if self.params.get("targeted"):
+            raise UsageError(
+                f"attacks: targeted attacks through {self.library} are not supported; use pgd with target"
+            )

@@ -19,10 +19,9 @@ import torch
 from torch import nn
 
 from toolkit.adapters import class_by_name
+from toolkit.attacks.base import LibraryAttack
 from toolkit.errors import UsageError
 from toolkit.modelstate import frozen
-from toolkit.params import to_number
-from toolkit.protocols import EvasionAttack
 
 if TYPE_CHECKING:
     from toolkit.data.base import DataInfo
@@ -39,7 +38,7 @@ def attack_class(name: str) -> Any:
     )
 
 
-class TorchAttacks(EvasionAttack):
+class TorchAttacks(LibraryAttack):
     """Adapter for a torchattacks attack.
 
     Args:
@@ -49,16 +48,7 @@ class TorchAttacks(EvasionAttack):
     """
 
     example_params: ClassVar[dict[str, Any]] = {"attack": "FGSM", "params": {"eps": 0.03}}
-    budget = "params.eps"
-
-    def __init__(self, *, attack: str, params: dict[str, Any] = {}, seed: int = 0) -> None:  # noqa: B006
-        self.attack = attack
-        self.params = {k: to_number(v) for k, v in params.items()}
-        self.seed = seed
-        if self.params.get("targeted"):
-            raise UsageError(
-                "attacks: targeted attacks through torchattacks are not supported; use pgd with target"
-            )
+    library = "torchattacks"
 
     def bind(self, info: DataInfo) -> TorchAttacks:
         """torchattacks works in ``[0, 1]`` only: other input domains are refused."""
