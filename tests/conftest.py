@@ -124,3 +124,8 @@ def tiny_recipe(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_RECIPE)
     return path
+
+
+#: tests/plugin_kinds/ is a plugin package that tests/test_plugin_kinds.py installs on the fly;
+#: it is not collected (its modules are imported only once it is registered).
+collect_ignore = ["plugin_kinds"]

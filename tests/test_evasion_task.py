@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from toolkit.errors import RecipeError
-from toolkit.recipe import load_recipe, parse_recipe
 from toolkit.execution.runner import run
+from toolkit.recipe import load_recipe, parse_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 SMALL = ["train.epochs=3", "evaluate.n=120", 'evaluate.eps=["8/255", "32/255"]', "evaluate.grid=4"]

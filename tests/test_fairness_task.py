@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("pandas")
 
 from toolkit.errors import RecipeError, UsageError
-from toolkit.recipe import load_recipe, parse_recipe
 from toolkit.execution.runner import run
+from toolkit.recipe import load_recipe, parse_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 SMALL = ["train.epochs=1", "defenses.0.iterations=3", "defenses.0.pretrain_epochs=1"]

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from conftest import EXAMPLE_PLUGIN, example_plugin_site, run_cli, write_dist
 
+from toolkit.execution.runner import run
 from toolkit.recipe import load_recipe
 from toolkit.registry import registry
-from toolkit.execution.runner import run
 
 
 def test_plugin_is_listed_with_its_distribution(plugin_paths: list[Path]) -> None:

@@ -120,7 +120,7 @@ def train(
     bar = progress.add_task("training", total=config.epochs * steps) if progress is not None else None
     step = _stepper(model, optimizer, augment, batch_hook, generator, progress, bar, config.epochs)
 
-    history: list[dict[str, float]] = []
+    history: list[dict[str, Any]] = []
     model.train()
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -128,13 +128,8 @@ def train(
         loss_sum, correct = _epoch(x_all, y_all, config.batch_size, generator, partial(step, epoch))
         if schedule is not None:
             schedule.step()
-        n = len(data)
-        record: dict[str, float] = {
-            "epoch": epoch,
-            "train_loss": loss_sum / n,
-            "train_accuracy": correct / n,
-            "lr": lr,
-        }
+        record = {"epoch": epoch, "train_loss": loss_sum / len(data), "train_accuracy": correct / len(data)}
+        record["lr"] = lr
         if test is not None and len(test) > 0:
             record["test_loss"], record["test_accuracy"] = evaluate(
                 model, test, device=device, batch_size=eval_batch_size

@@ -30,15 +30,17 @@ DataLoader.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
 from toolkit.data.base import DataBundle
-from toolkit.data.inputs import to_model_input
+from toolkit.data.inputs import to_device, to_model_input
 from toolkit.errors import UsageError
 from toolkit.protocols import TrainingDefense
 
@@ -125,9 +127,39 @@ class AdversarialDebiasing(TrainingDefense):
         progress: Any = None,
     ) -> list[dict[str, float]]:
         """Debias ``model`` in place; returns one record per round (accuracy, p%-rules, losses)."""
-        from toolkit.metrics.fairness import p_rule
-
         attrs = list(data.info.sensitive)
+        self._check_lambdas(attrs)
+        run = self._start(model, data, attrs, seed=seed, device=torch.device(device))
+        started = time.perf_counter()
+        bar = (
+            progress.add_task("adversarial debiasing", total=self.iterations)
+            if progress is not None
+            else None
+        )
+        adv = self._adversary_epochs(run, self.pretrain_epochs) if self.pretrain_epochs else float("nan")
+        history = [self._record(run, 0, adv, float("nan"), started)]
+        for step in range(1, self.iterations + 1):
+            adv = self._adversary_epochs(run, self.adversary_epochs)
+            loss_y = self._classifier_step(run)
+            history.append(self._record(run, step, adv, float(loss_y.detach()), started))
+            if bar is not None:
+                h = history[-1]
+                rules = " ".join(f"{a} {h[f'p_rule_{a}']:.0f}" for a in attrs)
+                progress.update(
+                    bar, advance=1, description=f"debiasing: accuracy {h['accuracy']:.3f}, p%-rule {rules}"
+                )
+        model.eval()
+        return history
+
+    def _check_lambdas(self, attrs: list[str]) -> None:
+        """Raise unless the data has sensitive attributes and ``lambdas`` weighs exactly those.
+
+        Args:
+            attrs: the sensitive attributes of the data.
+
+        Raises:
+            UsageError: no attributes, or a missing or unknown weight.
+        """
         if not attrs:
             raise UsageError("adversarial_debiasing needs a dataset with sensitive attributes (e.g. adult)")
         missing = [a for a in attrs if a not in self.lambdas]
@@ -139,11 +171,30 @@ class AdversarialDebiasing(TrainingDefense):
                 + (f"; missing {missing}" if missing else "")
                 + (f"; unknown {extra}" if extra else "")
             )
-        device = torch.device(device)
+
+    def _start(
+        self, model: nn.Module, data: DataBundle, attrs: list[str], *, seed: int, device: torch.device
+    ) -> _Run:
+        """Seed, move the training split to ``device``, build the adversary and both optimizers.
+
+        Args:
+            model: the classifier to debias.
+            data: the data; its training split trains both networks, its test split is recorded.
+            attrs: the sensitive attributes, in the adversary's output order.
+            seed: seeds the batch order generator and torch's global generator (the
+                adversary's initial weights).
+            device: where both networks train.
+
+        Returns:
+            The state of the run.
+
+        Raises:
+            UsageError: ``batch_size`` exceeds the training rows.
+        """
         generator = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         train, test = data.train, data.test
-        x = to_model_input(train.x).to(device)
+        x = to_device(to_model_input(train.x), device)
         y = train.y.to(device)
         z = torch.stack([train.groups[a] for a in attrs], dim=1).float().to(device)
         lam = torch.tensor([self.lambdas[a] for a in attrs], device=device)
@@ -158,89 +209,125 @@ class AdversarialDebiasing(TrainingDefense):
         adversary.to(device)
         opt_adv = _adam(adversary.parameters(), self.lr, device)
         opt_clf = _adam(model.parameters(), self.lr, device)
-
-        def adv_input(p: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-            p = p.unsqueeze(1)
-            return torch.cat([p, labels.float().unsqueeze(1)], dim=1) if self.equalized_odds else p
-
-        def adv_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-            bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-            return (bce * weight * lam).mean()
-
-        def probabilities(split_x: torch.Tensor, *, noisy: bool = False) -> torch.Tensor:
-            model.train(noisy)
-            with torch.no_grad():
-                return torch.softmax(model(split_x), dim=1)[:, 1]
-
-        def adversary_epochs(epochs: int) -> float:
-            adversary.train()
-            total = torch.zeros((), device=device)
-            steps = 0
-            for _ in range(epochs):
-                # the classifier's predictions as it makes them in training (dropout on)
-                inputs = adv_input(probabilities(x, noisy=True), y)
-                order = torch.randperm(n, generator=generator).to(device)
-                for start in range(0, n - self.batch_size + 1, self.batch_size):
-                    idx = order[start : start + self.batch_size]
-                    loss = adv_loss(adversary(inputs[idx]), z[idx], w[idx])
-                    opt_adv.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt_adv.step()
-                    total += loss.detach()
-                    steps += 1
-            return float(total) / max(steps, 1)
-
-        test_x = to_model_input(test.x).to(device)
-        test_groups = {a: test.groups[a].numpy() for a in attrs}
-
-        def record(step: int, adv: float, clf: float, started: float) -> dict[str, float]:
-            p = probabilities(test_x).cpu().numpy()
-            pred = (p > self.threshold).astype(int)
-            out: dict[str, float] = {
-                "iteration": step,
-                "accuracy": float((pred == test.y.numpy()).mean()),
-                "adversary_loss": adv,
-                "classifier_loss": clf,
-            }
-            for a in attrs:
-                out[f"p_rule_{a}"] = p_rule(pred, test_groups[a])
-            out["seconds"] = time.perf_counter() - started
-            return out
-
-        started = time.perf_counter()
-        bar = (
-            progress.add_task("adversarial debiasing", total=self.iterations)
-            if progress is not None
-            else None
+        return _Run(
+            model=model,
+            adversary=adversary,
+            opt_adv=opt_adv,
+            opt_clf=opt_clf,
+            generator=generator,
+            device=device,
+            attrs=attrs,
+            x=x,
+            y=y,
+            z=z,
+            lam=lam,
+            w=w,
+            test_x=to_device(to_model_input(test.x), device),
+            test_y=test.y.numpy(),
+            test_groups={a: test.groups[a].numpy() for a in attrs},
         )
-        adv = adversary_epochs(self.pretrain_epochs) if self.pretrain_epochs else float("nan")
-        history = [record(0, adv, float("nan"), started)]
-        for step in range(1, self.iterations + 1):
-            adv = adversary_epochs(self.adversary_epochs)
-            # one classifier batch against the frozen adversary
-            idx = torch.randint(0, n, (self.classifier_batch_size,), generator=generator).to(device)
-            model.train()
-            adversary.train()
-            for p_ in adversary.parameters():
-                p_.requires_grad_(False)
-            logits = model(x[idx])
-            p = torch.softmax(logits, dim=1)[:, 1]
-            loss_y = F.cross_entropy(logits, y[idx])
-            loss = loss_y - adv_loss(adversary(adv_input(p, y[idx])), z[idx], w[idx])
-            opt_clf.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_clf.step()
-            for p_ in adversary.parameters():
-                p_.requires_grad_(True)
-            history.append(record(step, adv, float(loss_y.detach()), started))
-            if bar is not None:
-                h = history[-1]
-                rules = " ".join(f"{a} {h[f'p_rule_{a}']:.0f}" for a in attrs)
-                progress.update(
-                    bar, advance=1, description=f"debiasing: accuracy {h['accuracy']:.3f}, p%-rule {rules}"
-                )
-        model.eval()
-        return history
+
+    def _adv_input(self, p: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The adversary's input: ``p`` as a column, with the labels next to it for equalized odds."""
+        p = p.unsqueeze(1)
+        return torch.cat([p, labels.float().unsqueeze(1)], dim=1) if self.equalized_odds else p
+
+    @staticmethod
+    def _adv_loss(
+        run: _Run, logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor
+    ) -> torch.Tensor:
+        """``mean_ij(lambda_j * w_ij * L_zj)`` over a batch of the adversary's logits."""
+        bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        return (bce * weight * run.lam).mean()
+
+    @staticmethod
+    def _probabilities(model: nn.Module, split_x: torch.Tensor, *, noisy: bool = False) -> torch.Tensor:
+        """``P(y = 1 | x)`` without gradients; ``noisy`` keeps the model in training mode (dropout on)."""
+        model.train(noisy)
+        with torch.no_grad():
+            return torch.softmax(model(split_x), dim=1)[:, 1]
+
+    def _adversary_epochs(self, run: _Run, epochs: int) -> float:
+        """Train the adversary ``epochs`` epochs on the whole training split; its mean batch loss."""
+        run.adversary.train()
+        n = len(run.y)
+        total = torch.zeros((), device=run.device)
+        steps = 0
+        for _ in range(epochs):
+            # the classifier's predictions as it makes them in training (dropout on)
+            inputs = self._adv_input(self._probabilities(run.model, run.x, noisy=True), run.y)
+            order = torch.randperm(n, generator=run.generator).to(run.device)
+            for start in range(0, n - self.batch_size + 1, self.batch_size):
+                idx = order[start : start + self.batch_size]
+                loss = self._adv_loss(run, run.adversary(inputs[idx]), run.z[idx], run.w[idx])
+                run.opt_adv.zero_grad(set_to_none=True)
+                loss.backward()
+                run.opt_adv.step()
+                total += loss.detach()
+                steps += 1
+        return float(total) / max(steps, 1)
+
+    def _classifier_step(self, run: _Run) -> torch.Tensor:
+        """Train the classifier on one random batch against the frozen adversary.
+
+        Returns:
+            The batch's classification loss ``L_y`` (without the adversary's term).
+        """
+        idx = torch.randint(0, len(run.y), (self.classifier_batch_size,), generator=run.generator)
+        idx = idx.to(run.device)
+        run.model.train()
+        run.adversary.train()
+        for p_ in run.adversary.parameters():
+            p_.requires_grad_(False)
+        logits = run.model(run.x[idx])
+        p = torch.softmax(logits, dim=1)[:, 1]
+        loss_y = F.cross_entropy(logits, run.y[idx])
+        adv_logits = run.adversary(self._adv_input(p, run.y[idx]))
+        loss = loss_y - self._adv_loss(run, adv_logits, run.z[idx], run.w[idx])
+        run.opt_clf.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt_clf.step()
+        for p_ in run.adversary.parameters():
+            p_.requires_grad_(True)
+        return loss_y
+
+    def _record(self, run: _Run, step: int, adv: float, clf: float, started: float) -> dict[str, float]:
+        """One history record: test accuracy and p%-rules, both losses and the seconds so far."""
+        from toolkit.metrics.fairness import p_rule
+
+        p = self._probabilities(run.model, run.test_x).cpu().numpy()
+        pred = (p > self.threshold).astype(int)
+        out: dict[str, float] = {
+            "iteration": step,
+            "accuracy": float((pred == run.test_y).mean()),
+            "adversary_loss": adv,
+            "classifier_loss": clf,
+        }
+        for a in run.attrs:
+            out[f"p_rule_{a}"] = p_rule(pred, run.test_groups[a])
+        out["seconds"] = time.perf_counter() - started
+        return out
+
+
+@dataclass
+class _Run:
+    """The networks, optimizers and tensors of one :meth:`AdversarialDebiasing.train` call."""
+
+    model: nn.Module
+    adversary: nn.Sequential
+    opt_adv: torch.optim.Optimizer
+    opt_clf: torch.optim.Optimizer
+    generator: torch.Generator
+    device: torch.device
+    attrs: list[str]
+    x: Any
+    y: torch.Tensor
+    z: torch.Tensor
+    lam: torch.Tensor
+    w: torch.Tensor
+    test_x: Any
+    test_y: np.ndarray
+    test_groups: dict[str, np.ndarray]
 
 
 def _adam(params: Any, lr: float, device: torch.device) -> torch.optim.Optimizer:

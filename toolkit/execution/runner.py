@@ -151,21 +151,39 @@ def _write_report(
 
 def blame(exc: BaseException, recipe: ResolvedRecipe) -> str:
     """`` in <kind> '<name>' (<distribution>, <target>)`` for the innermost component whose
-    code raised ``exc`` (read from the traceback), or ``""`` if none of them did."""
-    owners: dict[str, Component] = {}
-    for comps in (*recipe.components.values(), [recipe.task]):
-        for c in comps:
-            owners.setdefault(c.entry.module, c)
+    code raised ``exc`` (read from the traceback), or ``""`` if none of them did.
+
+    A frame belongs to a component when it runs in the component's module and in its class
+    (a method of it, or of a class it inherits from) or its function; where one module
+    defines several components, the frame's ``self`` tells them apart.
+    """
+    components = [c for comps in (*recipe.components.values(), [recipe.task]) for c in comps]
     culprit = None
     for frame, _ in traceback.walk_tb(exc.__traceback__):
-        module = frame.f_globals.get("__name__", "")
-        if module in owners:
-            culprit = owners[module]
+        found = _owner(frame, components)
+        if found is not None:
+            culprit = found
     if culprit is None:
         return ""
     from toolkit.kinds import SINGULAR
 
     return f" in {SINGULAR[culprit.kind]} '{culprit.name}' ({culprit.entry.provider}, {culprit.entry.target})"
+
+
+def _owner(frame: Any, components: list[Component]) -> Component | None:
+    """The component a traceback frame runs code of, if any."""
+    module = frame.f_globals.get("__name__", "")
+    here = [c for c in components if c.entry.module == module]
+    if len({c.entry for c in here}) <= 1:
+        return here[0] if here else None
+    owner = frame.f_locals.get("self")
+    top = getattr(frame.f_code, "co_qualname", frame.f_code.co_name).split(".")[0]  # 3.10: co_name
+    for c in here:
+        factory = c.entry.load()
+        mine = owner is not None and isinstance(factory, type) and isinstance(owner, factory)
+        if mine or c.entry.attr.split(".")[0] == top:
+            return c
+    return None
 
 
 def _meta(

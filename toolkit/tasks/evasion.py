@@ -79,7 +79,10 @@ class EvasionTask:
         for i, spec in enumerate(recipe.attacks):
             if spec.family != "evasion":
                 problems.append(
-                    Problem(f"attacks.{i}.name", f"the evasion task runs evasion attacks; '{spec.name}' is {spec.family}")
+                    Problem(
+                        f"attacks.{i}.name",
+                        f"the evasion task runs evasion attacks; '{spec.name}' is {spec.family}",
+                    )
                 )
             elif sweep and getattr(spec.factory, "budget", None) is None:
                 problems.append(
@@ -97,7 +100,9 @@ class EvasionTask:
 
         data = ctx.data()
         if not isinstance(data.test.x, torch.Tensor):
-            raise UsageError(f"the evasion task needs tensor inputs; '{data.info.name}' has named input parts")
+            raise UsageError(
+                f"the evasion task needs tensor inputs; '{data.info.name}' has named input parts"
+            )
         model = ctx.model()
         n = min(self.n, len(data.test))
         x = to_model_input(data.test.x[:n]).to(ctx.device)  # type: ignore[union-attr]
@@ -109,12 +114,16 @@ class EvasionTask:
         if ctx.recipe.family("defenses", "batch"):
             plain = ctx.undefended().model
             with ctx.log.stage("attack"):
-                results = {"without defense": self.evaluate(ctx, plain, x, y, label="undefended"), "with defense": ours}
+                results = {
+                    "without defense": self.evaluate(ctx, plain, x, y, label="undefended"),
+                    "with defense": ours,
+                }
         metrics: dict[str, Any] = {**ours["metrics"], "n": n}
         if "without defense" in results:
             metrics["undefended"] = results["without defense"]["metrics"]
         figures = self._figures(ctx, results, x, y)
-        title = f"Evasion on {data.info.name} ({n} test samples, clean accuracy {ours['metrics']['clean_accuracy']:.4f})"
+        clean = ours["metrics"]["clean_accuracy"]
+        title = f"Evasion on {data.info.name} ({n} test samples, clean accuracy {clean:.4f})"
         rows = [row for label, r in results.items() for row in self._rows(label, r["metrics"])]
         tables = [Table(title, ["model", "attack", "eps", "robust accuracy", "success rate"], rows)]
         if ctx.recipe.detectors:
@@ -130,7 +139,9 @@ class EvasionTask:
 
     def _log_mode(self, ctx: TaskContext, n: int) -> None:
         modes = {bool(getattr(ctx.build(spec), "eval_mode", True)) for spec in ctx.recipe.attacks}
-        how = "eval mode (batch-norm statistics untouched)" if modes == {True} else "the mode each attack sets"
+        how = (
+            "eval mode (batch-norm statistics untouched)" if modes == {True} else "the mode each attack sets"
+        )
         ctx.log.info(f"attacking {n} test samples; attacks run with the model in {how}")
 
     def _figures(
@@ -166,7 +177,11 @@ class EvasionTask:
                 x[:k].cpu(), x_adv[:k].cpu(), y[:k].cpu(), pred_clean[:k], pred_adv[:k], names
             )
         if ctx.recipe.explainers and (self.grid or x.dim() != 4):
-            models = {"model": ctx.model()} if single else {"without defense": ctx.undefended().model, "with defense": ctx.model()}
+            models = (
+                {"model": ctx.model()}
+                if single
+                else {"without defense": ctx.undefended().model, "with defense": ctx.model()}
+            )
             with ctx.log.stage("explain"):
                 for label, net in models.items():
                     suffix = "" if single else "_" + label.replace(" ", "_")
@@ -198,7 +213,10 @@ class EvasionTask:
                 )  # fmt: skip
             else:
                 out[f"explain_{label}{suffix}"] = plots.feature_attributions(
-                    clean_maps.reshape(k, -1).numpy(), adv_maps.reshape(k, -1).numpy(), info.feature_names, title=title
+                    clean_maps.reshape(k, -1).numpy(),
+                    adv_maps.reshape(k, -1).numpy(),
+                    info.feature_names,
+                    title=title,
                 )
         return out
 
@@ -279,14 +297,21 @@ class EvasionTask:
         state: dict[str, Any] = {"examples": None, "predictions": {"clean_prediction": clean.numpy()}}
         specs = ctx.recipe.attacks
         with ctx.log.progress() as bar:
-            task = bar.add_task(f"attacks on the {label}", total=sum(len(self._budgets(s)) for s in specs)) if bar else None
+            task = (
+                bar.add_task(f"attacks on the {label}", total=sum(len(self._budgets(s)) for s in specs))
+                if bar
+                else None
+            )
             for i, spec in enumerate(specs):
                 name = ctx.recipe.label("attacks", i)
                 out["attacks"][name] = self._sweep(ctx, spec, i, name, model, x, y, clean, state, bar, task)
                 record = out["attacks"][name]
                 ctx.log.info(
                     f"{label}: {name} robust accuracy "
-                    + ", ".join(f"{a:.3f} @ {e:.4g}" for e, a in zip(record["eps"], record["robust_accuracy"], strict=True))
+                    + ", ".join(
+                        f"{a:.3f} @ {e:.4g}"
+                        for e, a in zip(record["eps"], record["robust_accuracy"], strict=True)
+                    )
                 )
         return {"metrics": out, "examples": state["examples"], "predictions": state["predictions"]}
 
@@ -338,14 +363,51 @@ class EvasionTask:
         requested: dict[str, list[str]],
     ) -> tuple[dict[str, Any], Table]:
         """Reference FGSM/PGD on the same model and images, against ours with the same settings."""
-        from toolkit.attacks.art_adapter import ART
-        from toolkit.attacks.fgsm import FGSM
-        from toolkit.attacks.pgd import PGD
-        from toolkit.attacks.torchattacks_adapter import TorchAttacks
         from toolkit.metrics.robustness import robust_accuracy
 
         eps = float(self.eps[-1]) if self.eps else 8 / 255
         steps, alpha = 10, eps / 4
+        ours, theirs = self._reference_attacks(eps, steps, alpha)
+        y_np = y.cpu().numpy()
+        mine: dict[str, tuple[float, torch.Tensor]] = {}
+        for attack in {a for names in requested.values() for a in names}:
+            x_adv, _ = self.attack_all(ours[attack], model, x, y)
+            mine[attack] = (robust_accuracy(y_np, self.predict(model, x_adv).numpy()), x_adv)
+        out: dict[str, Any] = {
+            "eps": eps,
+            "pgd_steps": steps,
+            "pgd_alpha": alpha,
+            "toolkit": {a: v[0] for a, v in mine.items()},
+        }
+        rows = []
+        for library, names in requested.items():
+            out[library] = {}
+            for attack in names:
+                x_ref, _ = self.attack_all(theirs[(library, attack)](), model, x, y)
+                out[library][attack], row = self._compare_reference(
+                    ctx, model, x_ref, y_np, (library, attack), mine[attack]
+                )
+                rows.append(row)
+        return out, self._reference_table(eps, steps, alpha, rows)
+
+    def _reference_attacks(
+        self, eps: float, steps: int, alpha: float
+    ) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
+        """Our FGSM and PGD (no random start), and the libraries' with the same settings.
+
+        Args:
+            eps: the budget.
+            steps: PGD's steps.
+            alpha: PGD's step size.
+
+        Returns:
+            Ours by attack name, and per ``(library, attack)`` a function that creates theirs.
+        """
+        from toolkit.attacks.art_adapter import ART
+        from toolkit.attacks.fgsm import FGSM
+        from toolkit.attacks.pgd import PGD
+        from toolkit.attacks.torchattacks_adapter import TorchAttacks
+
         ours = {
             "fgsm": FGSM(eps=eps),
             "pgd": PGD(eps=eps, alpha=alpha, steps=steps, random_start=False),
@@ -367,42 +429,53 @@ class EvasionTask:
                 },
             ),
         }
-        y_np = y.cpu().numpy()
-        mine: dict[str, tuple[float, torch.Tensor]] = {}
-        for attack in {a for names in requested.values() for a in names}:
-            x_adv, _ = self.attack_all(ours[attack], model, x, y)
-            mine[attack] = (robust_accuracy(y_np, self.predict(model, x_adv).numpy()), x_adv)
-        out: dict[str, Any] = {
-            "eps": eps,
-            "pgd_steps": steps,
-            "pgd_alpha": alpha,
-            "toolkit": {a: v[0] for a, v in mine.items()},
+        return ours, theirs
+
+    def _compare_reference(
+        self,
+        ctx: TaskContext,
+        model: nn.Module,
+        x_ref: torch.Tensor,
+        y_np: np.ndarray,
+        reference: tuple[str, str],
+        mine: tuple[float, torch.Tensor],
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """A library's adversarial examples against ours: FGSM must agree exactly, PGD within 0.01.
+
+        Args:
+            ctx: the run (a disagreement is logged).
+            model: the attacked model.
+            x_ref: the library's adversarial examples.
+            y_np: the labels.
+            reference: the library and the attack.
+            mine: our robust accuracy and adversarial examples for the same attack.
+
+        Returns:
+            The comparison's metrics and its table row.
+        """
+        from toolkit.metrics.robustness import robust_accuracy
+
+        library, attack = reference
+        acc = robust_accuracy(y_np, self.predict(model, x_ref).numpy())
+        diff = acc - mine[0]
+        tolerance = 0.0 if attack == "fgsm" else 0.01
+        agrees = abs(diff) <= tolerance + 1e-12
+        max_pixel = float((x_ref - mine[1]).abs().max())
+        record = {
+            "robust_accuracy": acc,
+            "difference": diff,
+            "agrees": agrees,
+            "max_pixel_difference": max_pixel,
         }
-        rows = []
-        for library, names in requested.items():
-            out[library] = {}
-            for attack in names:
-                x_ref, _ = self.attack_all(theirs[(library, attack)](), model, x, y)
-                acc = robust_accuracy(y_np, self.predict(model, x_ref).numpy())
-                diff = acc - mine[attack][0]
-                tolerance = 0.0 if attack == "fgsm" else 0.01
-                agrees = abs(diff) <= tolerance + 1e-12
-                max_pixel = float((x_ref - mine[attack][1]).abs().max())
-                out[library][attack] = {
-                    "robust_accuracy": acc,
-                    "difference": diff,
-                    "agrees": agrees,
-                    "max_pixel_difference": max_pixel,
-                }
-                rows.append(
-                    [f"{library} {attack}", mine[attack][0], acc, diff, max_pixel, "yes" if agrees else "NO"]
-                )
-                if not agrees:
-                    ctx.log.info(
-                        f"[red]{library} {attack} disagrees with ours: "
-                        f"{acc:.4f} vs {mine[attack][0]:.4f}[/red]"
-                    )
-        table = Table(
+        row = [f"{library} {attack}", mine[0], acc, diff, max_pixel, "yes" if agrees else "NO"]
+        if not agrees:
+            ctx.log.info(f"[red]{library} {attack} disagrees with ours: {acc:.4f} vs {mine[0]:.4f}[/red]")
+        return record, row
+
+    @staticmethod
+    def _reference_table(eps: float, steps: int, alpha: float, rows: list[list[Any]]) -> Table:
+        """The table of the reference libraries against ours."""
+        return Table(
             title=f"Reference libraries, same model and images "
             f"(eps {eps:.4g}; PGD {steps} steps of {alpha:.4g}, no random start)",
             columns=[
@@ -415,4 +488,3 @@ class EvasionTask:
             ],
             rows=rows,
         )
-        return out, table

@@ -15,6 +15,7 @@ cross-check and its mitigations on the same split.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
@@ -24,11 +25,11 @@ from toolkit.errors import UsageError
 from toolkit.results import Table, TaskResult
 
 if TYPE_CHECKING:
-    from toolkit.execution.context import TaskContext
     from matplotlib.figure import Figure
     from torch import nn
 
     from toolkit.data.base import DataBundle
+    from toolkit.execution.context import TaskContext
 
 
 class FairnessTask:
@@ -79,6 +80,37 @@ class FairnessTask:
         from toolkit import plots
 
         data = ctx.data()
+        attrs = self._attributes(data)
+        model = ctx.model()
+        defended = bool(ctx.recipe.family("defenses", "train"))
+        figures: dict[str, Figure] = {}
+        if ctx.trained().history:
+            figures["training_curves"] = plots.training_curves(ctx.trained().history)
+
+        with ctx.log.stage("evaluate"):
+            after, metrics, rows, samples = self._evaluate_models(
+                ctx, model, data, figures, defended=defended
+            )
+        for name, history in (ctx.defended().history if defended else {}).items():
+            if history:
+                figures[f"{name}_history"] = plots.debiasing_history(history, attrs)
+
+        requested = ctx.recipe.recipe.baselines.get("fairlearn", [])
+        if requested:
+            with ctx.log.stage("baselines"):
+                base_rows, base_metrics = self._baselines(ctx, data, requested, after)
+            metrics["baselines"] = {"fairlearn": base_metrics}
+            rows += base_rows
+            self._log_metricframe(ctx, base_metrics)
+        tables = [self._summary_table(data, rows), self._group_table(after["metrics"], data)]
+        return TaskResult(metrics=metrics, tables=tables, figures=figures, samples={"test": samples})
+
+    def _attributes(self, data: DataBundle) -> list[str]:
+        """The data's sensitive attributes, checked against ``baseline_sensitive``.
+
+        Raises:
+            UsageError: the data has no sensitive attributes, or lacks one of ``baseline_sensitive``.
+        """
         attrs = list(data.info.sensitive)
         if not attrs:
             raise UsageError(
@@ -90,60 +122,75 @@ class FairnessTask:
             raise UsageError(
                 f"evaluate.baseline_sensitive: {unknown} not among the data's attributes {attrs}"
             )
-        model = ctx.model()
-        defended = bool(ctx.recipe.family("defenses", "train"))
-        figures: dict[str, Figure] = {}
-        if ctx.trained().history:
-            figures["training_curves"] = plots.training_curves(ctx.trained().history)
+        return attrs
 
-        with ctx.log.stage("evaluate"):
-            after = self.evaluate(model, data, seed=ctx.recipe.seed)
-            metrics: dict[str, Any] = {**after["metrics"], "threshold": self.threshold}
-            trained = ctx.trained().seconds
-            total = trained + (ctx.defended().seconds if defended else 0.0)
-            rows = [
-                ["model" if not defended else "after defense", *self._row(after["metrics"], attrs, total)]
-            ]
-            samples = self._samples(data, after, "")
-            if defended:
-                before = self.evaluate(ctx.trained().model, data, seed=ctx.recipe.seed)
-                samples.update(self._samples(data, before, "_before"))
-                metrics["before"] = before["metrics"]
-                rows.insert(0, ["before defense", *self._row(before["metrics"], attrs, trained)])
-                figures["probabilities_before"] = plots.group_distributions(
-                    before["p"], data.test.groups, data.info.sensitive, title="before the defense"
-                )
-            figures["probabilities" if not defended else "probabilities_after"] = plots.group_distributions(
-                after["p"],
-                data.test.groups,
-                data.info.sensitive,
-                title="after the defense" if defended else "",
+    def _evaluate_models(
+        self,
+        ctx: TaskContext,
+        model: nn.Module,
+        data: DataBundle,
+        figures: dict[str, Figure],
+        *,
+        defended: bool,
+    ) -> tuple[dict[str, Any], dict[str, Any], list[list[Any]], dict[str, np.ndarray]]:
+        """Evaluate the final model and, after a defense, the model before it; draws their probabilities.
+
+        Args:
+            ctx: the run.
+            model: the final model.
+            data: the data.
+            figures: where the probability figures go.
+            defended: whether a training-loop defense ran (then the trained model is evaluated too).
+
+        Returns:
+            The final model's evaluation, the metrics, the summary table's rows and the
+            per-sample columns.
+        """
+        from toolkit import plots
+
+        attrs = list(data.info.sensitive)
+        after = self.evaluate(model, data, seed=ctx.recipe.seed)
+        metrics: dict[str, Any] = {**after["metrics"], "threshold": self.threshold}
+        trained = ctx.trained().seconds
+        total = trained + (ctx.defended().seconds if defended else 0.0)
+        rows = [["model" if not defended else "after defense", *self._row(after["metrics"], attrs, total)]]
+        samples = self._samples(data, after, "")
+        if defended:
+            before = self.evaluate(ctx.trained().model, data, seed=ctx.recipe.seed)
+            samples.update(self._samples(data, before, "_before"))
+            metrics["before"] = before["metrics"]
+            rows.insert(0, ["before defense", *self._row(before["metrics"], attrs, trained)])
+            figures["probabilities_before"] = plots.group_distributions(
+                before["p"], data.test.groups, data.info.sensitive, title="before the defense"
             )
-        for name, history in (ctx.defended().history if defended else {}).items():
-            if history:
-                figures[f"{name}_history"] = plots.debiasing_history(history, attrs)
+        figures["probabilities" if not defended else "probabilities_after"] = plots.group_distributions(
+            after["p"],
+            data.test.groups,
+            data.info.sensitive,
+            title="after the defense" if defended else "",
+        )
+        return after, metrics, rows, samples
 
-        tables = []
-        requested = ctx.recipe.recipe.baselines.get("fairlearn", [])
-        if requested:
-            with ctx.log.stage("baselines"):
-                base_rows, base_metrics = self._baselines(ctx, data, requested, after)
-            metrics["baselines"] = {"fairlearn": base_metrics}
-            rows += base_rows
-            check = base_metrics.get("metricframe")
-            if check is not None:
-                verdict = "agree" if check["agrees"] else "DISAGREE"
-                ctx.log.info(
-                    f"fairlearn MetricFrame: {check['values_compared']} values {verdict} with ours "
-                    f"(largest difference {check['max_abs_difference']:.2e})"
-                )
+    @staticmethod
+    def _log_metricframe(ctx: TaskContext, base_metrics: dict[str, Any]) -> None:
+        """Log whether fairlearn's MetricFrame agrees with our metrics, when it was asked for."""
+        check = base_metrics.get("metricframe")
+        if check is not None:
+            verdict = "agree" if check["agrees"] else "DISAGREE"
+            ctx.log.info(
+                f"fairlearn MetricFrame: {check['values_compared']} values {verdict} with ours "
+                f"(largest difference {check['max_abs_difference']:.2e})"
+            )
+
+    @staticmethod
+    def _summary_table(data: DataBundle, rows: list[list[Any]]) -> Table:
+        """The summary table: accuracy, then p%-rule, equalized odds difference and adversary AUC
+        per attribute, and seconds."""
         columns = ["model", "accuracy"]
-        for a in attrs:
+        for a in data.info.sensitive:
             columns += [f"p%-rule {a}", f"eq. odds diff. {a}", f"adversary AUC {a}"]
         columns.append("seconds")
-        tables.append(Table(title=f"Fairness on {data.info.name} (test split)", columns=columns, rows=rows))
-        tables.append(self._group_table(after["metrics"], data))
-        return TaskResult(metrics=metrics, tables=tables, figures=figures, samples={"test": samples})
+        return Table(title=f"Fairness on {data.info.name} (test split)", columns=columns, rows=rows)
 
     @staticmethod
     def _samples(data: DataBundle, result: dict[str, Any], suffix: str) -> dict[str, np.ndarray]:
@@ -232,26 +279,56 @@ class FairnessTask:
     def _baselines(
         self, ctx: TaskContext, data: DataBundle, requested: list[str], ours: dict[str, Any]
     ) -> tuple[list[list[Any]], dict[str, Any]]:
+        """fairlearn's MetricFrame cross-check of ``ours`` and its mitigations on the same split.
+
+        Returns:
+            The summary table's rows of the mitigations and their metrics (with ``metricframe``).
+        """
         from toolkit.baselines import fairlearn as fl
-        from toolkit.metrics import fairness as fm
-        from toolkit.metrics.classification import accuracy
 
         attrs = list(data.info.sensitive)
-        x_train, y_train = data.train.x.numpy(), data.train.y.numpy()
-        x_test, y_test = data.test.x.numpy(), data.test.y.numpy()
+        y_test = data.test.y.numpy()
         groups_test = {a: data.test.groups[a].numpy() for a in attrs}
-
-        def sensitive(split: Any) -> np.ndarray:
-            cols = [split.groups[a].numpy() for a in self.baseline_sensitive]
-            return cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
-
-        s_train, s_test = sensitive(data.train), sensitive(data.test)
         rows: list[list[Any]] = []
         out: dict[str, Any] = {}
         if "metricframe" in requested:
             out["metricframe"] = fl.metricframe_check(
                 y_test, ours["pred"], groups_test, ours["metrics"]["attributes"]
             )
+        runs = self._mitigations(ctx, data)
+        protected = "+".join(self.baseline_sensitive)
+        for name in requested:
+            if name not in runs:
+                continue
+            ctx.log.info(f"fairlearn baseline {name} (protecting {protected})")
+            with warnings.catch_warnings():  # the library's own deprecation chatter, not ours
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pred, seconds = runs[name]()
+            m = self._baseline_metrics(y_test, pred, groups_test, seconds)
+            out[name] = m
+            rows.append([f"fairlearn {name} ({protected})", *self._row(m, attrs, seconds)])
+        return rows, out
+
+    def _mitigations(
+        self, ctx: TaskContext, data: DataBundle
+    ) -> dict[str, Callable[[], tuple[np.ndarray, float]]]:
+        """fairlearn's mitigations on the split, protecting ``baseline_sensitive``, each not yet run.
+
+        Returns:
+            Per mitigation, a function returning its test predictions and its seconds.
+        """
+        from toolkit.baselines import fairlearn as fl
+
+        # tabular data: the inputs are one tensor
+        x_train, y_train = data.train.x.numpy(), data.train.y.numpy()  # type: ignore[union-attr]
+        x_test = data.test.x.numpy()  # type: ignore[union-attr]
+
+        def sensitive(split: Any) -> np.ndarray:
+            cols = [split.groups[a].numpy() for a in self.baseline_sensitive]
+            return cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
+
+        s_train, s_test = sensitive(data.train), sensitive(data.test)
         seed = ctx.recipe.seed
         pretrained = ctx.trained().model
 
@@ -260,7 +337,7 @@ class FairnessTask:
 
             return self.probabilities(pretrained, torch.as_tensor(x))
 
-        runs = {
+        return {
             "adversarial": lambda: fl.adversarial(
                 x_train, y_train, s_train, x_test, seed=seed, epochs=self.baseline_epochs
             ),
@@ -271,26 +348,16 @@ class FairnessTask:
                 proba, x_train, y_train, s_train, x_test, s_test, seed=seed
             ),
         }
-        protected = "+".join(self.baseline_sensitive)
-        for name in requested:
-            if name not in runs:
-                continue
-            ctx.log.info(f"fairlearn baseline {name} (protecting {protected})")
-            with warnings.catch_warnings():  # the library's own deprecation chatter, not ours
-                warnings.simplefilter("ignore", FutureWarning)
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pred, seconds = runs[name]()
-            m: dict[str, Any] = {"accuracy": accuracy(y_test, pred), "seconds": seconds, "attributes": {}}
-            for a in attrs:
-                m["attributes"][a] = fm.binary_report(y_test, pred, groups_test[a])
-            out[name] = m
-            row = [f"fairlearn {name} ({protected})", m["accuracy"]]
-            for a in attrs:
-                row += [
-                    m["attributes"][a]["p_rule"],
-                    m["attributes"][a]["equalized_odds_difference"],
-                    float("nan"),
-                ]
-            row.append(seconds)
-            rows.append(row)
-        return rows, out
+
+    @staticmethod
+    def _baseline_metrics(
+        y_test: np.ndarray, pred: np.ndarray, groups_test: dict[str, np.ndarray], seconds: float
+    ) -> dict[str, Any]:
+        """Accuracy, seconds and the binary fairness report per attribute of a mitigation's predictions."""
+        from toolkit.metrics import fairness as fm
+        from toolkit.metrics.classification import accuracy
+
+        m: dict[str, Any] = {"accuracy": accuracy(y_test, pred), "seconds": seconds, "attributes": {}}
+        for a, g in groups_test.items():
+            m["attributes"][a] = fm.binary_report(y_test, pred, g)
+        return m

@@ -1,0 +1,77 @@
+"""The conformance check of detectors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from toolkit.data.base import DataBundle
+from toolkit.testing._common import (
+    _about,
+    _clone,
+    _mode,
+    _same,
+    _setup,
+    _state,
+    _state_changes,
+)
+
+# --------------------------------------------------------------------------- detectors
+
+
+def check_detector(
+    factory: Callable[..., Any],
+    *,
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    data: DataBundle | None = None,
+    model: Callable[..., nn.Module] | None = None,
+) -> None:
+    """Check a detector: ``factory(**params).fit(model, train)`` then ``.score(model, x)``,
+    on synthetic features (or ``data``, with the model ``model`` builds for multi-part inputs)."""
+    with _about(factory, "detector"):
+        _check_detector(factory, dict(params or {}), seed, data, model)
+
+
+def _check_detector(
+    factory: Callable[..., Any],
+    params: dict[str, Any],
+    seed: int,
+    data: DataBundle | None,
+    build: Callable[..., nn.Module] | None,
+) -> None:
+    from toolkit.outputs import Outputs
+
+    bundle, model = _setup(data, "tabular", seed, build)
+    weights = _state(model)
+
+    def scores(mode: bool) -> torch.Tensor:
+        torch.manual_seed(seed)
+        train = Outputs(model, bundle.train.x, y=bundle.train.y)
+        test = Outputs(model, bundle.test.x, y=bundle.test.y)
+        x_before, logits_before = _clone(test.x), test.logits.clone()
+        model.train(mode)
+        detector = factory(**params)
+        fitted = detector.fit(model, train)
+        assert fitted is detector, "fit() must return the detector itself"
+        s = detector.score(model, test)
+        assert model.training is mode, (
+            f"the detector left a model that was in {_mode(mode)} mode in {_mode(model.training)} mode"
+        )
+        assert _same(test.x, x_before), "the detector changed the inputs"
+        assert torch.equal(test.logits, logits_before), "the detector changed the shared logits"
+        return s
+
+    s = scores(False)
+    n = len(bundle.test)
+    assert isinstance(s, torch.Tensor), f"score() returned {type(s).__name__}, not a tensor"
+    assert s.shape == (n,), f"scores of shape {tuple(s.shape)}, expected ({n},)"
+    assert s.is_floating_point(), f"scores must be floating point, got {s.dtype}"
+    assert bool(torch.isfinite(s).all()), "scores must be finite"
+    assert torch.equal(s, scores(False)), "the same seed gave different scores"
+    scores(True)  # train mode must be restored too
+    changed = _state_changes(model, weights)
+    assert not changed, f"the detector changed the model's parameters ({', '.join(changed[:3])})"
