@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -59,6 +59,26 @@ def example_plugin_site(site: Path) -> list[Path]:
     project = tomllib.loads((EXAMPLE_PLUGIN / "pyproject.toml").read_text())["project"]
     write_dist(site, project["name"], project["version"], project["entry-points"])
     return [site, EXAMPLE_PLUGIN]
+
+
+@pytest.fixture
+def install_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Path]:
+    """A function that installs a distribution in this process: ``install_plugin(name,
+    version, entry_points, modules)`` writes it under the test's folder (see
+    :func:`write_dist`), puts it first on ``sys.path`` and refreshes the registries."""
+
+    def install(
+        name: str,
+        version: str,
+        entry_points: dict[str, dict[str, str]],
+        modules: dict[str, str] | None = None,
+    ) -> Path:
+        site = write_dist(tmp_path / f"site-{name}-{version}", name, version, entry_points, modules)
+        monkeypatch.syspath_prepend(str(site))
+        refresh()
+        return site
+
+    return install
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,9 @@ def test_validate_fails_for_a_component_that_does_not_import(tmp_path: Path) -> 
     assert "not_a_module_anywhere" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_editing_or_upgrading_a_component_retrains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_editing_or_upgrading_a_component_retrains(
+    install_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
     """The model stage does not depend on a detector, but a plugin model's code does."""
     model_v1 = textwrap.dedent(
         """
@@ -140,15 +143,12 @@ def test_editing_or_upgrading_a_component_retrains(tmp_path: Path, monkeypatch: 
             return mlp(info, hidden=[width])
         """
     )
-    site = write_dist(
-        tmp_path / "site",
+    site = install_plugin(
         "toolkit-plugin-model",
         "1.0.0",
         {"toolkit.models": {"tiny_mlp": "toolkit_plugin_model.m:build"}},
         {"toolkit_plugin_model/__init__.py": "", "toolkit_plugin_model/m.py": model_v1},
     )
-    monkeypatch.syspath_prepend(str(site))
-    refresh()
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_RECIPE.replace('name = "mlp"\nhidden = [16]', 'name = "tiny_mlp"'))
     first = run(load_recipe(path), console=None)
@@ -169,16 +169,13 @@ def test_editing_or_upgrading_a_component_retrains(tmp_path: Path, monkeypatch: 
     assert upgraded.fingerprints()["train"] != edited.meta["fingerprints"]["train"]
 
 
-def test_a_budget_sweep_needs_attacks_with_a_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    site = write_dist(
-        tmp_path / "site",
+def test_a_budget_sweep_needs_attacks_with_a_budget(install_plugin: Callable[..., Path]) -> None:
+    install_plugin(
         "toolkit-plugin-noise",
         "0.1.0",
         {"toolkit.attacks": {"noise": "toolkit_plugin_noise.a:Noise"}},
         {"toolkit_plugin_noise/__init__.py": "", "toolkit_plugin_noise/a.py": NO_BUDGET},
     )
-    monkeypatch.syspath_prepend(str(site))
-    refresh()
     base = {"task": "evasion", "name": "e", "dataset": {"name": "synthetic"}, "model": {"name": "mlp"},
             "attacks": [{"name": "fgsm"}, {"name": "noise"}]}  # fmt: skip
     with pytest.raises(RecipeError, match=r"attacks\.1\.name: attack 'noise' declares no budget"):
@@ -197,9 +194,8 @@ def test_explainers_are_checked_against_the_data_modality() -> None:
     parse_recipe({**base, "explainers": [{"name": "saliency"}, {"name": "integrated_gradients"}]})
 
 
-def test_a_component_of_no_family_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    site = write_dist(
-        tmp_path / "site",
+def test_a_component_of_no_family_is_refused(install_plugin: Callable[..., Path]) -> None:
+    install_plugin(
         "toolkit-plugin-stringly",
         "0.1.0",
         {"toolkit.defenses": {"stringly": "toolkit_plugin_stringly.d:Stringly"}},
@@ -208,8 +204,6 @@ def test_a_component_of_no_family_is_refused(tmp_path: Path, monkeypatch: pytest
             "toolkit_plugin_stringly/d.py": "class Stringly:\n    hook = 'batch'\n\n    def transform(self, model, x, y):\n        return x, y\n",
         },
     )
-    monkeypatch.syspath_prepend(str(site))
-    refresh()
     with pytest.raises(RecipeError) as info:
         parse_recipe({"task": "evasion", "name": "e", "dataset": {"name": "synthetic"}, "model": {"name": "mlp"},
                       "attacks": [{"name": "fgsm"}], "defenses": [{"name": "stringly"}]})  # fmt: skip

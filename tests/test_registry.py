@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -106,16 +107,13 @@ BROKEN = {
 }
 
 
-def test_broken_plugin_fails_only_when_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    site = write_dist(
-        tmp_path / "site",
+def test_broken_plugin_fails_only_when_used(install_plugin: Callable[..., Path]) -> None:
+    install_plugin(
         "toolkit-broken-plugin",
         "9.9.1",
         {"toolkit.detectors": {"broken": "toolkit_broken_plugin.detector:Broken"}},
         BROKEN,
     )
-    monkeypatch.syspath_prepend(str(site))
-    refresh()
     reg = registry("detectors")
     assert "broken" in reg.names()
     assert reg.load("msp").__name__ == "MSP"  # everything else keeps working
@@ -180,10 +178,9 @@ def test_signature_falls_back_to_import_for_dynamic_annotations(
     assert sig.doc.startswith("A detector")
 
 
-def test_plugin_whose_package_init_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plugin_whose_package_init_raises(install_plugin: Callable[..., Path]) -> None:
     """A broken package __init__ must still give the distribution, version and target."""
-    site = write_dist(
-        tmp_path / "site",
+    install_plugin(
         "toolkit-init-broken",
         "0.3.0",
         {"toolkit.detectors": {"initbroken": "init_broken.det:D"}},
@@ -192,17 +189,13 @@ def test_plugin_whose_package_init_raises(tmp_path: Path, monkeypatch: pytest.Mo
             "init_broken/det.py": "class D:\n    def __init__(self, *, k: int = 1) -> None:\n        pass\n",
         },
     )
-    monkeypatch.syspath_prepend(str(site))
-    refresh()
     with pytest.raises(PluginLoadError) as err:
         registry("detectors").get("initbroken").signature()
     for part in ("toolkit-init-broken 0.3.0", "init_broken.det:D", "RuntimeError", "broken in __init__"):
         assert part in str(err.value)
 
 
-def test_dataclass_and_positional_constructor_parameters(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_dataclass_and_positional_constructor_parameters(install_plugin: Callable[..., Path]) -> None:
     modules = {
         "dc_plugin/__init__.py": "",
         "dc_plugin/det.py": """
@@ -218,15 +211,12 @@ def test_dataclass_and_positional_constructor_parameters(
                 self.k, self.scale = k, scale
     """,
     }
-    site = write_dist(
-        tmp_path / "site",
+    install_plugin(
         "dc-plugin",
         "0.1",
         {"toolkit.detectors": {"dc": "dc_plugin.det:Dc", "plain": "dc_plugin.det:Plain"}},
         modules,
     )
-    monkeypatch.syspath_prepend(str(site))
-    refresh()
     for name in ("dc", "plain"):
         sig = registry("detectors").get(name).signature()
         assert [(p.name, p.default) for p in sig.params] == [("k", 5), ("scale", 1.0)], name

@@ -131,3 +131,21 @@ def test_parse_recipe_and_run_in_python() -> None:
     )
     result = run(recipe, console=None, out_dir="elsewhere")
     assert result.path.parent == Path("elsewhere/py")
+
+
+def test_local_executor_runs_jobs_and_reports_failures_without_stopping(tiny_recipe: Path) -> None:
+    from toolkit.execution.executor import Job, LocalExecutor
+
+    jobs = [
+        Job(str(tiny_recipe), ("train.epochs=1",)),
+        Job(str(tiny_recipe), ("train.epochs=-1",)),  # invalid: reported, the others go on
+        Job(str(tiny_recipe), ("train.epochs=1", "detectors.1.name=max_logit")),
+    ]
+    results = list(LocalExecutor().map(jobs))
+    assert [r.job for r in results] == jobs
+    assert results[0].path is not None and (results[0].path / "metrics.json").is_file()
+    assert results[1].path is None and results[1].error and "train.epochs" in results[1].error
+    assert results[2].metrics["detectors"].keys() == {"msp", "max_logit"}
+    # the third run reuses the model the first trained: same train stage, other detector
+    meta = json.loads((results[2].path / "meta.json").read_text())
+    assert meta["model_cached"] is True

@@ -145,10 +145,12 @@ def split_holdout(
     train: Split,
     test: Split,
     holdout: Sequence[str | int],
+    domain: Domain | None = None,
 ) -> DataBundle:
     """Leave the ``holdout`` classes out of training; their test samples become the OOD split.
 
-    The remaining classes are relabelled ``0..K-1`` in their original order. For images, the
+    The remaining classes are relabelled ``0..K-1`` in their original order; ``domain`` is
+    the input domain (default: by modality). For images, the
     per-channel mean and standard deviation (``info.mean``, ``info.std``) are computed on
     the training images of the kept classes only, so nothing of a held-out class leaks
     into the model.
@@ -180,6 +182,7 @@ def split_holdout(
         mean=mean,
         std=std,
         holdout=[class_names[i] for i in held],
+        domain=domain,
     )
     return DataBundle(kept_train, keep(test), info, ood, list(class_names))
 

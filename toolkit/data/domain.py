@@ -34,7 +34,8 @@ class Domain:
         low: the lower bound (a float, a tuple with one bound per feature, or ``None``).
         high: the upper bound, likewise.
         kind: ``"continuous"`` (attacks may move inputs) or ``"discrete"`` (token ids:
-            gradient attacks do not apply).
+            gradient attacks do not apply). A discrete domain may carry the id range
+            (``Domain(0, vocab_size - 1, "discrete")``).
     """
 
     low: float | tuple[float, ...] | None = 0.0
@@ -119,7 +120,12 @@ class Domain:
     def describe(self) -> str:
         """A short text for messages and reports."""
         if self.kind == "discrete":
-            return "discrete (token ids)"
+            ids = (
+                f" {self.low:g} to {self.high:g}"
+                if isinstance(self.low, int | float) and isinstance(self.high, int | float)
+                else ""
+            )
+            return f"discrete (token ids{ids})"
         if not self.bounded:
             return "unbounded"
         if isinstance(self.low, tuple) or isinstance(self.high, tuple):

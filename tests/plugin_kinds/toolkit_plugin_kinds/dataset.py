@@ -68,7 +68,7 @@ def load(
         train=split(~test),
         test=split(test),
         holdout=holdout,
+        domain=Domain(0.0, float(vocab - 1), "discrete"),  # token ids 0..vocab-1
     )
-    bundle.info.domain = Domain(0.0, float(vocab - 1), "discrete")  # token ids 0..vocab-1
     bundle.extras["vocab"] = vocab
     return bundle
