@@ -124,9 +124,9 @@ def validate(
     parts = [f"task {resolved.task.name}", f"dataset {resolved.dataset.name}"]
     if resolved.model is not None:
         parts.append(f"model {resolved.model.name}")
-    from toolkit.recipe import LIST_SECTIONS
+    from toolkit.kinds import list_sections
 
-    for section in LIST_SECTIONS:
+    for section in list_sections():
         if resolved.section(section):
             parts.append(f"{section} {', '.join(c.name for c in resolved.section(section))}")
     typer.echo(f"{recipe}: valid ({'; '.join(parts)}); fingerprint {resolved.fingerprints()['run'][:12]}")
@@ -182,13 +182,14 @@ def show(
     from rich.markup import escape
     from rich.table import Table
 
-    from toolkit.registry import SINGULAR, registry
+    from toolkit.kinds import singular
+    from toolkit.registry import registry
 
     reg = registry(kind)
     entry = reg.get(name)
     sig = entry.signature()
     console = _console()
-    console.print(f"[bold]{SINGULAR[reg.kind]} {entry.name}[/bold]  ({entry.provider}, {entry.target})")
+    console.print(f"[bold]{singular(reg.kind)} {entry.name}[/bold]  ({entry.provider}, {entry.target})")
     if sig.params:
         table = Table(box=None, pad_edge=False)
         for col in ("parameter", "type", "default"):

@@ -10,6 +10,8 @@ conformance tests all read this table, so adding a kind is one entry here plus i
 Example:
     >>> KINDS["detectors"].group, KINDS["detectors"].section, KINDS["attacks"].stage("poisoning")
     ('toolkit.detectors', 'detectors', 'poison')
+    >>> list_sections()
+    ('attacks', 'defenses', 'detectors', 'explainers')
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Kind:
             component's family is the first whose protocol it satisfies.
         family_stages: stages of the families that enter another stage than the default.
         check: the name of the conformance check in :mod:`toolkit.testing`.
+        required: a recipe must have this section.
     """
 
     name: str
@@ -46,6 +49,7 @@ class Kind:
     families: Mapping[str, str]
     family_stages: Mapping[str, str] = field(default_factory=dict)
     check: str = ""
+    required: bool = False
 
     @property
     def group(self) -> str:
@@ -70,6 +74,7 @@ KINDS: dict[str, Kind] = {
             "data",
             {"dataset": f"{_P}:Dataset"},
             check="check_dataset",
+            required=True,
         ),
         Kind("models", "model", "model", False, "train", {"model": f"{_P}:Model"}, check="check_model"),
         Kind(
@@ -114,12 +119,25 @@ KINDS: dict[str, Kind] = {
     )
 }
 
-#: The singular noun of each kind, for messages.
-SINGULAR: dict[str, str] = {k.name: k.singular for k in KINDS.values()}
+# The views below are read from KINDS each time, so an entry added to the table (by a test,
+# say) is seen everywhere at once.
 
-#: Recipe sections that hold one component table, and those that hold a list of them.
-SINGLE_SECTIONS: tuple[str, ...] = tuple(k.section for k in KINDS.values() if k.section and not k.many)
-LIST_SECTIONS: tuple[str, ...] = tuple(k.section for k in KINDS.values() if k.section and k.many)
 
-#: The kind of each recipe section.
-BY_SECTION: dict[str, Kind] = {k.section: k for k in KINDS.values() if k.section}
+def singular(kind: str) -> str:
+    """The singular noun of a kind, for messages (``detectors`` -> ``detector``)."""
+    return KINDS[kind].singular
+
+
+def sections() -> dict[str, Kind]:
+    """The kind of each recipe section that holds components."""
+    return {k.section: k for k in KINDS.values() if k.section}
+
+
+def single_sections() -> tuple[str, ...]:
+    """Recipe sections that hold one component table (``[dataset]``, ``[model]``)."""
+    return tuple(s for s, k in sections().items() if not k.many)
+
+
+def list_sections() -> tuple[str, ...]:
+    """Recipe sections that hold a list of component tables (``[[detectors]]``, ...)."""
+    return tuple(s for s, k in sections().items() if k.many)

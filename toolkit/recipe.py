@@ -43,6 +43,7 @@ import json
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from toolkit import __version__
 from toolkit.errors import Problem, RecipeError, UsageError
-from toolkit.kinds import BY_SECTION, KINDS, LIST_SECTIONS, SINGLE_SECTIONS, SINGULAR, STAGES
+from toolkit.kinds import KINDS, STAGES, list_sections, sections, single_sections, singular
 from toolkit.params import FloatLike
 from toolkit.registry import Entry, kind_name, registry, source_hash, suggest
 
@@ -59,7 +60,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["LIST_SECTIONS", "SINGLE_SECTIONS", "FloatLike"]
+__all__ = ["FloatLike"]
 
 
 class _Strict(BaseModel):
@@ -107,7 +108,7 @@ class Recipe(_Strict):
     """The validated top level of a recipe, less its component sections.
 
     The component sections (``[dataset]``, ``[model]``, ``[[attacks]]``, ...) come from the
-    table of kinds (:mod:`toolkit.kinds`) and are validated by :data:`Sections`.
+    table of kinds (:mod:`toolkit.kinds`) and are validated by :func:`sections_model`.
     """
 
     task: str
@@ -120,23 +121,29 @@ class Recipe(_Strict):
     runtime: RuntimeConfig = Field(default_factory=lambda: RuntimeConfig())
 
 
-#: The component sections as a pydantic model, one field per kind (``dataset`` is required).
-Sections: type[BaseModel] = create_model(  # type: ignore[call-overload]
-    "Sections",
-    __config__=ConfigDict(extra="ignore", protected_namespaces=()),
-    **{
-        k.section: (
-            (list[ComponentConfig], Field(default_factory=list))
-            if k.many
-            else ((ComponentConfig, ...) if k.name == "datasets" else (ComponentConfig | None, None))
-        )
-        for k in KINDS.values()
-        if k.section
-    },
-)
+def sections_model() -> type[BaseModel]:
+    """The component sections as a pydantic model, one field per kind of the table."""
+    key = tuple((k.section, k.many, k.required) for k in KINDS.values() if k.section)
+    return _sections_model(key)
 
-#: Every top-level key a recipe may have.
-TOP_LEVEL: tuple[str, ...] = (*Recipe.model_fields, *BY_SECTION)
+
+@cache
+def _sections_model(key: tuple[tuple[str, bool, bool], ...]) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for section, many, required in key:
+        if many:
+            fields[section] = (list[ComponentConfig], Field(default_factory=list))
+        else:
+            fields[section] = (ComponentConfig, ...) if required else (ComponentConfig | None, None)
+    config = ConfigDict(extra="ignore", protected_namespaces=())
+    model: type[BaseModel] = create_model("Sections", __config__=config, **fields)
+    return model
+
+
+def top_level() -> tuple[str, ...]:
+    """Every top-level key a recipe may have."""
+    return (*Recipe.model_fields, *sections())
+
 
 _SECTION_MODELS: dict[str, type[BaseModel]] = {"train": TrainConfig, "runtime": RuntimeConfig}
 
@@ -236,11 +243,11 @@ class ResolvedRecipe:
         out: dict[str, Any] = {"task": r.task, "name": r.name, "seed": r.seed}
         if r.description:
             out["description"] = r.description
-        for section in SINGLE_SECTIONS:
+        for section in single_sections():
             if self.section(section):
                 out[section] = self.section(section)[0].table()
         out["train"] = r.train.model_dump()
-        for section in LIST_SECTIONS:
+        for section in list_sections():
             if self.section(section):
                 out[section] = [c.table() for c in self.section(section)]
         out["evaluate"] = dict(self.task.params)
@@ -381,7 +388,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> list[Prob
                     node[part] = parse_value(value)
                 else:
                     if part not in node:
-                        if part in LIST_SECTIONS:
+                        if part in list_sections():
                             problems.append(Problem(path, "the recipe has no such list to index"))
                             break
                         node[part] = {}
@@ -413,13 +420,13 @@ def parse_recipe(
     set_keys = {o.partition("=")[0].strip() for o in overrides}
 
     recipe: Recipe | None = None
-    top = {k: v for k, v in raw.items() if k not in BY_SECTION} if isinstance(raw, Mapping) else raw
+    top = {k: v for k, v in raw.items() if k not in sections()} if isinstance(raw, Mapping) else raw
     try:
         recipe = Recipe.model_validate(top)
     except ValidationError as exc:
         problems.extend(_problems(exc, prefix=(), known=_known_keys))
     try:
-        Sections.model_validate(raw)
+        sections_model().model_validate(raw)
     except ValidationError as exc:
         problems.extend(_problems(exc, prefix=(), known=_known_keys))
 
@@ -444,7 +451,7 @@ def parse_recipe(
 
 def _resolve_sections(raw: Mapping[str, Any], problems: list[Problem]) -> dict[str, list[Component]]:
     out: dict[str, list[Component]] = {}
-    for section, kind in BY_SECTION.items():
+    for section, kind in sections().items():
         value = raw.get(section)
         tables = (
             [(section, value)]
@@ -500,7 +507,7 @@ def _resolve(
         problems.append(Problem(where, str(exc)))
         return None
     params = {k: v for k, v in table.items() if k != "name"}
-    title = f"{SINGULAR[kind]} {name}"
+    title = f"{singular(kind)} {name}"
     try:
         validated = sig.validate(params, title)
     except ValidationError as exc:
@@ -510,7 +517,7 @@ def _resolve(
                 exc,
                 prefix=tuple(path.split(".")),
                 known=lambda _loc: known,
-                owner=f"{SINGULAR[kind]} '{name}'",
+                owner=f"{singular(kind)} '{name}'",
             )
         )
         return None
@@ -524,8 +531,8 @@ def _resolve(
         problems.append(
             Problem(
                 where,
-                f"{SINGULAR[kind]} '{name}' ({entry.provider}, {entry.target}) does not implement "
-                f"any {SINGULAR[kind]} family: {exc}. See docs/plugins.md#contracts",
+                f"{singular(kind)} '{name}' ({entry.provider}, {entry.target}) does not implement "
+                f"any {singular(kind)} family: {exc}. See docs/plugins.md#contracts",
             )
         )
         return None
@@ -593,11 +600,11 @@ def _check_modalities(recipe: ResolvedRecipe) -> list[Problem]:
         for i, c in enumerate(comps):
             supported = getattr(c.factory, "modalities", None)
             if supported and modality not in supported:
-                where = f"{section}.{i}.name" if BY_SECTION[section].many else f"{section}.name"
+                where = f"{section}.{i}.name" if sections()[section].many else f"{section}.name"
                 problems.append(
                     Problem(
                         where,
-                        f"{SINGULAR[c.kind]} '{c.name}' works on {', '.join(supported)} data, "
+                        f"{singular(c.kind)} '{c.name}' works on {', '.join(supported)} data, "
                         "but the dataset "
                         f"'{recipe.dataset.name}' is {modality}; remove it or use another dataset",
                     )
@@ -612,7 +619,7 @@ def _check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
     if not uses:
         return problems
-    for section in (*LIST_SECTIONS, "model", "baselines"):
+    for section in (*list_sections(), "model", "baselines"):
         present = raw.get(section)
         if present and section not in uses:
             problems.append(
@@ -653,7 +660,7 @@ def _check_baselines(task: str, offered: dict[str, Any], requested: Any) -> list
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
     if not loc:
-        return list(TOP_LEVEL)
+        return list(top_level())
     model = _SECTION_MODELS.get(str(loc[0]))
     return list(model.model_fields) if model else []
 

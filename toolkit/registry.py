@@ -39,7 +39,7 @@ from functools import cache
 from typing import Annotated, Any, Literal, Optional, Union
 
 from toolkit.errors import PluginLoadError, ToolkitWarning, UnknownComponentError, UsageError
-from toolkit.kinds import KINDS, SINGULAR
+from toolkit.kinds import KINDS, singular
 from toolkit.params import lenient
 
 #: The distribution that provides the built-in components.
@@ -373,7 +373,7 @@ def _load(entry: Entry) -> Any:
             obj = getattr(obj, part)
     except Exception as exc:
         raise PluginLoadError(
-            f"{SINGULAR[entry.kind]} '{entry.name}' could not be loaded: "
+            f"{singular(entry.kind)} '{entry.name}' could not be loaded: "
             f"distribution {entry.provider}, target '{entry.target}': "
             f"{type(exc).__name__}: {exc}. Reinstall or fix that package, "
             f"or remove it from the recipe."
@@ -453,7 +453,7 @@ class Registry:
         if len(matches) > 1 and len(builtin) == 1:  # the toolkit's own name wins, with a warning
             others = [e for e in matches if not e.builtin]
             warnings.warn(
-                f"{SINGULAR[self.kind]} '{short}' is also registered by "
+                f"{singular(self.kind)} '{short}' is also registered by "
                 f"{', '.join(e.provider for e in others)}; using the toolkit's own. "
                 f"Write '{others[0].dist}:{short}' to use the other one.",
                 ToolkitWarning,
@@ -464,7 +464,7 @@ class Registry:
             claims = ", ".join(f"{e.provider} ({e.target})" for e in matches)
             picks = " or ".join(f"'{e.dist}:{short}'" for e in matches)
             raise UsageError(
-                f"{SINGULAR[self.kind]} '{short}' is registered by more than one "
+                f"{singular(self.kind)} '{short}' is registered by more than one "
                 f"distribution: {claims}. Name one of them as {picks}, "
                 f"or uninstall one of the packages."
             )
@@ -485,7 +485,7 @@ class Registry:
         names = self.names()
         close = suggest(name, names, n=3)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        return f"unknown {SINGULAR[self.kind]} '{name}'.{hint} See them all with: toolkit list {self.kind}"
+        return f"unknown {singular(self.kind)} '{name}'.{hint} See them all with: toolkit list {self.kind}"
 
 
 def _norm(dist: str) -> str:

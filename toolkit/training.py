@@ -193,11 +193,12 @@ def _epoch(
 
 
 def _augmentation(config: TrainConfig, data: Split, info: DataInfo | None) -> Any:
-    """The batch augmentation of ``[train]``, refused for anything but images."""
+    """The batch augmentation of ``[train]``, refused for anything but images in ``[0, 1]``
+    (crops pad with zeros, the lower bound of that domain)."""
     augment = batch_augmentation(config.augment, padding=config.crop_padding)
     is_image = isinstance(data.x, torch.Tensor) and data.x.dim() == 4
     if info is not None:
-        is_image = is_image and info.modality == "image"
+        is_image = is_image and info.modality == "image" and info.input_domain.is_unit
     if augment is not None and not is_image:
         from toolkit.errors import UsageError
 

@@ -81,6 +81,18 @@ class DataInfo:
         return self.domain
 
     @property
+    def tensor_shape(self) -> tuple[int, ...]:
+        """One sample's shape, for inputs that are one tensor (a usage error for named parts)."""
+        if isinstance(self.input_shape, dict):
+            from toolkit.errors import UsageError
+
+            raise UsageError(
+                f"the data '{self.name}' has named input parts ({', '.join(self.input_shape)}); "
+                "this component needs inputs that are one tensor"
+            )
+        return tuple(self.input_shape)
+
+    @property
     def num_classes(self) -> int:
         return len(self.class_names)
 

@@ -165,9 +165,9 @@ def blame(exc: BaseException, recipe: ResolvedRecipe) -> str:
             culprit = found
     if culprit is None:
         return ""
-    from toolkit.kinds import SINGULAR
+    from toolkit.kinds import singular
 
-    return f" in {SINGULAR[culprit.kind]} '{culprit.name}' ({culprit.entry.provider}, {culprit.entry.target})"
+    return f" in {singular(culprit.kind)} '{culprit.name}' ({culprit.entry.provider}, {culprit.entry.target})"
 
 
 def _owner(frame: Any, components: list[Component]) -> Component | None:

@@ -39,7 +39,7 @@ def build(
         4
     """
     act = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}[activation]
-    width = math.prod(info.input_shape)
+    width = math.prod(info.tensor_shape)
     layers: list[nn.Module] = [nn.Flatten()]
     for h in hidden:
         layers += [nn.Linear(width, h), act()]

@@ -59,9 +59,9 @@ def build(
     """
     from torchvision.models import resnet18
 
-    if info.modality != "image" or len(info.input_shape) != 3:
+    if info.modality != "image" or len(info.tensor_shape) != 3:
         raise UsageError(f"model resnet18 needs image data, but '{info.name}' is {info.modality}")
-    channels = info.input_shape[0]
+    channels = info.tensor_shape[0]
     net = resnet18(weights=None)
     if pretrained:
         path = weights_path()

@@ -37,11 +37,11 @@ def build(
         >>> build(load(0).info).head.out_features
         10
     """
-    if info.modality != "image" or len(info.input_shape) != 3:
+    if info.modality != "image" or len(info.tensor_shape) != 3:
         raise UsageError(
             f"model small_cnn needs image data, but '{info.name}' is {info.modality}; use model 'mlp' instead"
         )
-    in_ch, size, _ = info.input_shape
+    in_ch, size, _ = info.tensor_shape
     layers: list[nn.Module] = []
     for ch in channels:
         layers += [nn.Conv2d(in_ch, ch, 3, padding=1, bias=False), nn.BatchNorm2d(ch), nn.ReLU()]

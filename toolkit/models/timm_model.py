@@ -43,7 +43,7 @@ def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
         import timm
     except ImportError as exc:
         raise UsageError("model timm needs timm: pip install 'toolkit[vision]'") from exc
-    if info.modality != "image" or len(info.input_shape) != 3:
+    if info.modality != "image" or len(info.tensor_shape) != 3:
         raise UsageError(f"model timm needs image data, but '{info.name}' is {info.modality}")
     if not timm.is_model(arch.split(".")[0]):
         import difflib
@@ -57,7 +57,7 @@ def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
     os.environ["HF_HUB_OFFLINE"] = "1"  # pretrained weights from the local cache only
     try:
         net: Any = timm.create_model(
-            arch, pretrained=pretrained, num_classes=info.num_classes, in_chans=info.input_shape[0]
+            arch, pretrained=pretrained, num_classes=info.num_classes, in_chans=info.tensor_shape[0]
         )
     except Exception as exc:
         if not pretrained:

@@ -76,6 +76,7 @@ __all__ = [
     "check_detector",
     "check_explainer",
     "check_model",
+    "check_of",
     "check_task",
     "example_data",
 ]
@@ -84,20 +85,24 @@ __all__ = [
 # --------------------------------------------------------------------------- dispatch
 
 
-def _checks() -> dict[str, Callable[..., None]]:
-    out: dict[str, Callable[..., None]] = {}
-    for name, kind in KINDS.items():
-        check = globals().get(kind.check)
-        if not callable(check):
-            raise ImportError(
-                f"toolkit.kinds names the check '{kind.check}' for {name}, but toolkit.testing has none"
-            )
-        out[name] = check
-    return out
+def check_of(kind: str) -> Callable[..., None]:
+    """The conformance check the table of kinds names for ``kind``: a ``check_*`` function of
+    this package, or a ``"module:function"`` path."""
+    name = KINDS[kind].check
+    if ":" in name:
+        import importlib
+
+        module, _, attr = name.partition(":")
+        check = getattr(importlib.import_module(module), attr, None)
+    else:
+        check = globals().get(name)
+    if not callable(check):
+        raise ImportError(f"toolkit.kinds names the check '{name}' for {kind}, but there is no such function")
+    return check
 
 
-#: The conformance check of every kind, as the table of kinds names it.
-CHECKS: dict[str, Callable[..., None]] = _checks()
+#: The conformance check of every built-in kind, as the table of kinds names it.
+CHECKS: dict[str, Callable[..., None]] = {kind: check_of(kind) for kind in KINDS}
 
 
 def check_component(
@@ -120,4 +125,4 @@ def check_component(
     kwargs: dict[str, Any] = {"params": params}
     if data is not None:
         kwargs["data"] = data
-    CHECKS[reg.kind](factory, **kwargs)
+    check_of(reg.kind)(factory, **kwargs)

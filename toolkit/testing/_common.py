@@ -16,10 +16,13 @@ from torch import nn
 from toolkit.data.base import DataBundle, DataInfo, Split
 from toolkit.data.domain import Domain
 from toolkit.data.inputs import Inputs, sample_shape
-from toolkit.kinds import LIST_SECTIONS
+from toolkit.kinds import list_sections
+
 
 #: The recipe sections a task may name in ``uses``.
-TASK_SECTIONS: tuple[str, ...] = (*LIST_SECTIONS, "model", "train", "baselines")
+def task_sections() -> tuple[str, ...]:
+    """The recipe sections a task may name in ``uses``."""
+    return (*list_sections(), "model", "train", "baselines")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -8,8 +8,8 @@ from typing import Any
 
 from toolkit.kinds import KINDS
 from toolkit.testing._common import (
-    TASK_SECTIONS,
     _about,
+    task_sections,
 )
 
 # --------------------------------------------------------------------------- tasks
@@ -60,8 +60,8 @@ def check_task(factory: Any, *, params: Mapping[str, Any] | None = None, seed: i
         assert isinstance(uses, tuple) and all(isinstance(s, str) for s in uses), (
             f"uses must be a tuple of section names, got {uses!r}"
         )
-        unknown = [s for s in uses if s not in TASK_SECTIONS]
-        assert not unknown, f"uses names unknown sections {unknown}; known: {', '.join(TASK_SECTIONS)}"
+        unknown = [s for s in uses if s not in task_sections()]
+        assert not unknown, f"uses names unknown sections {unknown}; known: {', '.join(task_sections())}"
         requires = getattr(cls, "requires", ())
         assert isinstance(requires, tuple) and all(isinstance(s, str) for s in requires), (
             f"requires must be a tuple of section names, got {requires!r}"
