@@ -86,17 +86,19 @@ def test_results_use_qualified_names_when_names_clash(clash: Path, tmp_path: Pat
     assert [twice.label("detectors", i) for i in range(2)] == ["msp_0", "msp_1"]
 
 
-def test_list_marks_clashes_and_import_failures(tmp_path: Path) -> None:
-    broken = write_dist(
+def broken_site(tmp_path: Path, source: str) -> Path:
+    """A distribution whose detector module is ``source`` (made to fail on import)."""
+    return write_dist(
         tmp_path / "broken",
         "toolkit-plugin-broken",
         "0.0.1",
         {"toolkit.detectors": {"broken": "toolkit_plugin_broken.det:Broken"}},
-        {
-            "toolkit_plugin_broken/__init__.py": "",
-            "toolkit_plugin_broken/det.py": "raise RuntimeError('on purpose')\n",
-        },
+        {"toolkit_plugin_broken/__init__.py": "", "toolkit_plugin_broken/det.py": source},
     )
+
+
+def test_list_marks_clashes_and_import_failures(tmp_path: Path) -> None:
+    broken = broken_site(tmp_path, "raise RuntimeError('on purpose')\n")
     out = run_cli("list", "detectors", extra_path=[clash_site(tmp_path), broken])
     assert out.returncode == 0, out.stderr
     lines = {ln.split()[1] + " " + ln.split()[2]: ln for ln in out.stdout.splitlines()[1:] if ln.strip()}
@@ -111,16 +113,7 @@ def test_list_marks_clashes_and_import_failures(tmp_path: Path) -> None:
 
 
 def test_validate_fails_for_a_component_that_does_not_import(tmp_path: Path) -> None:
-    broken = write_dist(
-        tmp_path / "broken",
-        "toolkit-plugin-broken",
-        "0.0.1",
-        {"toolkit.detectors": {"broken": "toolkit_plugin_broken.det:Broken"}},
-        {
-            "toolkit_plugin_broken/__init__.py": "",
-            "toolkit_plugin_broken/det.py": "import not_a_module_anywhere\n\nclass Broken:\n    pass\n",
-        },
-    )
+    broken = broken_site(tmp_path, "import not_a_module_anywhere\n\nclass Broken:\n    pass\n")
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_RECIPE)
     out = run_cli("validate", str(path), "--set", "detectors.0.name=broken", extra_path=[broken])

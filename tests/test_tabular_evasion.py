@@ -76,11 +76,14 @@ def test_art_clips_to_the_per_feature_bounds(context: TaskContext) -> None:
 
 
 def test_torchattacks_refuses_a_domain_other_than_the_unit_interval(context: TaskContext) -> None:
-    spec = parse_recipe(
-        {**RECIPE, "attacks": [{"name": "torchattacks", "attack": "FGSM", "params": {"eps": 1.0}}]}
-    )
+    from toolkit.attacks.torchattacks_adapter import TorchAttacks
+    from toolkit.errors import RecipeError
+
+    torchattacks = {"name": "torchattacks", "attack": "FGSM", "params": {"eps": 1.0}}
+    with pytest.raises(RecipeError, match=r"attacks\.0\.name: attack 'torchattacks' works on image data"):
+        parse_recipe({**RECIPE, "attacks": [torchattacks]})  # refused before any data is loaded
     with pytest.raises(UsageError, match=r"torchattacks clips inputs to \[0, 1\].*per-feature bounds"):
-        context.build(spec.attacks[0])
+        TorchAttacks(attack="FGSM", params={"eps": 1.0}).bind(context.data().info)
 
 
 def test_evasion_task_runs_on_adult_with_feature_attributions(tmp_path: Path) -> None:

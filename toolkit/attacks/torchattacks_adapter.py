@@ -49,6 +49,8 @@ class TorchAttacks(LibraryAttack):
 
     example_params: ClassVar[dict[str, Any]] = {"attack": "FGSM", "params": {"eps": 0.03}}
     library = "torchattacks"
+    #: torchattacks clips to [0, 1]: images only (validate refuses it on other data).
+    modalities = ("image",)
 
     def bind(self, info: DataInfo) -> TorchAttacks:
         """torchattacks works in ``[0, 1]`` only: other input domains are refused."""
