@@ -33,6 +33,22 @@ class Clone:
         return msp_score(x.logits, 2.0)
 """
 
+WRONG_BUDGET = """
+from toolkit.protocols import EvasionAttack
+
+
+class Nudge(EvasionAttack):
+    \"\"\"Declares a budget parameter it does not have.\"\"\"
+
+    budget = "epsilon"
+
+    def __init__(self, *, eps: float = 0.1) -> None:
+        self.eps = eps
+
+    def __call__(self, model, x, y):
+        return self.domain.clamp(x + self.eps)
+"""
+
 NO_BUDGET = """
 from toolkit.protocols import EvasionAttack
 
@@ -81,6 +97,9 @@ def test_results_use_qualified_names_when_names_clash(clash: Path, tmp_path: Pat
     assert [recipe.label("detectors", i) for i in range(2)] == ["toolkit:msp", "toolkit-plugin-clash:msp"]
     result = run(recipe, console=None)
     assert set(result.metrics["detectors"]) == {"toolkit:msp", "toolkit-plugin-clash:msp"}
+    # the plugin's msp alone is still named by its distribution, never as the built-in
+    alone = load_recipe(path, ["detectors.0.name=toolkit-plugin-clash:msp"])
+    assert alone.label("detectors", 0) == "toolkit-plugin-clash:msp"
     # the same component twice keeps the index suffix
     twice = load_recipe(path, ["detectors.0.name=toolkit:msp", "detectors.1.name=toolkit:msp"])
     assert [twice.label("detectors", i) for i in range(2)] == ["msp_0", "msp_1"]
@@ -129,9 +148,10 @@ def test_editing_or_upgrading_a_component_retrains(
     model_v1 = textwrap.dedent(
         """
         from toolkit.models.mlp import build as mlp
+        from toolkit_plugin_model.helper import WIDTH
 
 
-        def build(info, *, width: int = 8):
+        def build(info, *, width: int = WIDTH):
             \"\"\"An MLP with one hidden layer.\"\"\"
             return mlp(info, hidden=[width])
         """
@@ -140,7 +160,11 @@ def test_editing_or_upgrading_a_component_retrains(
         "toolkit-plugin-model",
         "1.0.0",
         {"toolkit.models": {"tiny_mlp": "toolkit_plugin_model.m:build"}},
-        {"toolkit_plugin_model/__init__.py": "", "toolkit_plugin_model/m.py": model_v1},
+        {
+            "toolkit_plugin_model/__init__.py": "",
+            "toolkit_plugin_model/m.py": model_v1,
+            "toolkit_plugin_model/helper.py": "WIDTH = 8\n",
+        },
     )
     path = tmp_path / "tiny.toml"
     path.write_text(TINY_RECIPE.replace('name = "mlp"\nhidden = [16]', 'name = "tiny_mlp"'))
@@ -153,6 +177,11 @@ def test_editing_or_upgrading_a_component_retrains(
     assert json.loads((edited.path / "meta.json").read_text())["model_cached"] is False
     assert edited.meta["fingerprints"]["train"] != first.meta["fingerprints"]["train"]
     assert edited.meta["fingerprints"]["data"] == first.meta["fingerprints"]["data"]
+    # so does editing a module the component imports
+    (site / "toolkit_plugin_model" / "helper.py").write_text("WIDTH = 8  # the same value, other source\n")
+    refresh()
+    helper_edited = load_recipe(path).fingerprints()
+    assert helper_edited["train"] != edited.meta["fingerprints"]["train"]
     (site / "toolkit_plugin_model-1.0.0.dist-info").rename(site / "toolkit_plugin_model-1.1.0.dist-info")
     meta = site / "toolkit_plugin_model-1.1.0.dist-info" / "METADATA"
     meta.write_text(meta.read_text().replace("1.0.0", "1.1.0"))
@@ -166,14 +195,26 @@ def test_a_budget_sweep_needs_attacks_with_a_budget(install_plugin: Callable[...
     install_plugin(
         "toolkit-plugin-noise",
         "0.1.0",
-        {"toolkit.attacks": {"noise": "toolkit_plugin_noise.a:Noise"}},
-        {"toolkit_plugin_noise/__init__.py": "", "toolkit_plugin_noise/a.py": NO_BUDGET},
+        {
+            "toolkit.attacks": {
+                "noise": "toolkit_plugin_noise.a:Noise",
+                "nudge": "toolkit_plugin_noise.b:Nudge",
+            }
+        },
+        {
+            "toolkit_plugin_noise/__init__.py": "",
+            "toolkit_plugin_noise/a.py": NO_BUDGET,
+            "toolkit_plugin_noise/b.py": WRONG_BUDGET,
+        },
     )
     base = {"task": "evasion", "name": "e", "dataset": {"name": "synthetic"}, "model": {"name": "mlp"},
             "attacks": [{"name": "fgsm"}, {"name": "noise"}]}  # fmt: skip
     with pytest.raises(RecipeError, match=r"attacks\.1\.name: attack 'noise' declares no budget"):
         parse_recipe({**base, "evaluate": {"eps": [0.1]}})
     parse_recipe(base)  # without a sweep each attack uses its own settings
+    wrong = {**base, "attacks": [{"name": "nudge"}], "evaluate": {"eps": [0.1]}}
+    with pytest.raises(RecipeError, match="declares the budget 'epsilon', but has no parameter 'epsilon'"):
+        parse_recipe(wrong)
 
 
 def test_explainers_are_checked_against_the_data_modality() -> None:

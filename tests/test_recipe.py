@@ -218,3 +218,34 @@ def test_indexing_an_empty_list() -> None:
     assert any(
         p.startswith("detectors.0: no such entry: the list has 0 entries") and "-1" not in p for p in found
     )
+
+
+def test_nested_components_are_validated_normalized_and_fingerprinted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from toolkit.registry import Entry
+
+    base = {"task": "evasion", "name": "e", "dataset": {"name": "digits"}, "model": {"name": "small_cnn"},
+            "attacks": [{"name": "fgsm"}]}  # fmt: skip
+    found = problems({**base, "defenses": [{"name": "adversarial_training", "attack": "pgdd"}]})
+    assert any(
+        p.startswith("defenses.0.attack: unknown attack 'pgdd'. Did you mean 'pgd'?") for p in found
+    ), found
+    found = problems({**base, "defenses": [{"name": "adversarial_training", "params": {"epsz": 1}}]})
+    assert any(p.startswith("defenses.0.params.epsz: unknown key for attack 'pgd'") for p in found), found
+    written = parse_recipe(
+        {**base, "defenses": [{"name": "adversarial_training", "params": {"eps": "32/255"}}]}
+    )
+    as_float = parse_recipe(
+        {**base, "defenses": [{"name": "adversarial_training", "params": {"eps": 32 / 255}}]}
+    )
+    assert written.defenses[0].params["params"]["eps"] == 32 / 255
+    assert written.fingerprints() == as_float.fingerprints()
+    before = as_float.fingerprints()["train"]
+    real = Entry.code_id
+
+    def edited(self: Entry) -> str:  # the attack adversarial training builds is edited
+        return "edited" if self.name == "pgd" else real(self)
+
+    monkeypatch.setattr(Entry, "code_id", edited)
+    assert as_float.fingerprints()["train"] != before

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from toolkit.errors import UsageError
+from toolkit.errors import RecipeError, UsageError
 from toolkit.execution.context import TaskContext
 from toolkit.execution.log import RunLog
 from toolkit.execution.pipeline import Pipeline
@@ -87,9 +87,14 @@ def test_torchattacks_refuses_a_domain_other_than_the_unit_interval(context: Tas
 
 
 def test_evasion_task_runs_on_adult_with_feature_attributions(tmp_path: Path) -> None:
-    result = run(parse_recipe(RECIPE), out_dir=tmp_path, console=None)
+    pytest.importorskip("art")
+    result = run(parse_recipe({**RECIPE, "baselines": {"art": ["fgsm"]}}), out_dir=tmp_path, console=None)
     metrics = json.loads((result.path / "metrics.json").read_text())
     for name in ("fgsm", "pgd"):
         robust = metrics["attacks"][name]["robust_accuracy"]
         assert robust[1] < robust[0] <= metrics["clean_accuracy"]
     assert (result.path / "figures" / "explain_saliency.png").is_file()
+    # the reference attacks move the features within the same bounds as ours: they agree
+    assert metrics["baselines"]["art"]["fgsm"]["agrees"], metrics["baselines"]
+    with pytest.raises(RecipeError, match=r"baselines\.torchattacks: torchattacks works on images"):
+        parse_recipe({**RECIPE, "baselines": {"torchattacks": ["fgsm"]}})

@@ -50,10 +50,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from toolkit import __version__
+from toolkit.codehash import code_hash
 from toolkit.errors import Problem, RecipeError, UsageError
 from toolkit.kinds import KINDS, STAGES, list_sections, sections, single_sections, singular
 from toolkit.params import FloatLike
-from toolkit.registry import Entry, kind_name, registry, source_hash, suggest
+from toolkit.registry import Entry, kind_name, registry, suggest
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -157,6 +158,7 @@ class Component:
     entry: Entry
     params: dict[str, Any]
     family: str | None = None
+    nested: tuple[Component, ...] = ()
 
     @property
     def stage(self) -> str:
@@ -258,14 +260,16 @@ class ResolvedRecipe:
         return out
 
     def label(self, section: str, index: int) -> str:
-        """How results name entry ``index`` of a list section: its name; ``dist:name`` when
-        components of that name from different distributions meet; with the index when the
+        """How results name entry ``index`` of a list section: its name; ``dist:name`` for a
+        plugin's component whose name another distribution also registers, and for both when
+        components of one name from different distributions meet; with the index when the
         recipe names the same one more than once (``msp``, or ``msp_0`` and ``msp_1``)."""
         specs = self.section(section)
         entry = specs[index].entry
         same = [s for s in specs if s.entry.name == entry.name]
-        if len(same) == 1:
-            return entry.name
+        if len(same) == 1:  # a plugin's component whose name the toolkit also has: dist:name
+            clash = not entry.builtin and entry.name in registry(entry.kind).clashes()
+            return entry.qualified if clash else entry.name
         clash = len({s.entry.dist for s in same}) > 1
         base = entry.qualified if clash else entry.name
         twins = [s for s in same if s.entry == entry]
@@ -284,9 +288,12 @@ class ResolvedRecipe:
         own: dict[str, dict[str, Any]] = {stage: {} for stage in STAGES}
         for section, comps in self.components.items():
             for c in comps:
-                own[c.stage].setdefault(section, []).append({**c.table(), "code": c.entry.code_id()})
+                code: dict[str, Any] = {"code": c.entry.code_id()}
+                if c.nested:  # components a component builds (the attack of adversarial training)
+                    code["nested"] = [n.entry.code_id() for n in c.nested]
+                own[c.stage].setdefault(section, []).append({**c.table(), **code})
         own["train"]["train"] = self.recipe.train.model_dump()
-        own["train"]["loop"] = {m: source_hash(m) for m in ("toolkit.training", "toolkit.augment")}
+        own["train"]["loop"] = code_hash("toolkit.training")
         own["run"]["task"] = {**self.task.table(), "code": self.task.entry.code_id()}
         own["run"]["baselines"] = {k: list(v) for k, v in self.recipe.baselines.items()}
         out: dict[str, dict[str, Any]] = {}
@@ -538,7 +545,37 @@ def _resolve(
         return None
     if kind == "datasets":
         validated = _normalize_classes(factory, validated, path, problems)
-    return Component(kind=kind, name=name, entry=entry, params=validated, family=family)
+    nested = _resolve_nested(factory, validated, path, problems)
+    if nested is None:
+        return None
+    return Component(kind=kind, name=name, entry=entry, params=validated, family=family, nested=nested)
+
+
+def _resolve_nested(
+    factory: Any, params: dict[str, Any], path: str, problems: list[Problem]
+) -> tuple[Component, ...] | None:
+    """Components a component builds from its parameters, declared as ``nested = {"attack":
+    ("attacks", "params", "evasion")}`` (the parameter naming a registered component, the
+    parameter holding its parameters, and optionally the family it must have): resolved
+    and validated like any other, their parameters normalized in place."""
+    out = []
+    for param, spec in (getattr(factory, "nested", None) or {}).items():
+        kind, params_key, *family = spec
+        table = {"name": params[param], **(params.get(params_key) or {})}
+        before = len(problems)
+        found = _resolve(kind, table, f"{path}.{params_key}", problems, name_path=f"{path}.{param}")
+        if found is None:
+            return None if len(problems) > before else ()
+        if family and found.family != family[0]:
+            problems.append(
+                Problem(
+                    f"{path}.{param}", f"{singular(kind)} '{found.name}' is {found.family}, not {family[0]}"
+                )
+            )
+            return None
+        params[params_key] = dict(found.params)
+        out.append(found)
+    return tuple(out)
 
 
 def declared(factory: Any, attr: str) -> Any:
@@ -596,16 +633,23 @@ def _check_modalities(recipe: ResolvedRecipe) -> list[Problem]:
     problems: list[Problem] = []
     if modality is None:
         return problems
+    if recipe.recipe.train.augment and modality != "image":
+        augment = recipe.recipe.train.augment
+        problems.append(
+            Problem("train.augment", f"{augment} needs images, but '{recipe.dataset.name}' is {modality}")
+        )
     for section, comps in recipe.components.items():
         for i, c in enumerate(comps):
-            supported = getattr(c.factory, "modalities", None)
-            if supported and modality not in supported:
-                where = f"{section}.{i}.name" if sections()[section].many else f"{section}.name"
+            where = f"{section}.{i}.name" if sections()[section].many else f"{section}.name"
+            for part in (c, *c.nested):
+                supported = getattr(part.factory, "modalities", None)
+                if not supported or modality in supported:
+                    continue
+                what = f"{singular(part.kind)} '{part.name}'" + (f" (of {c.name})" if part is not c else "")
                 problems.append(
                     Problem(
                         where,
-                        f"{singular(c.kind)} '{c.name}' works on {', '.join(supported)} data, "
-                        "but the dataset "
+                        f"{what} works on {', '.join(supported)} data, but the dataset "
                         f"'{recipe.dataset.name}' is {modality}; remove it or use another dataset",
                     )
                 )

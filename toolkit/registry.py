@@ -25,7 +25,6 @@ from __future__ import annotations
 import ast
 import difflib
 import fnmatch
-import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -351,9 +350,11 @@ class Entry:
         return f"{self.dist}:{self.name}" if self.dist else self.name
 
     def code_id(self) -> str:
-        """What identifies the component's code in fingerprints: a hash of its module's
-        source (an edit retrains), and for a plugin also its distribution and version (an
-        upgrade retrains, even of a compiled or zipped plugin whose source cannot be read)."""
+        """What identifies the component's code in fingerprints: a hash of the source of its
+        module and of every module it imports from the toolkit or its own package
+        (:func:`toolkit.codehash.code_hash`: an edit retrains), and for a plugin also its
+        distribution and version (an upgrade retrains, even of a compiled or zipped plugin
+        whose source cannot be read)."""
         return _code_id(self)
 
     def load(self) -> Any:
@@ -383,21 +384,11 @@ def _load(entry: Entry) -> Any:
 
 @cache
 def _code_id(entry: Entry) -> str:
+    from toolkit.codehash import code_hash
+
     if entry.dist is not None and not entry.builtin:
-        return f"{entry.dist}=={entry.version}:{source_hash(entry.module)}"
-    return source_hash(entry.module)
-
-
-def source_hash(module: str) -> str:
-    """sha256 of a module's source file (``unknown`` when it has none)."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except Exception:
-        return "unknown"
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return "unknown"
-    with open(spec.origin, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
+        return f"{entry.dist}=={entry.version}:{code_hash(entry.module)}"
+    return code_hash(entry.module)
 
 
 def import_problem(entry: Entry) -> str | None:
@@ -519,4 +510,7 @@ def refresh() -> None:
     _signature.cache_clear()
     _load.cache_clear()
     _code_id.cache_clear()
+    from toolkit.codehash import forget
+
+    forget()
     importlib.invalidate_caches()

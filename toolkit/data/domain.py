@@ -15,6 +15,8 @@ Example:
     [1.0]
     >>> Domain.unbounded().clamp(torch.tensor([9.0])).tolist()
     [9.0]
+    >>> Domain(low=0.0, high=(1.0, 2.0)).clamp(torch.tensor([[-1.0, 5.0]])).tolist()
+    [[0.0, 2.0]]
 """
 
 from __future__ import annotations
@@ -85,11 +87,22 @@ class Domain:
         if not self.bounded:
             return x
         low, high = self._bound(self.low, x), self._bound(self.high, x)
-        if not isinstance(low, float | int | None) or not isinstance(high, float | int | None):
-            import torch
+        if isinstance(low, float | int | None) and isinstance(high, float | int | None):
+            return x.clamp(low, high)
+        import torch  # per-feature bounds on one side at least: both sides as tensors
 
-            return torch.clamp(x, min=low, max=high)
-        return x.clamp(low, high)
+        inf = float("inf")
+        low = (
+            torch.full_like(x[0], -inf if low is None else low)
+            if isinstance(low, float | int | None)
+            else low
+        )
+        high = (
+            torch.full_like(x[0], inf if high is None else high)
+            if isinstance(high, float | int | None)
+            else high
+        )
+        return torch.clamp(x, min=low, max=high)
 
     def contains(self, x: torch.Tensor, *, atol: float = 1e-6) -> bool:
         """Whether every value of ``x`` lies in the domain (within ``atol``)."""

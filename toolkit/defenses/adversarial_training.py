@@ -13,7 +13,7 @@ inputs within the data's input domain.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import torch
 from pydantic import Field
@@ -34,6 +34,10 @@ class AdversarialTraining(BatchDefense):
         fraction: share of each batch replaced by adversarial examples (default 1.0).
         seed: seeds which samples are replaced.
     """
+
+    #: ``attack`` names a registered evasion attack whose parameters are ``params``: ``toolkit
+    #: validate`` checks both, and the attack's code is part of the training fingerprint.
+    nested: ClassVar[dict[str, tuple[str, ...]]] = {"attack": ("attacks", "params", "evasion")}
 
     def __init__(
         self,

@@ -172,11 +172,15 @@ def blame(exc: BaseException, recipe: ResolvedRecipe) -> str:
 
 def _owner(frame: Any, components: list[Component]) -> Component | None:
     """The component a traceback frame runs code of, if any."""
+    owner = frame.f_locals.get("self")
+    for c in components:  # a method of the component's class, wherever it is defined
+        factory = c.entry.load()
+        if owner is not None and isinstance(factory, type) and type(owner) is factory:
+            return c
     module = frame.f_globals.get("__name__", "")
     here = [c for c in components if c.entry.module == module]
     if len({c.entry for c in here}) <= 1:
         return here[0] if here else None
-    owner = frame.f_locals.get("self")
     top = getattr(frame.f_code, "co_qualname", frame.f_code.co_name).split(".")[0]  # 3.10: co_name
     for c in here:
         factory = c.entry.load()

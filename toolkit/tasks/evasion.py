@@ -74,25 +74,41 @@ class EvasionTask:
     @classmethod
     def check(cls, recipe: ResolvedRecipe) -> list[Problem]:
         """Only evasion attacks; a budget sweep needs attacks that declare their budget."""
+        from toolkit.recipe import dataset_modality
+
         problems = []
+        modality = dataset_modality(recipe.dataset)
+        if "torchattacks" in recipe.recipe.baselines and modality not in (None, "image"):
+            problems.append(
+                Problem(
+                    "baselines.torchattacks",
+                    f"torchattacks works on images in [0, 1]; '{recipe.dataset.name}' is {modality}",
+                )
+            )
         sweep = bool(recipe.task.params.get("eps"))
         for i, spec in enumerate(recipe.attacks):
-            if spec.family != "evasion":
-                problems.append(
-                    Problem(
-                        f"attacks.{i}.name",
-                        f"the evasion task runs evasion attacks; '{spec.name}' is {spec.family}",
-                    )
-                )
-            elif sweep and getattr(spec.factory, "budget", None) is None:
-                problems.append(
-                    Problem(
-                        f"attacks.{i}.name",
-                        f"attack '{spec.name}' declares no budget, so evaluate.eps cannot sweep it; "
-                        "remove evaluate.eps or use an attack with a budget (its class attribute 'budget')",
-                    )
-                )
+            problem = cls._check_attack(spec, sweep)
+            if problem:
+                problems.append(Problem(f"attacks.{i}.name", problem))
         return problems
+
+    @staticmethod
+    def _check_attack(spec: Component, sweep: bool) -> str | None:
+        """What is wrong with an attack for this task, if anything."""
+        if spec.family != "evasion":
+            return f"the evasion task runs evasion attacks; '{spec.name}' is {spec.family}"
+        budget = getattr(spec.factory, "budget", None)
+        if not sweep:
+            return None
+        if budget is None:
+            return (
+                f"attack '{spec.name}' declares no budget, so evaluate.eps cannot sweep it; "
+                "remove evaluate.eps or use an attack with a budget (its class attribute 'budget')"
+            )
+        sig, first = spec.entry.signature(), budget.split(".")[0]
+        if first not in {p.name for p in sig.params} and not sig.open:
+            return f"attack '{spec.name}' declares the budget '{budget}', but has no parameter '{first}'"
+        return None
 
     def run(self, ctx: TaskContext) -> TaskResult:
         """Attack the model (and the undefended one), explain, compare with the baselines."""
@@ -176,6 +192,8 @@ class EvasionTask:
             figures["examples"] = plots.image_grid(
                 x[:k].cpu(), x_adv[:k].cpu(), y[:k].cpu(), pred_clean[:k], pred_adv[:k], names
             )
+        if ctx.recipe.explainers and not self.grid and x.dim() == 4:
+            ctx.log.info("[yellow]explainers not run: evaluate.grid = 0 asks for no images[/yellow]")
         if ctx.recipe.explainers and (self.grid or x.dim() != 4):
             models = (
                 {"model": ctx.model()}
@@ -364,10 +382,14 @@ class EvasionTask:
     ) -> tuple[dict[str, Any], Table]:
         """Reference FGSM/PGD on the same model and images, against ours with the same settings."""
         from toolkit.metrics.robustness import robust_accuracy
+        from toolkit.protocols import bind
 
         eps = float(self.eps[-1]) if self.eps else 8 / 255
         steps, alpha = 10, eps / 4
-        ours, theirs = self._reference_attacks(eps, steps, alpha)
+        info = ctx.data().info  # every reference attack moves inputs within the data's domain
+        ours, makers = self._reference_attacks(eps, steps, alpha)
+        ours = {name: bind(attack, info) for name, attack in ours.items()}
+        theirs = {key: (lambda make=make: bind(make(), info)) for key, make in makers.items()}
         y_np = y.cpu().numpy()
         mine: dict[str, tuple[float, torch.Tensor]] = {}
         for attack in {a for names in requested.values() for a in names}:
