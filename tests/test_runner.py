@@ -87,11 +87,12 @@ def test_failed_run_leaves_no_folder(tiny_recipe: Path) -> None:
 def test_usage_errors_raised_during_a_run_keep_their_class(tiny_recipe: Path) -> None:
     from toolkit.errors import UsageError
 
-    Path("runs/tiny").mkdir(parents=True)  # a folder that was there before stays
-    recipe = load_recipe(tiny_recipe, ['train.augment=["hflip"]'])
-    with pytest.raises(UsageError, match="needs images"):
+    Path("runs/fair").mkdir(parents=True)  # a folder that was there before stays
+    recipe = parse_recipe({"task": "fairness", "name": "fair", "dataset": {"name": "synthetic"},
+                           "model": {"name": "mlp"}, "train": {"epochs": 1}})  # fmt: skip
+    with pytest.raises(UsageError, match="needs sensitive attributes"):  # known once the data is loaded
         run(recipe, console=None)
-    assert list(Path("runs/tiny").iterdir()) == []
+    assert list(Path("runs/fair").iterdir()) == []
 
 
 def test_validate_rejects_an_ood_recipe_without_held_out_classes(tiny_recipe: Path) -> None:
