@@ -90,7 +90,7 @@ def test_missing_data_says_where_it_looked(tmp_path: Path) -> None:
 def test_corrupt_batch_file(tmp_path: Path) -> None:
     folder = write_cifar(tmp_path)
     (folder / "test_batch").write_bytes(b"not a pickle")
-    with pytest.raises(DataError, match="not a CIFAR-10 batch file"):
+    with pytest.raises(DataError, match="test_batch: not a readable pickle"):
         cifar10.load(0, root=str(tmp_path))
 
 

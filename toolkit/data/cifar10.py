@@ -6,8 +6,10 @@ Reads the ``cifar-10-batches-py`` folder (``data_batch_1`` ... ``data_batch_5``,
 ``test_batch``, ``batches.meta``) from ``root``, or from ``$TOOLKIT_DATA`` (default
 ``~/.cache/toolkit/data``); ``root`` may be that folder or its parent. With
 ``download = true`` and a network connection, torchvision fetches the official archive
-there first. The files are the data set's own format, read with :mod:`pickle` as the data
-set's authors prescribe: only point ``root`` at a copy you trust.
+there first. The files are the data set's own format, Python pickles; they are read with
+an allow-list of NumPy globals (:mod:`toolkit.data.safepickle`), so a crafted file cannot
+run code, and checked (all five training batches, ``uint8`` rows of 3072 values, labels in
+range), each problem a :class:`~toolkit.errors.DataError` naming the file.
 
 Images stay in memory as ``uint8`` tensors ``(N, 3, 32, 32)``; ``holdout`` classes leave
 training and their test images become the OOD split; ``classes`` keeps a subset;
@@ -16,7 +18,6 @@ training and their test images become the OOD split; ``classes`` keeps a subset;
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from toolkit.data import safepickle
 from toolkit.data.base import DataBundle, Split, data_root, resolve_classes, split_holdout
 from toolkit.errors import DataError
 
@@ -42,18 +44,33 @@ def find_folder(root: str | None) -> Path | None:
     return None
 
 
-def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` of one pickle batch file."""
+def read_batch(path: Path, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(N, 3, 32, 32)`` uint8 and labels ``(N,)`` of one pickle batch file.
+
+    The file is unpickled without running code (:mod:`toolkit.data.safepickle`) and checked:
+    a dict with ``data``, ``uint8`` of shape ``(N, 3072)`` (rows of 1024 red, then green,
+    then blue values), and ``labels``, ``N`` integers in ``0..num_classes-1``.
+    """
+    batch = safepickle.load(path)
+    bad = f"{path} is not a CIFAR-10 batch file"
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        found = sorted(map(str, batch)) if isinstance(batch, dict) else type(batch).__name__
+        raise DataError(f"{bad}: expected a dict with data and labels, found {found}")
+    raw = batch[b"data"]
+    if not isinstance(raw, np.ndarray) or raw.dtype != np.uint8 or raw.ndim != 2 or raw.shape[1] != 3072:
+        what = f"{raw.dtype} {raw.shape}" if isinstance(raw, np.ndarray) else type(raw).__name__
+        raise DataError(f"{bad}: data must be uint8 of shape (N, 3072), found {what}")
     try:
-        with open(path, "rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")  # the data set's own format
-        data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
-    except (OSError, KeyError, ValueError, pickle.UnpicklingError, EOFError) as exc:
-        raise DataError(f"{path} is not a CIFAR-10 batch file ({type(exc).__name__}: {exc})") from exc
-    if len(data) != len(labels):
-        raise DataError(f"{path}: {len(data)} images but {len(labels)} labels")
-    return data, labels
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{bad}: labels are not integers ({exc})") from exc
+    if labels.ndim != 1 or len(labels) != len(raw):
+        raise DataError(f"{path}: {len(raw)} images but labels of shape {labels.shape}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise DataError(
+            f"{path}: labels must lie in 0..{num_classes - 1}, found {labels.min()}..{labels.max()}"
+        )
+    return raw.reshape(-1, 3, 32, 32), labels
 
 
 def _subsample(y: torch.Tensor, per_class: int | None, seed: int) -> torch.Tensor:
@@ -96,10 +113,15 @@ def load(
     """
     folder = _locate(root, download=download)
     names = _label_names(folder)
-    parts = [read_batch(folder / f) for f in TRAIN_FILES if (folder / f).is_file()]
+    missing = [f for f in TRAIN_FILES if not (folder / f).is_file()]
+    if missing:
+        raise DataError(
+            f"{folder}: missing {', '.join(missing)}; CIFAR-10 has {len(TRAIN_FILES)} training batches"
+        )
+    parts = [read_batch(folder / f, len(names)) for f in TRAIN_FILES]
     x_train = torch.from_numpy(np.concatenate([p[0] for p in parts]))
     y_train = torch.from_numpy(np.concatenate([p[1] for p in parts]))
-    x_test_np, y_test_np = read_batch(folder / "test_batch")
+    x_test_np, y_test_np = read_batch(folder / "test_batch", len(names))
     x_test, y_test = torch.from_numpy(x_test_np), torch.from_numpy(y_test_np)
 
     held_names = [names[i] for i in resolve_classes(names, holdout, "holdout")]  # indices of the full list
@@ -150,9 +172,15 @@ def _label_names(folder: Path) -> list[str]:
     names = CLASS_NAMES
     meta = folder / "batches.meta"
     if meta.is_file():
-        with open(meta, "rb") as fh:
-            raw = pickle.load(fh, encoding="bytes")  # the data set's own format
-        names = [n.decode() if isinstance(n, bytes) else str(n) for n in raw.get(b"label_names", CLASS_NAMES)]
+        raw = safepickle.load(meta)
+        found = raw.get(b"label_names") if isinstance(raw, dict) else None
+        if (
+            not isinstance(found, list)
+            or len(found) < 2
+            or not all(isinstance(n, bytes | str) for n in found)
+        ):
+            raise DataError(f"{meta} is not a CIFAR-10 meta file: expected a dict with a list of label_names")
+        names = [n.decode() if isinstance(n, bytes) else n for n in found]
     return names
 
 
