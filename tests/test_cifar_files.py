@@ -35,8 +35,11 @@ def test_a_crafted_pickle_runs_no_code(tmp_path: Path, name: str) -> None:
     folder = write_cifar(tmp_path)
     target = tmp_path / "pwned"
     rewrite(folder / name, {b"data": Payload(target), b"labels": [0], b"label_names": Payload(target)})
-    with pickle_loads_would_run(target), pytest.raises(
-        DataError, match=rf"{name}: refused to load posix\.mkdir|{name}: refused to load os\.mkdir"
+    with (
+        pickle_loads_would_run(target),
+        pytest.raises(
+            DataError, match=rf"{name}: refused to load posix\.mkdir|{name}: refused to load os\.mkdir"
+        ),
     ):
         cifar10.load(0, root=str(tmp_path))
     assert not target.exists(), "unpickling ran the payload"

@@ -150,3 +150,13 @@ def test_local_executor_runs_jobs_and_reports_failures_without_stopping(tiny_rec
     # the third run reuses the model the first trained: same train stage, other detector
     meta = json.loads((results[2].path / "meta.json").read_text())
     assert meta["model_cached"] is True
+
+
+def test_an_unwritable_cache_is_a_warning_and_the_run_finishes(tiny_recipe: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    result = run(load_recipe(tiny_recipe), cache_dir=blocked / "cache", console=None)
+    log = (result.path / "log.txt").read_text()
+    assert "cannot be written" in log and "without storing" in log
+    assert result.metrics["detectors"]["msp"]["auroc"] > 0.5
+    assert blocked.read_text() == "not a folder"

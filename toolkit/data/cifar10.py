@@ -113,16 +113,7 @@ def load(
     """
     folder = _locate(root, download=download)
     names = _label_names(folder)
-    missing = [f for f in TRAIN_FILES if not (folder / f).is_file()]
-    if missing:
-        raise DataError(
-            f"{folder}: missing {', '.join(missing)}; CIFAR-10 has {len(TRAIN_FILES)} training batches"
-        )
-    parts = [read_batch(folder / f, len(names)) for f in TRAIN_FILES]
-    x_train = torch.from_numpy(np.concatenate([p[0] for p in parts]))
-    y_train = torch.from_numpy(np.concatenate([p[1] for p in parts]))
-    x_test_np, y_test_np = read_batch(folder / "test_batch", len(names))
-    x_test, y_test = torch.from_numpy(x_test_np), torch.from_numpy(y_test_np)
+    x_train, y_train, x_test, y_test = _read_all(folder, len(names))
 
     held_names = [names[i] for i in resolve_classes(names, holdout, "holdout")]  # indices of the full list
     if classes:
@@ -165,6 +156,23 @@ def _locate(root: str | None, *, download: bool) -> Path:
             "dataset.download = true to fetch it (about 170 MB, needs a network connection)."
         )
     return folder
+
+
+def _read_all(
+    folder: Path, num_classes: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Training images and labels of all five batches, then the test batch's; a missing
+    training batch is an error (not a silently smaller data set)."""
+    missing = [f for f in TRAIN_FILES if not (folder / f).is_file()]
+    if missing:
+        raise DataError(
+            f"{folder}: missing {', '.join(missing)}; CIFAR-10 has {len(TRAIN_FILES)} training batches"
+        )
+    parts = [read_batch(folder / f, num_classes) for f in TRAIN_FILES]
+    x_train = torch.from_numpy(np.concatenate([p[0] for p in parts]))
+    y_train = torch.from_numpy(np.concatenate([p[1] for p in parts]))
+    x_test, y_test = read_batch(folder / "test_batch", num_classes)
+    return x_train, y_train, torch.from_numpy(x_test), torch.from_numpy(y_test)
 
 
 def _label_names(folder: Path) -> list[str]:

@@ -61,6 +61,18 @@ class ArtifactCache:
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
 
+    def unwritable(self) -> str | None:
+        """Why nothing can be stored here (``None`` if the store is writable): the root is a
+        file, or a folder that cannot be created or written to."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=self.root)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            return f"{type(exc).__name__}: {exc.strerror or exc}"
+        return None
+
     def path(self, kind: str, key: str) -> Path:
         """Where the artifact ``kind``/``key`` lives."""
         for part in (kind, key):

@@ -70,16 +70,34 @@ class Pipeline:
         device: where models run.
         cache: the artifact store, or ``None`` to neither read nor write it.
         log: where messages, progress bars and stage timings go.
+        store: whether to store trained models (default: when the cache can be written; a
+            cache that cannot is a warning, and the run goes on without storing).
     """
 
     def __init__(
-        self, recipe: ResolvedRecipe, *, device: torch.device, cache: ArtifactCache | None, log: RunLog
+        self,
+        recipe: ResolvedRecipe,
+        *,
+        device: torch.device,
+        cache: ArtifactCache | None,
+        log: RunLog,
+        store: bool | None = None,
     ) -> None:
         self.recipe = recipe
         self.device = device
         self.cache = cache
         self.log = log
         self.fingerprints = recipe.fingerprints()
+        #: Whether trained models are stored (false when the cache cannot be written).
+        self.store = cache is not None if store is None else store
+        if cache is not None and store is None:
+            problem = cache.unwritable()
+            if problem is not None:
+                self.store = False
+                log.info(
+                    f"[yellow]warning: the artifact cache {cache.root} cannot be written ({problem}); "
+                    "the run goes on without storing models (set TOOLKIT_CACHE, or --no-cache)[/yellow]"
+                )
         self._data: DataBundle | None = None
         self._poisoned: DataBundle | None = None
         self._training: DataBundle | None = None
@@ -229,7 +247,11 @@ class Pipeline:
         """The same recipe trained without any defense (shares the cache with that recipe)."""
         if self._undefended is None:
             twin = Pipeline(
-                self.recipe.without("defenses"), device=self.device, cache=self.cache, log=self.log
+                self.recipe.without("defenses"),
+                device=self.device,
+                cache=self.cache,
+                log=self.log,
+                store=self.store,
             )
             twin._data, twin._poisoned = self._data, self._poisoned
             self._undefended = twin.trained()
@@ -259,14 +281,19 @@ class Pipeline:
             seconds = time.perf_counter() - started
         model.eval()
         self.log.info(f"{what}: done in {seconds:.1f} s")
-        if self.cache is not None:
+        if self.cache is not None and self.store:
             meta = {
                 "description": self._describe(stage),
                 "stage": self.recipe.stages()[stage],
                 "history": history,
                 "seconds": seconds,
             }
-            self.cache.save("model", key, model.state_dict(), meta)
+            try:
+                self.cache.save("model", key, model.state_dict(), meta)
+            except OSError as exc:  # a full disk, say: the run goes on, the model is not stored
+                self.log.info(
+                    f"[yellow]warning: could not store the model in the cache ({exc}); going on[/yellow]"
+                )
         return TrainedModel(model, history, seconds, False, key)
 
     def _describe(self, stage: str) -> str:
