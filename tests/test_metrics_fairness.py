@@ -152,3 +152,52 @@ def test_metricframe_check_catches_disagreement() -> None:
         "a": {**report, "groups": {k: {**v, "tpr": float("nan")} for k, v in ours["a"]["groups"].items()}}
     }
     assert metricframe_check(y, pred, {"a": g}, undefined)["agrees"] is False
+
+
+def test_degenerate_groups_agree_with_fairlearn() -> None:
+    """Random small samples, many with a group lacking positives or negatives: every group
+    metric agrees with fairlearn's (undefined TPR and FPR are 0, as fairlearn computes them)."""
+    import warnings
+
+    fl = pytest.importorskip("fairlearn.metrics")
+    rng = np.random.default_rng(0)
+    degenerate = 0
+    for _ in range(300):
+        n = int(rng.integers(4, 12))
+        y, pred, g = (rng.integers(0, 2, n) for _ in range(3))
+        if len(np.unique(g)) < 2:
+            continue
+        cells = {(int(a), int(b)) for a, b in zip(g, y, strict=True)}
+        degenerate += len(cells) < 4
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = fl.MetricFrame(
+                metrics={
+                    "tpr": fl.true_positive_rate,
+                    "fpr": fl.false_positive_rate,
+                    "sr": fl.selection_rate,
+                },
+                y_true=y,
+                y_pred=pred,
+                sensitive_features=g,
+            )
+            theirs_eod = fl.equalized_odds_difference(y, pred, sensitive_features=g)
+            theirs_dpd = fl.demographic_parity_difference(y, pred, sensitive_features=g)
+            theirs_dpr = fl.demographic_parity_ratio(y, pred, sensitive_features=g)
+        by = frame.by_group
+        ours = fm.group_metrics(y, pred, g)
+        for code in (0, 1):
+            assert ours[code]["tpr"] == pytest.approx(by.loc[code, "tpr"], abs=1e-12)
+            assert ours[code]["fpr"] == pytest.approx(by.loc[code, "fpr"], abs=1e-12)
+            assert ours[code]["selection_rate"] == pytest.approx(by.loc[code, "sr"], abs=1e-12)
+        assert fm.equalized_odds_difference(y, pred, g) == pytest.approx(theirs_eod, abs=1e-12)
+        assert fm.equal_opportunity_difference(y, pred, g) == pytest.approx(
+            by.loc[0, "tpr"] - by.loc[1, "tpr"], abs=1e-12
+        )
+        assert fm.average_odds_difference(y, pred, g) == pytest.approx(
+            ((by.loc[0, "fpr"] - by.loc[1, "fpr"]) + (by.loc[0, "tpr"] - by.loc[1, "tpr"])) / 2, abs=1e-12
+        )
+        assert fm.demographic_parity_difference(pred, g) == pytest.approx(theirs_dpd, abs=1e-12)
+        if not np.isnan(theirs_dpr):
+            assert fm.demographic_parity_ratio(pred, g) == pytest.approx(theirs_dpr, abs=1e-12)
+    assert degenerate > 50  # the samples do exercise empty cells

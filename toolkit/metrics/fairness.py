@@ -24,7 +24,12 @@ For attributes with more than two groups (intersections such as race x sex) the
 between-group numbers are ``demographic_parity_ratio = min_g SR_g / max_g SR_g`` (x 100 is
 the generalized p%-rule), ``demographic_parity_difference = max_g SR_g - min_g SR_g`` and
 the equalized odds difference ``max(range of TPR, range of FPR)``, as fairlearn defines
-them. Undefined rates (a group without samples of a label) are ``nan``.
+them.
+
+Undefined rates follow fairlearn's convention, the same in every metric and table: a group
+without positive samples has ``TPR = 0`` and one without negative samples ``FPR = 0`` (as
+scikit-learn's and fairlearn's rates with ``zero_division = 0``); a group with no samples
+at all has no rates (``nan``), and between-group numbers that need it are ``nan`` too.
 
 Example:
     >>> import numpy as np
@@ -49,9 +54,9 @@ def _arrays(*arrays: ArrayLike) -> list[np.ndarray]:
     return out
 
 
-def _rate(hits: np.ndarray, mask: np.ndarray) -> float:
+def _rate(hits: np.ndarray, mask: np.ndarray, empty: float = float("nan")) -> float:
     n = int(mask.sum())
-    return float(hits[mask].mean()) if n else float("nan")
+    return float(hits[mask].mean()) if n else empty
 
 
 def _ratio(a: float, b: float) -> float:
@@ -69,8 +74,8 @@ def group_metrics(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> di
         out[key] = {
             "count": int(m.sum()),
             "selection_rate": _rate(yhat, m),
-            "tpr": _rate(yhat, m & y),
-            "fpr": _rate(yhat, m & ~y),
+            "tpr": _rate(yhat, m & y, 0.0),  # no positives: 0, as fairlearn
+            "fpr": _rate(yhat, m & ~y, 0.0),  # no negatives: 0, as fairlearn
             "accuracy": _rate(yhat == y, m),
         }
     return out
