@@ -160,3 +160,21 @@ def test_an_unwritable_cache_is_a_warning_and_the_run_finishes(tiny_recipe: Path
     assert "cannot be written" in log and "without storing" in log
     assert result.metrics["detectors"]["msp"]["auroc"] > 0.5
     assert blocked.read_text() == "not a folder"
+
+
+def test_training_that_diverges_stops_and_caches_nothing(tiny_recipe: Path, tmp_path: Path) -> None:
+    from toolkit.execution.cache import ArtifactCache
+
+    cache = tmp_path / "cache"
+    with pytest.raises(RunError, match=r"run 'tiny' failed: training diverged: the loss is nan in epoch 1"):
+        run(load_recipe(tiny_recipe, ["train.lr=1e30"]), cache_dir=cache, console=None)
+    assert ArtifactCache(cache).entries() == []
+
+
+def test_an_unwritable_out_folder_is_a_usage_error(tiny_recipe: Path, tmp_path: Path) -> None:
+    from toolkit.errors import UsageError
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    with pytest.raises(UsageError, match=r"--out .*a-file: cannot create the run folder there"):
+        run(load_recipe(tiny_recipe), out_dir=blocked, console=None)

@@ -15,7 +15,7 @@ import typing
 from fractions import Fraction
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 
 def to_number(value: Any) -> Any:
@@ -29,8 +29,9 @@ def to_number(value: Any) -> Any:
     return value
 
 
-#: A float that may also be written as a numeric string such as ``"8/255"``.
-FloatLike = Annotated[float, BeforeValidator(to_number)]
+#: A finite float that may also be written as a numeric string such as ``"8/255"``
+#: (``inf`` and ``nan`` are refused: a recipe never needs them, and ``lr = inf`` trains to NaN).
+FloatLike = Annotated[float, BeforeValidator(to_number), Field(allow_inf_nan=False)]
 
 
 def lenient(tp: Any) -> Any:

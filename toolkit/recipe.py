@@ -114,7 +114,7 @@ class Recipe(_Strict):
 
     task: str
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32, description="seeds NumPy, torch and the splits: 0 to 2**32 - 1")
     description: str = ""
     train: TrainConfig = Field(default_factory=lambda: TrainConfig())
     evaluate: dict[str, Any] = Field(default_factory=dict)

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from functools import partial
@@ -31,11 +32,16 @@ from torch import nn
 from toolkit.augment import batch_augmentation
 from toolkit.data.base import DataInfo, Split
 from toolkit.data.inputs import batches, num_samples, take, to_device, to_model_input
+from toolkit.errors import RunError
 from toolkit.modelstate import eval_mode
 from toolkit.recipe import TrainConfig
 
 #: A defense's hook into training: ``(model, x, y) -> (x, y)`` for each batch, after augmentation.
 BatchHook = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+class TrainingDiverged(RunError):
+    """The loss became non-finite: the run fails (exit 1) and nothing is cached."""
 
 
 def make_optimizer(params: Any, config: TrainConfig) -> torch.optim.Optimizer:
@@ -165,10 +171,16 @@ def _stepper(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        value = float(loss.detach())
+        if not math.isfinite(value):  # stop at once: a diverged model must not be cached
+            raise TrainingDiverged(
+                f"training diverged: the loss is {value} in epoch {epoch}; lower train.lr "
+                "(or check the data for non-finite values); nothing was stored in the cache"
+            )
         if bar is not None:
-            text = f"training epoch {epoch}/{epochs} loss {float(loss.detach()):.3f}"
+            text = f"training epoch {epoch}/{epochs} loss {value:.3f}"
             progress.update(bar, advance=1, description=text)
-        return float(loss.detach()) * len(yb), int((logits.detach().argmax(1) == yb).sum())
+        return value * len(yb), int((logits.detach().argmax(1) == yb).sum())
 
     return step
 

@@ -37,11 +37,19 @@ class RunFolder:
     def __init__(self, out_dir: str | Path, name: str, fingerprint: str, started: _dt.datetime) -> None:
         self.parent = Path(out_dir) / name
         created = not self.parent.exists()
-        self.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.parent.mkdir(parents=True, exist_ok=True)
+            self.final = _free_name(self.parent, f"{started:%Y%m%d-%H%M%S}-{fingerprint[:8]}")
+            self.path = self.parent / f".partial-{self.final.name}"
+            self.path.mkdir()
+        except OSError as exc:
+            from toolkit.errors import UsageError
+
+            raise UsageError(
+                f"--out {out_dir}: cannot create the run folder there ({exc.strerror or exc}); "
+                "name a folder you can write to"
+            ) from exc
         self._created_parent = created
-        self.final = _free_name(self.parent, f"{started:%Y%m%d-%H%M%S}-{fingerprint[:8]}")
-        self.path = self.parent / f".partial-{self.final.name}"
-        self.path.mkdir()
 
     def write_result(self, result: TaskResult, *, recipe_toml: str, history: Any) -> dict[str, bytes]:
         """Figures, per-sample columns, the resolved recipe, metrics and history; returns the PNGs."""

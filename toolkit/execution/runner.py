@@ -81,6 +81,8 @@ def run(
     except BaseException as exc:
         log.close()
         folder.abort()
+        if isinstance(exc, RunError):  # a failure the toolkit diagnosed (training diverged, say)
+            raise RunError(f"run '{recipe.name}' failed: {exc}") from exc
         if isinstance(exc, ToolkitError | KeyboardInterrupt):
             raise
         raise RunError(
