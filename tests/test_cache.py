@@ -40,7 +40,10 @@ def test_miss_damaged_entries_and_clear(tmp_path: Path) -> None:
     damaged = store.path("model", "c")
     damaged.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")
     assert store.load("model", "c") is None
-    assert {(e.kind, e.key) for e in store.entries()} == {("model", "a"), ("logits", "b")}
+    assert store.last_problem is not None and "model/c.safetensors is not usable" in store.last_problem
+    listed = {(e.kind, e.key): e.problem for e in store.entries()}
+    assert listed.keys() == {("model", "a"), ("logits", "b"), ("model", "c")}
+    assert listed[("model", "a")] is None and "unreadable" in str(listed[("model", "c")])  # listed as bad
     assert store.clear("logits") == 1
     assert store.clear() == 2
     assert store.entries() == []
@@ -75,13 +78,39 @@ def test_clear_only_touches_its_own_files(tmp_path: Path) -> None:
     assert (tmp_path / "cache" / "model" / "notes.txt").exists()  # not a cache file: left alone
 
 
-def test_short_or_foreign_files_are_skipped(tmp_path: Path) -> None:
+def test_short_or_foreign_files_are_listed_as_bad(tmp_path: Path) -> None:
     store = ArtifactCache(tmp_path)
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "short.safetensors").write_bytes(b"abc")
     (tmp_path / "model" / "list.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00[]")
-    assert store.entries() == []
+    assert sorted(e.key for e in store.entries() if e.problem) == ["list", "short"]
     assert store.load("model", "short") is None
+
+
+def test_entries_that_lie_are_misses(tmp_path: Path) -> None:
+    """Zeroed weight bytes, an entry copied under another key, metadata of the wrong type."""
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    store = ArtifactCache(tmp_path)
+    path = store.save("model", "k", {"w": torch.arange(1.0, 5.0)}, {"description": "real"})
+    assert store.load("model", "k") is not None and store.last_problem is None
+    meta = read_metadata(path)
+    zeroed = {"w": torch.zeros_like(load_file(str(path))["w"])}
+    save_file(zeroed, str(path), metadata={"toolkit": json.dumps(meta)})  # same header, other bytes
+    assert store.load("model", "k") is None and "checksum" in str(store.last_problem)
+    good = store.save("model", "k2", {"w": torch.ones(2)}, {})
+    shutil.copy(good, store.path("model", "k3"))  # a valid entry under another key
+    assert store.load("model", "k3") is None and "stored as model/k2, not model/k3" in str(store.last_problem)
+    bad_meta = {**read_metadata(good), "created": "yesterday"}
+    save_file({"w": torch.ones(2)}, str(good), metadata={"toolkit": json.dumps(bad_meta)})
+    assert store.load("model", "k2") is None and "wrong type" in str(store.last_problem)
+    listed = {e.key: e.problem for e in store.entries()}  # ls works, and says which are bad
+    assert listed["k"] is None and listed["k2"] and listed["k3"]
+    verified = {e.key: problem for e, problem in store.verify()}
+    assert "checksum" in str(verified["k"]) and verified["k2"] and verified["k3"]
 
 
 def test_tied_weights_can_be_cached(tmp_path: Path) -> None:

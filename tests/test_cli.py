@@ -156,3 +156,23 @@ def test_run_compare_and_cache_commands(tiny_recipe: Path) -> None:
 def test_version() -> None:
     out = run_cli("--version")
     assert out.returncode == 0 and out.stdout.startswith("toolkit ")
+
+
+def test_cache_ls_lists_bad_entries_and_verify_fails_on_them(tmp_path: Path) -> None:
+    import os
+
+    import torch
+
+    from toolkit.execution.cache import ArtifactCache
+
+    store = ArtifactCache(os.environ["TOOLKIT_CACHE"])
+    store.save("model", "good", {"w": torch.ones(2)}, {"description": "a good one"})
+    (store.root / "model" / "broken.safetensors").write_bytes(
+        b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!"
+    )
+    listing = run_cli("cache", "ls")
+    assert listing.returncode == 0, listing.stderr
+    assert "BAD" in listing.stdout and "a good one" in listing.stdout and "1 bad entry" in listing.stdout
+    verified = run_cli("cache", "verify")
+    assert verified.returncode == 1 and "BAD model/broken" in verified.stdout
+    assert "1 of 2 entries" in verified.stdout and "Traceback" not in verified.stderr

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from toolkit.errors import RunError
 from toolkit.execution.runner import run
@@ -178,3 +179,22 @@ def test_an_unwritable_out_folder_is_a_usage_error(tiny_recipe: Path, tmp_path: 
     blocked.write_text("x")
     with pytest.raises(UsageError, match=r"--out .*a-file: cannot create the run folder there"):
         run(load_recipe(tiny_recipe), out_dir=blocked, console=None)
+
+
+def test_a_tampered_cache_entry_is_recomputed_with_a_warning(tiny_recipe: Path, tmp_path: Path) -> None:
+    import json as _json
+
+    from safetensors.torch import load_file, save_file
+
+    from toolkit.execution.cache import ArtifactCache, read_metadata
+
+    cache = ArtifactCache(tmp_path / "cache")
+    first = run(load_recipe(tiny_recipe), cache_dir=cache.root, console=None)
+    (entry,) = cache.entries()
+    tensors = {k: torch.zeros_like(v) for k, v in load_file(str(entry.path)).items()}
+    save_file(tensors, str(entry.path), metadata={"toolkit": _json.dumps(read_metadata(entry.path))})
+    again = run(load_recipe(tiny_recipe), cache_dir=cache.root, console=None)
+    log = (again.path / "log.txt").read_text()
+    assert "is not usable (its tensors do not match their checksum)" in log
+    assert again.meta["model_cached"] is False and again.metrics == first.metrics
+    assert [problem for _, problem in cache.verify()] == [None]  # replaced by a good entry

@@ -264,6 +264,7 @@ def cache_ls() -> None:
     """List the cached artifacts."""
     import datetime as dt
 
+    from rich.markup import escape
     from rich.table import Table
 
     from toolkit.execution.cache import ArtifactCache
@@ -278,14 +279,41 @@ def cache_ls() -> None:
     for col in ("kind", "key", "size", "created", "what"):
         table.add_column(col)
     for e in entries:
+        what = (
+            f"[red]BAD[/red]: {escape(e.problem)}"
+            if e.problem
+            else escape(str(e.meta.get("description", "")))
+        )
         table.add_row(
             e.kind,
             e.key[:12],
             f"{e.size / 1e6:.2f} MB",
             dt.datetime.fromtimestamp(e.created).strftime("%Y-%m-%d %H:%M"),
-            str(e.meta.get("description", "")),
+            what,
         )
     console.print(table)
+    bad = sum(1 for e in entries if e.problem)
+    if bad:
+        console.print(f"{bad} bad entr{'y' if bad == 1 else 'ies'}: runs recompute and replace them")
+
+
+@cache_app.command("verify")
+def cache_verify() -> None:
+    """Check every cached artifact (header, key, stage fingerprint, tensor checksum); exit 1 if any is bad."""
+    from rich.markup import escape
+
+    from toolkit.execution.cache import ArtifactCache
+
+    store = ArtifactCache()
+    results = store.verify()
+    console = _console()
+    for entry, problem in results:
+        if problem:
+            console.print(f"[red]BAD[/red] {entry.kind}/{entry.key[:12]}: {escape(problem)}")
+    bad = sum(1 for _, p in results if p)
+    console.print(f"{len(results) - bad} of {len(results)} entries in {store.root} pass every check")
+    if bad:
+        raise typer.Exit(1)
 
 
 @cache_app.command("clear")

@@ -17,12 +17,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import struct
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +55,9 @@ class CacheEntry:
     size: int
     created: float
     meta: dict[str, Any]
+    #: What is wrong with the entry's header (``None`` if it reads well; the tensors are
+    #: checked by :meth:`ArtifactCache.verify`).
+    problem: str | None = None
 
 
 class ArtifactCache:
@@ -60,6 +65,8 @@ class ArtifactCache:
 
     def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_root()
+        #: Why the last :meth:`load` found its entry unusable (``None`` if it did not).
+        self.last_problem: str | None = None
 
     def unwritable(self) -> str | None:
         """Why nothing can be stored here (``None`` if the store is writable): the root is a
@@ -89,7 +96,7 @@ class ArtifactCache:
 
         target = self.path(kind, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        record = {**meta, "created": time.time()}
+        record = {**meta, "created": time.time(), "kind": kind, "key": key, "checksum": checksum(tensors)}
         # copies: safetensors refuses tensors that share memory (tied weights)
         plain = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=target.parent)
@@ -105,18 +112,43 @@ class ArtifactCache:
     def load(
         self, kind: str, key: str, *, device: str = "cpu"
     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-        """The tensors and metadata of an artifact, or ``None`` if it is missing or unreadable."""
-        from safetensors.torch import load_file
-
+        """The tensors and metadata of an artifact, or ``None`` if it is missing or fails a
+        check (:meth:`problem` then says why; the next save replaces the entry)."""
+        self.last_problem = None
         target = self.path(kind, key)
         if not target.is_file():
             return None
+        found = self._read(target, kind, key, device)
+        if isinstance(found, str):
+            self.last_problem = f"cache entry {target} is not usable ({found}); it is recomputed and replaced"
+            return None
+        return found
+
+    def _read(
+        self, target: Path, kind: str, key: str, device: str = "cpu"
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | str:
+        """The tensors and metadata of one entry, or what is wrong with it: a damaged file,
+        metadata of the wrong type, another key or kind than its name, a stage whose
+        fingerprint is not the key, or tensors whose checksum differs from the stored one."""
+        from safetensors.torch import load_file
+
         try:
             meta = read_metadata(target)
             tensors = load_file(str(target), device=device)
-        except Exception:  # a damaged file is a miss; the next save replaces it (struct.error too)
-            return None
-        return tensors, meta
+        except Exception as exc:  # a damaged file (struct.error, JSON, safetensors' own errors)
+            return f"unreadable: {type(exc).__name__}"
+        problem = metadata_problem(meta, kind, key)
+        if problem is None and checksum(tensors) != meta["checksum"]:
+            problem = "its tensors do not match their checksum"
+        return problem if problem is not None else (tensors, meta)
+
+    def verify(self) -> list[tuple[CacheEntry, str | None]]:
+        """Every entry with what is wrong with it (``None`` when it passes every check)."""
+        return [(e, e.problem or self._problem(e)) for e in self.entries()]
+
+    def _problem(self, entry: CacheEntry) -> str | None:
+        found = self._read(entry.path, entry.kind, entry.key)
+        return found if isinstance(found, str) else None
 
     def entries(self) -> list[CacheEntry]:
         """Every artifact, newest first; reads only the files' headers."""
@@ -125,20 +157,17 @@ class ArtifactCache:
             return out
         for path in self.root.glob("*/*.safetensors"):
             try:
-                meta = read_metadata(path)
                 stat = path.stat()
-            except (OSError, ValueError, struct.error):
+            except OSError:
                 continue
-            out.append(
-                CacheEntry(
-                    path.parent.name,
-                    path.stem,
-                    path,
-                    stat.st_size,
-                    float(meta.get("created", stat.st_mtime)),
-                    meta,
-                )
-            )
+            try:
+                meta = read_metadata(path)
+                problem = metadata_problem(meta, path.parent.name, path.stem)
+            except (OSError, ValueError, struct.error) as exc:
+                meta, problem = {}, f"unreadable header: {type(exc).__name__}"
+            created = meta.get("created") if problem is None else None
+            when = float(created) if isinstance(created, int | float) else stat.st_mtime
+            out.append(CacheEntry(path.parent.name, path.stem, path, stat.st_size, when, meta, problem))
         return sorted(out, key=lambda e: e.created, reverse=True)
 
     def clear(self, kind: str | None = None) -> int:
@@ -164,6 +193,33 @@ class ArtifactCache:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         return removed
+
+
+def checksum(tensors: Mapping[str, torch.Tensor]) -> str:
+    """sha256 over the tensors' names, dtypes, shapes and bytes, in name order."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def metadata_problem(meta: Mapping[str, Any], kind: str, key: str) -> str | None:
+    """What is wrong with an entry's metadata (``None`` if nothing): fields of the wrong type,
+    another kind or key than the file's name, or a recorded stage whose fingerprint is not
+    the key (an entry copied under another key)."""
+    from toolkit.recipe import fingerprint
+
+    if not isinstance(meta.get("created"), int | float) or not isinstance(meta.get("checksum"), str):
+        return "its metadata lacks a creation time or a checksum, or has them of the wrong type"
+    if meta.get("kind") != kind or meta.get("key") != key:
+        return f"it was stored as {meta.get('kind')}/{meta.get('key')}, not {kind}/{key}"
+    if "stage" in meta and fingerprint(meta["stage"]) != key:
+        return "the stage it records does not have this fingerprint"
+    return None
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -263,6 +263,8 @@ class Pipeline:
         """Load ``model``'s weights for ``stage`` from the cache, or run ``fit`` and store them."""
         key = self.fingerprints[stage]
         hit = self.cache.load("model", key) if self.cache is not None else None
+        if self.cache is not None and self.cache.last_problem:
+            self.log.info(f"[yellow]warning: {self.cache.last_problem}[/yellow]")
         if hit is not None:
             with self.log.stage(stage):
                 state, meta = hit
