@@ -7,6 +7,7 @@ run; ``--debug`` (anywhere on the command line) shows the traceback too. ``--hel
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from toolkit import __version__
-from toolkit.errors import ToolkitError, UsageError
+from toolkit.errors import Terminated, ToolkitError, UsageError
 
 app = typer.Typer(
     name="toolkit",
@@ -339,11 +340,24 @@ def _format_warning(message: Any, category: Any, filename: str, lineno: int, lin
     return f"{filename}:{lineno}: {category.__name__}: {message}\n"
 
 
+def _on_sigterm() -> None:
+    """SIGTERM raises :class:`~toolkit.errors.Terminated` where the program is, so a run
+    removes its partial folder as it does for Ctrl-C, then exits with 143."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    with contextlib.suppress(ValueError):  # not the main thread (an embedding program): leave it
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``toolkit`` console script."""
     import warnings
 
     warnings.formatwarning = _format_warning
+    _on_sigterm()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TOOLKIT_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
@@ -351,14 +365,19 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = app(args=args, prog_name="toolkit", standalone_mode=False)
         code = result if isinstance(result, int) else 0
+        if code == 130:  # typer turns Ctrl-C into Exit(130), which click returns here
+            _console(stderr=True).print("interrupted (Ctrl-C): nothing half-written was kept")
     except ToolkitError as exc:
         _report(exc, debug)
         code = exc.exit_code
     except typer.Exit as exc:
         code = exc.exit_code
     except (KeyboardInterrupt, typer.Abort):
-        _console(stderr=True).print("interrupted")
+        _console(stderr=True).print("interrupted (Ctrl-C): nothing half-written was kept")
         code = 130
+    except Terminated:
+        _console(stderr=True).print("interrupted (SIGTERM): nothing half-written was kept")
+        code = Terminated.exit_code
     except Exception as exc:
         exit_code = getattr(exc, "exit_code", None)
         if hasattr(exc, "show") and isinstance(exit_code, int):

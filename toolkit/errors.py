@@ -60,6 +60,15 @@ def fitted(component: object, attribute: str) -> Any:
     return getattr(component, attribute)
 
 
+class Terminated(BaseException):
+    """The process received SIGTERM: raised where it was, so a run cleans up as for Ctrl-C.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``), so no ``except Exception`` swallows it.
+    """
+
+    exit_code = 143
+
+
 class RunError(ToolkitError):
     """A run that started and then failed."""
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit import __version__
-from toolkit.errors import RunError, ToolkitError
+from toolkit.errors import RunError, Terminated, ToolkitError
 from toolkit.recipe import Component, ResolvedRecipe
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def run(
         folder.abort()
         if isinstance(exc, RunError):  # a failure the toolkit diagnosed (training diverged, say)
             raise RunError(f"run '{recipe.name}' failed: {exc}") from exc
-        if isinstance(exc, ToolkitError | KeyboardInterrupt):
+        if isinstance(exc, ToolkitError | KeyboardInterrupt | Terminated):
             raise
         raise RunError(
             f"run '{recipe.name}' failed{blame(exc, recipe)}: {type(exc).__name__}: {exc}"
