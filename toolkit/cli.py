@@ -341,15 +341,22 @@ def _format_warning(message: Any, category: Any, filename: str, lineno: int, lin
 
 
 def _on_sigterm() -> None:
-    """SIGTERM raises :class:`~toolkit.errors.Terminated` where the program is, so a run
-    removes its partial folder as it does for Ctrl-C, then exits with 143."""
+    """SIGTERM raises :class:`~toolkit.errors.Terminated` and SIGINT ``KeyboardInterrupt``
+    where the program is, so a run removes its partial folder, then exits with 143 or 130.
+    The stop is also remembered (:func:`toolkit.runtime.request_stop`) and raised again by the
+    training loop, in case a finalizer swallowed the first exception."""
     import signal
 
     def handler(signum: int, frame: Any) -> None:
-        raise Terminated()
+        from toolkit.runtime import request_stop
+
+        exc: BaseException = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        request_stop(exc)
+        raise exc
 
     with contextlib.suppress(ValueError):  # not the main thread (an embedding program): leave it
         signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
 
 
 def main(argv: list[str] | None = None) -> None:

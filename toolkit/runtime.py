@@ -42,3 +42,22 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+#: A stop a signal asked for, kept in case the exception its handler raised was swallowed
+#: (a signal handler can run inside a finalizer, where exceptions are ignored).
+_stop: BaseException | None = None
+
+
+def request_stop(exc: BaseException) -> None:
+    """Remember that the run must stop with ``exc`` (called by a signal handler)."""
+    global _stop
+    _stop = exc
+
+
+def check_stop() -> None:
+    """Raise the stop a signal asked for, if any (long loops call this once per step)."""
+    global _stop
+    if _stop is not None:
+        exc, _stop = _stop, None
+        raise exc

@@ -35,6 +35,7 @@ from toolkit.data.inputs import batches, num_samples, take, to_device, to_model_
 from toolkit.errors import RunError
 from toolkit.modelstate import eval_mode
 from toolkit.recipe import TrainConfig
+from toolkit.runtime import check_stop
 
 #: A defense's hook into training: ``(model, x, y) -> (x, y)`` for each batch, after augmentation.
 BatchHook = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -160,6 +161,7 @@ def _stepper(
     backward, update; returns the batch's summed loss and its correct count."""
 
     def step(epoch: int, xb: Any, yb: torch.Tensor) -> tuple[float, int]:
+        check_stop()  # a signal whose exception a finalizer swallowed still stops the run
         if augment is not None:  # on the stored dtype (uint8 images): exact and 4x less memory
             xb = augment(xb, generator)
         xb = to_model_input(xb)
