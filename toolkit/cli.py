@@ -340,7 +340,7 @@ def _format_warning(message: Any, category: Any, filename: str, lineno: int, lin
     return f"{filename}:{lineno}: {category.__name__}: {message}\n"
 
 
-def _on_sigterm() -> None:
+def _on_signals() -> None:
     """SIGTERM raises :class:`~toolkit.errors.Terminated` and SIGINT ``KeyboardInterrupt``
     where the program is, so a run removes its partial folder, then exits with 143 or 130.
     The stop is also remembered (:func:`toolkit.runtime.request_stop`) and raised again by the
@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> None:
     import warnings
 
     warnings.formatwarning = _format_warning
-    _on_sigterm()
+    _on_signals()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("TOOLKIT_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]

@@ -20,6 +20,7 @@ import importlib.util
 from functools import cache
 
 
+@cache
 def module_file(module: str) -> str | None:
     """The source file of ``module`` (``None`` if it has none or cannot be found)."""
     try:
@@ -31,6 +32,7 @@ def module_file(module: str) -> str | None:
     return spec.origin
 
 
+@cache
 def _is_package(module: str) -> bool:
     try:
         spec = importlib.util.find_spec(module)
@@ -108,5 +110,7 @@ def code_hash(module: str) -> str:
 
 
 def forget() -> None:
-    """Forget the imports read so far (after files changed)."""
+    """Forget the imports and module locations read so far (after files changed)."""
     imports.cache_clear()
+    module_file.cache_clear()
+    _is_package.cache_clear()

@@ -112,6 +112,14 @@ class EvasionAttack(ABC):
         return self
 
     @classmethod
+    def budget_in(cls, params: Mapping[str, Any]) -> Any:
+        """The budget ``params`` (the recipe's) set, or ``None`` (no budget, or not set)."""
+        value: Any = params
+        for part in cls.budget.split(".") if cls.budget else []:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        return value if cls.budget else None
+
+    @classmethod
     def with_budget(cls, params: Mapping[str, Any], eps: float) -> dict[str, Any]:
         """``params`` (the recipe's) with the budget set to ``eps``."""
         if cls.budget is None:

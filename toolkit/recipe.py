@@ -460,13 +460,10 @@ def _resolve_sections(raw: Mapping[str, Any], problems: list[Problem]) -> dict[s
     out: dict[str, list[Component]] = {}
     for section, kind in sections().items():
         value = raw.get(section)
-        tables = (
-            [(section, value)]
-            if not kind.many
-            else [(f"{section}.{i}", t) for i, t in enumerate(value or [])]
-        )
-        if (not kind.many and value is None) or not isinstance(value, Mapping | list):
-            tables = []
+        if kind.many:
+            tables = [(f"{section}.{i}", t) for i, t in enumerate(value)] if isinstance(value, list) else []
+        else:
+            tables = [(section, value)] if isinstance(value, Mapping) else []
         resolved = [
             _resolve(kind.name, t, path, problems)
             for path, t in tables

@@ -33,7 +33,7 @@ import re
 import typing
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -120,7 +120,6 @@ class Signature:
     params: tuple[Param, ...]
     doc: str = ""
     open: bool = False  # the factory takes **kwargs: unknown keys are passed through
-    attributes: Mapping[str, Any] = field(default_factory=dict)
 
     def model(self, title: str) -> Any:
         """A pydantic model that validates a recipe table against this signature."""
@@ -211,22 +210,6 @@ def _params_from_ast(
     return tuple(params), fn.args.kwarg is not None
 
 
-def _class_literals(node: ast.ClassDef) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for stmt in node.body:
-        target, value = None, None
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target, value = stmt.targets[0], stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            target, value = stmt.target, stmt.value
-        if isinstance(target, ast.Name) and value is not None:
-            try:
-                out[target.id] = ast.literal_eval(value)
-            except ValueError:
-                continue
-    return out
-
-
 def _static_signature(module: str, attr: str) -> Signature:
     """Read a component's signature from its source file without executing it."""
     try:
@@ -259,20 +242,20 @@ def _static_signature(module: str, attr: str) -> Signature:
         if init is None:
             if node.bases:  # the constructor is inherited: only an import can tell
                 raise _NotStatic(attr)
-            return Signature((), doc, False, _class_literals(node))
+            return Signature((), doc, False)
         if init.decorator_list:
             raise _NotStatic(attr)
         params, open_ = _params_from_ast(init, skip=1)
-        return Signature(params, doc, open_, _class_literals(node))
+        return Signature(params, doc, open_)
     params, open_ = _params_from_ast(node, skip=None)
-    return Signature(params, doc, open_, {})
+    return Signature(params, doc, open_)
 
 
 def signature_of(obj: Any) -> Signature:
     """Read the signature of an imported factory (a class or a function)."""
     fn = obj.__init__ if inspect.isclass(obj) else obj
     if fn is object.__init__:  # a class without a constructor of its own takes no parameters
-        return Signature((), inspect.getdoc(obj) or "", False, _attributes(obj))
+        return Signature((), inspect.getdoc(obj) or "", False)
     sig = inspect.signature(fn)
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -292,18 +275,7 @@ def signature_of(obj: Any) -> Signature:
         tp = hints.get(p.name, Any)
         annotation = p.annotation if isinstance(p.annotation, str) else _type_text(tp)
         params.append(Param(p.name, annotation, p.default, tp))
-    return Signature(tuple(params), inspect.getdoc(obj) or "", open_, _attributes(obj))
-
-
-def _attributes(obj: Any) -> dict[str, Any]:
-    """A class's public attributes with plain values (``uses``, ``hook``, ``baselines``, ...)."""
-    if not inspect.isclass(obj):
-        return {}
-    return {
-        key: value
-        for key, value in vars(obj).items()
-        if not key.startswith("_") and isinstance(value, str | int | float | tuple | list | dict)
-    }
+    return Signature(tuple(params), inspect.getdoc(obj) or "", open_)
 
 
 def _type_text(tp: Any) -> str:

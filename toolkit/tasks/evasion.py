@@ -272,11 +272,7 @@ class EvasionTask:
     def _budgets(self, spec: Component) -> list[float | None]:
         if self.eps:
             return list(self.eps)
-        budget = getattr(spec.factory, "budget", None)
-        value: Any = spec.params
-        for part in (budget or "").split(".") if budget else []:
-            value = value.get(part) if isinstance(value, dict) else None
-        return [value if budget else None]
+        return [spec.factory.budget_in(spec.params)]
 
     def _attack(self, ctx: TaskContext, spec: Component, eps: float | None) -> Any:
         params = spec.params if eps is None else spec.factory.with_budget(spec.params, eps)
