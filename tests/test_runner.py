@@ -198,3 +198,72 @@ def test_a_tampered_cache_entry_is_recomputed_with_a_warning(tiny_recipe: Path, 
     assert "is not usable (its tensors do not match their checksum)" in log
     assert again.meta["model_cached"] is False and again.metrics == first.metrics
     assert [problem for _, problem in cache.verify()] == [None]  # replaced by a good entry
+
+
+def test_changed_data_files_never_reuse_a_model_trained_on_the_old_ones(tmp_path: Path) -> None:
+    """The train fingerprint covers the data read, not only the recipe's words."""
+    from PIL import Image
+    from test_vision_data import write_folder
+
+    root = tmp_path / "pets"
+    write_folder(root)
+    recipe_text = f"""
+task = "ood"
+name = "pets"
+[dataset]
+name = "image_folder"
+root = "{root.as_posix()}"
+size = 8
+holdout = ["fox"]
+test_size = 0.4
+[model]
+name = "mlp"
+hidden = [8]
+[train]
+epochs = 1
+[[detectors]]
+name = "msp"
+"""
+    path = tmp_path / "pets.toml"
+    path.write_text(recipe_text)
+    first = run(load_recipe(path), console=None)
+    again = run(load_recipe(path), console=None)
+    assert again.meta["model_cached"] is True
+    assert again.meta["data_sha256"] == first.meta["data_sha256"]
+    image = root / "cat" / "1.png"
+    Image.new("RGB", (24, 24), (0, 0, 255)).save(image)  # one image edited, same recipe
+    edited = run(load_recipe(path), console=None)
+    assert edited.meta["fingerprints"] == first.meta["fingerprints"]  # the recipe is unchanged
+    assert edited.meta["data_sha256"] != first.meta["data_sha256"]
+    assert edited.meta["model_cached"] is False
+    image.unlink()  # a file fewer
+    fewer = run(load_recipe(path), console=None)
+    assert fewer.meta["model_cached"] is False
+    assert len({first.meta["data_sha256"], edited.meta["data_sha256"], fewer.meta["data_sha256"]}) == 3
+
+
+def test_a_killed_runs_partial_folder_is_removed_by_the_next_run(tiny_recipe: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    parent = Path("runs/tiny")
+    parent.mkdir(parents=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    owners = {
+        "dead": {"host": socket.gethostname(), "pid": int(gone.stdout)},  # its process has ended
+        "alive": {"host": socket.gethostname(), "pid": os.getppid()},  # a run still going
+        "elsewhere": {"host": "another-host", "pid": int(gone.stdout)},  # cannot tell: kept
+    }
+    for name, owner in owners.items():
+        folder = parent / f".partial-{name}"
+        folder.mkdir()
+        (folder / ".owner").write_text(json.dumps(owner))
+    (parent / ".partial-unowned").mkdir()  # written by an older version: kept
+    result = run(load_recipe(tiny_recipe), console=None)
+    left = sorted(p.name for p in parent.iterdir())
+    assert left == sorted([".partial-alive", ".partial-elsewhere", ".partial-unowned", result.path.name])
+    assert not (result.path / ".owner").exists()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import UsageError
 from toolkit.protocols import bind
-from toolkit.recipe import Component, ResolvedRecipe
+from toolkit.recipe import Component, ResolvedRecipe, fingerprint
 
 if TYPE_CHECKING:
     import torch
@@ -99,6 +99,8 @@ class Pipeline:
                     "the run goes on without storing models (set TOOLKIT_CACHE, or --no-cache)[/yellow]"
                 )
         self._data: DataBundle | None = None
+        #: SHA-256 of the loaded data (:func:`toolkit.data.digest.data_digest`).
+        self.data_digest: str | None = None
         self._poisoned: DataBundle | None = None
         self._training: DataBundle | None = None
         self._trained: TrainedModel | None = None
@@ -120,8 +122,11 @@ class Pipeline:
         """The dataset, loaded once (stage ``data``)."""
         if self._data is None:
             spec = self.recipe.dataset
+            from toolkit.data.digest import data_digest
+
             with self.log.stage("data"):
                 self._data = spec.create(self.recipe.seed)
+                self.data_digest = data_digest(self._data)
             d = self._data
             ood = f", {len(d.ood)} held-out" if d.ood is not None else ""
             self.log.info(
@@ -254,6 +259,7 @@ class Pipeline:
                 store=self.store,
             )
             twin._data, twin._poisoned = self._data, self._poisoned
+            twin.data_digest = self.data_digest
             self._undefended = twin.trained()
         return self._undefended
 
@@ -261,7 +267,8 @@ class Pipeline:
         self, model: nn.Module, stage: str, fit: Callable[[Any], Any], *, what: str, doing: str
     ) -> TrainedModel:
         """Load ``model``'s weights for ``stage`` from the cache, or run ``fit`` and store them."""
-        key = self.fingerprints[stage]
+        spec = self.stage(stage)
+        key = fingerprint(spec)
         hit = self.cache.load("model", key) if self.cache is not None else None
         if self.cache is not None and self.cache.last_problem:
             self.log.info(f"[yellow]warning: {self.cache.last_problem}[/yellow]")
@@ -286,7 +293,7 @@ class Pipeline:
         if self.cache is not None and self.store:
             meta = {
                 "description": self._describe(stage),
-                "stage": self.recipe.stages()[stage],
+                "stage": spec,
                 "history": history,
                 "seconds": seconds,
             }
@@ -297,6 +304,19 @@ class Pipeline:
                     f"[yellow]warning: could not store the model in the cache ({exc}); going on[/yellow]"
                 )
         return TrainedModel(model, history, seconds, False, key)
+
+    def stage(self, stage: str) -> dict[str, Any]:
+        """What ``stage``'s result depends on: the recipe's stage (:meth:`ResolvedRecipe.stages`)
+        and, after ``data``, the digest of the data actually loaded, so a changed data file
+        never reuses a model trained on the old one. Its fingerprint is the cache key."""
+        spec = dict(self.recipe.stages()[stage])
+        if stage != "data":
+            if self.data_digest is None:
+                from toolkit.data.digest import data_digest
+
+                self.data_digest = data_digest(self.data())
+            spec["data_read"] = self.data_digest
+        return spec
 
     def _describe(self, stage: str) -> str:
         model = self.recipe.model.name if self.recipe.model else "model"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from toolkit import __version__
 from toolkit.errors import RunError, Terminated, ToolkitError
+from toolkit.interrupt import check_stop
 from toolkit.recipe import Component, ResolvedRecipe
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def run(
     log = RunLog(folder.path / "log.txt", console)
     try:
         result, meta = _execute(recipe, folder, log, started, use_cache=use_cache, cache_dir=cache_dir)
+        check_stop()  # a signal whose exception was swallowed on the way still ends the run
         log.close()
         path = folder.finish()
     except BaseException as exc:
@@ -206,6 +208,7 @@ def _meta(
         "started": started.isoformat(timespec="seconds"),
         "finished": _dt.datetime.now().isoformat(timespec="seconds"),
         "fingerprints": pipeline.fingerprints,
+        "data_sha256": pipeline.data_digest,
         "timings": {k: round(v, 4) for k, v in pipeline.log.timings.items()},
         "model_cached": trained.cached if trained else None,
         "defense_cached": defended.cached if defended is not None and loops else None,
