@@ -119,3 +119,20 @@ def test_tied_weights_can_be_cached(tmp_path: Path) -> None:
     store.save("model", "tied", {"a": shared, "b": shared}, {})
     loaded, _ = store.load("model", "tied")  # type: ignore[misc]
     assert torch.equal(loaded["a"], loaded["b"])
+
+
+def test_a_killed_writers_temporary_file_is_ignored_then_removed(tmp_path: Path) -> None:
+    import os
+    import time
+
+    store = ArtifactCache(tmp_path)
+    store.save("model", "a", {"w": torch.ones(1)}, {})
+    old = tmp_path / "model" / ".b.x1.tmp"  # what a writer killed mid-save leaves
+    fresh = tmp_path / "model" / ".c.x2.tmp"  # a save in progress in another process
+    for path in (old, fresh):
+        path.write_bytes(b"\0" * 100)
+    stale = time.time() - 2 * 3600
+    os.utime(old, (stale, stale))
+    assert [e.key for e in store.entries()] == ["a"] and store.load("model", "b") is None
+    store.save("model", "d", {"w": torch.ones(1)}, {})
+    assert not old.exists() and fresh.exists()

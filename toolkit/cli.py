@@ -83,11 +83,14 @@ def run(
     from toolkit.recipe import load_recipe
 
     sets = list(overrides or [])
+    origins = {}
     if device is not None:
         sets.append(f"runtime.device={json.dumps(device)}")
+        origins["runtime.device"] = "--device"
     if threads is not None:
         sets.append(f"runtime.threads={threads}")
-    resolved = load_recipe(recipe, sets)
+        origins["runtime.threads"] = "--threads"
+    resolved = load_recipe(recipe, sets, origins=origins)
     from toolkit.execution.runner import run as run_recipe
 
     console = None if quiet else _console()
@@ -217,6 +220,13 @@ def compare(
     all_rows: Annotated[
         bool, typer.Option("--all/--differ", help="Show every metric, or only those that differ.")
     ] = True,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Numbers within this relative (or, near zero, absolute) distance count as equal.",
+        ),
+    ] = 1e-9,
 ) -> None:
     """Compare the metrics of several runs side by side."""
     from rich.table import Table
@@ -226,10 +236,7 @@ def compare(
     folders = _run_folders(runs)
     if not folders:
         raise UsageError(f"no run folders (with metrics.json) in {', '.join(map(str, runs))}")
-    columns = []
-    for folder in folders:
-        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-        columns.append((folder, flatten(metrics)))
+    columns = [(folder, flatten(_read_metrics(folder))) for folder in folders]
     keys: list[str] = []
     for _, flat in columns:
         keys += [k for k in flat if k not in keys]
@@ -237,13 +244,46 @@ def compare(
     table.add_column("metric", no_wrap=True)
     for folder, _ in columns:
         table.add_column(f"{folder.parent.name}\n{folder.name}", justify="right", no_wrap=True)
+    differ = 0
     for key in keys:
         values = [flat.get(key) for _, flat in columns]
-        same = len({json.dumps(v, sort_keys=True) for v in values}) == 1
+        same = _agree(values, tolerance)
+        differ += not same
         if same and not all_rows:
             continue
         table.add_row(key, *("—" if v is None else fmt(v) for v in values), style=None if same else "bold")
-    _console().print(table)
+    console = _console()
+    if table.row_count:
+        console.print(table)
+    within = f" (within a tolerance of {tolerance:g})" if tolerance else ""
+    if not differ:
+        console.print(f"all {len(keys)} metrics agree across {len(columns)} runs{within}")
+    elif not all_rows:
+        console.print(f"{differ} of {len(keys)} metrics differ{within}")
+
+
+def _read_metrics(folder: Path) -> dict[str, Any]:
+    """A run's ``metrics.json``; a file that is not a JSON table is a usage error naming it."""
+    path = folder / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(
+            f"{path} cannot be read as JSON ({exc}); is it a run folder's metrics file?"
+        ) from exc
+    if not isinstance(metrics, dict):
+        raise UsageError(f"{path} holds a JSON {type(metrics).__name__}, not a table of metrics")
+    return metrics
+
+
+def _agree(values: list[Any], tolerance: float) -> bool:
+    """Whether the values of one metric agree: numbers within ``tolerance``, others exactly."""
+    import math
+
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) == len(values) and all(math.isfinite(v) for v in numbers):
+        return all(math.isclose(v, numbers[0], rel_tol=tolerance, abs_tol=tolerance) for v in numbers)
+    return len({json.dumps(v, sort_keys=True) for v in values}) == 1
 
 
 def _run_folders(paths: list[Path]) -> list[Path]:
@@ -343,20 +383,32 @@ def _format_warning(message: Any, category: Any, filename: str, lineno: int, lin
 def _on_signals() -> None:
     """SIGTERM raises :class:`~toolkit.errors.Terminated` and SIGINT ``KeyboardInterrupt``
     where the program is, so a run removes its partial folder, then exits with 143 or 130.
-    The stop is also remembered (:func:`toolkit.runtime.request_stop`) and raised again by the
-    training loop, in case a finalizer swallowed the first exception."""
+
+    The stop is also remembered (:func:`toolkit.interrupt.request_stop`) and raised again by
+    the training loop, every inference batch and the run before it finishes, in case the
+    first exception was swallowed: a signal can land in a finalizer, where Python ignores
+    exceptions and prints "Exception ignored ... Traceback" instead. That report is
+    silenced for these two exceptions only, since the remembered stop still ends the run.
+    """
     import signal
 
     def handler(signum: int, frame: Any) -> None:
-        from toolkit.runtime import request_stop
+        from toolkit.interrupt import request_stop
 
         exc: BaseException = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
         request_stop(exc)
         raise exc
 
+    default_hook = sys.unraisablehook
+
+    def unraisable(report: Any) -> None:
+        if not isinstance(report.exc_value, KeyboardInterrupt | Terminated):
+            default_hook(report)
+
     with contextlib.suppress(ValueError):  # not the main thread (an embedding program): leave it
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+        sys.unraisablehook = unraisable
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -369,6 +421,9 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or os.environ.get("TOOLKIT_DEBUG") == "1"
     args = [a for a in args if a != "--debug"]
     code = 0
+    from toolkit.interrupt import request_stop
+
+    request_stop(None)  # a stop left by an earlier call in this process is not this call's
     try:
         result = app(args=args, prog_name="toolkit", standalone_mode=False)
         code = result if isinstance(result, int) else 0

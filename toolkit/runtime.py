@@ -1,7 +1,15 @@
 """Machine settings of a run: device, torch threads and seeding.
 
 They come from the recipe's ``[runtime]`` table or CLI flags and never enter a
-fingerprint: the same recipe gives the same numbers on one thread or four.
+fingerprint, so a model trained with four threads (or on a GPU) is reused by a run with one.
+The same recipe on the same machine, thread count and device gives the same numbers, bit for
+bit. Another thread count or device adds floating-point numbers in another order: evaluation
+alone moves in the last digits, but training compounds the differences over its steps, so a
+model trained afresh can differ visibly (two epochs of ``ood_frog_quick``: test accuracy
+0.3956 with one thread, 0.3928 with two). A cached model removes that source: runs that reuse
+it agree across thread counts up to rounding (all 47 metrics of that recipe were identical
+with one and two threads; OOD thresholds have been seen to move by about 1e-6). See
+``docs/reliability.md``.
 """
 
 from __future__ import annotations
@@ -42,22 +50,3 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-#: A stop a signal asked for, kept in case the exception its handler raised was swallowed
-#: (a signal handler can run inside a finalizer, where exceptions are ignored).
-_stop: BaseException | None = None
-
-
-def request_stop(exc: BaseException) -> None:
-    """Remember that the run must stop with ``exc`` (called by a signal handler)."""
-    global _stop
-    _stop = exc
-
-
-def check_stop() -> None:
-    """Raise the stop a signal asked for, if any (long loops call this once per step)."""
-    global _stop
-    if _stop is not None:
-        exc, _stop = _stop, None
-        raise exc

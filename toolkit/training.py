@@ -33,9 +33,9 @@ from toolkit.augment import batch_augmentation
 from toolkit.data.base import DataInfo, Split
 from toolkit.data.inputs import batches, num_samples, take, to_device, to_model_input
 from toolkit.errors import RunError
+from toolkit.interrupt import check_stop
 from toolkit.modelstate import eval_mode
 from toolkit.recipe import TrainConfig
-from toolkit.runtime import check_stop
 
 #: A defense's hook into training: ``(model, x, y) -> (x, y)`` for each batch, after augmentation.
 BatchHook = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]

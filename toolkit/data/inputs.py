@@ -23,6 +23,8 @@ from typing import Any, Union
 
 import torch
 
+from toolkit.interrupt import check_stop
+
 #: What a split holds as inputs.
 Inputs = Union[torch.Tensor, Mapping[str, torch.Tensor]]  # noqa: UP007 - a runtime alias
 
@@ -77,7 +79,11 @@ def sample_shape(x: Inputs) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
 
 
 def batches(x: Inputs, batch_size: int) -> Any:
-    """``(start, batch)`` pairs of consecutive batches of ``x`` as stored."""
+    """``(start, batch)`` pairs of consecutive batches of ``x`` as stored.
+
+    Each batch first honours a stop that a signal asked for (:func:`toolkit.interrupt.check_stop`).
+    """
     n = num_samples(x)
     for start in range(0, n, batch_size):
+        check_stop()
         yield start, take(x, slice(start, start + batch_size))

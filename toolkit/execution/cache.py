@@ -3,7 +3,9 @@
 Each artifact is one safetensors file, ``<root>/<kind>/<key>.safetensors``, whose header
 carries JSON metadata (what made it, when, the training history). Files are written to a
 temporary name and renamed, so a reader never sees half a file; nothing is loaded with
-pickle. The root is ``$TOOLKIT_CACHE`` or ``~/.cache/toolkit/cache``.
+pickle. A writer killed outright leaves its temporary file (``.<key>.*.tmp``), which readers
+ignore and the next save in that folder removes once it is an hour old. The root is
+``$TOOLKIT_CACHE`` or ``~/.cache/toolkit/cache``.
 
 Example:
     >>> import tempfile, torch
@@ -96,6 +98,7 @@ class ArtifactCache:
 
         target = self.path(kind, key)
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(target.parent)
         record = {**meta, "created": time.time(), "kind": kind, "key": key, "checksum": checksum(tensors)}
         # copies: safetensors refuses tensors that share memory (tied weights)
         plain = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}
@@ -193,6 +196,18 @@ class ArtifactCache:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         return removed
+
+
+#: Age after which a temporary file is a killed writer's leftover, not a save in progress.
+STALE_SECONDS = 3600.0
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    cutoff = time.time() - STALE_SECONDS
+    for path in folder.glob(".*.tmp"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def checksum(tensors: Mapping[str, torch.Tensor]) -> str:

@@ -4,15 +4,20 @@
 ``metrics.json``, ``history.json``, ``figures/*.png``, ``samples/*.npz`` (per-sample
 columns), ``report.html`` and ``log.txt``. Until it is complete it is
 ``.partial-<timestamp>-<fingerprint>``; a failed run removes it, and ``runs/<name>/`` too
-if nothing else is in it, so nothing half-written looks finished.
+if nothing else is in it, so nothing half-written looks finished. A run killed outright
+(SIGKILL, a power cut) cannot clean up: its partial folder names its owner (``.owner``: host
+and process id), and the next run of the same recipe on that host removes it once that
+process is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import os
 import shutil
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +47,7 @@ class RunFolder:
             self.final = _free_name(self.parent, f"{started:%Y%m%d-%H%M%S}-{fingerprint[:8]}")
             self.path = self.parent / f".partial-{self.final.name}"
             self.path.mkdir()
+            (self.path / ".owner").write_text(json.dumps(_owner()), encoding="utf-8")
         except OSError as exc:
             from toolkit.errors import UsageError
 
@@ -50,6 +56,7 @@ class RunFolder:
                 "name a folder you can write to"
             ) from exc
         self._created_parent = created
+        _remove_abandoned(self.parent)
 
     def write_result(self, result: TaskResult, *, recipe_toml: str, history: Any) -> dict[str, bytes]:
         """Figures, per-sample columns, the resolved recipe, metrics and history; returns the PNGs."""
@@ -73,6 +80,7 @@ class RunFolder:
 
     def finish(self) -> Path:
         """Rename the folder to its final name; returns it."""
+        (self.path / ".owner").unlink(missing_ok=True)
         os.replace(self.path, self.final)
         return self.final
 
@@ -120,3 +128,33 @@ def _free_name(parent: Path, name: str) -> Path:
         n += 1
         path = parent / f"{name}-{n}"
     return path
+
+
+def _owner() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _remove_abandoned(parent: Path) -> None:
+    """Remove partial folders of runs on this host whose process no longer exists."""
+    me = _owner()
+    for path in parent.glob(".partial-*"):
+        try:
+            owner = json.loads((path / ".owner").read_text(encoding="utf-8"))
+            pid = int(owner["pid"])
+            if owner.get("host") != me["host"] or pid == me["pid"] or _alive(pid):
+                continue
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no readable owner: not ours to judge
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would end the process there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's) or cannot tell: keep it
+    return True
