@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from toolkit import __version__
 from toolkit.codehash import code_hash
@@ -88,7 +89,7 @@ class TrainConfig(_Strict):
 class RuntimeConfig(_Strict):
     """Machine settings (``[runtime]``): never part of a fingerprint; CLI flags override them."""
 
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     threads: int | None = Field(
         1,
         ge=1,
@@ -96,6 +97,13 @@ class RuntimeConfig(_Strict):
     )
     workers: int = Field(0, ge=0, description="data-loader worker processes")
     eval_batch_size: int = Field(1024, ge=1, description="batch size of inference passes")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
+            raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
+        return value
 
 
 class ComponentConfig(BaseModel):
@@ -406,16 +414,26 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> list[Prob
     return problems
 
 
-def load_recipe(path: str | Path, overrides: Iterable[str] = ()) -> ResolvedRecipe:
+def load_recipe(
+    path: str | Path, overrides: Iterable[str] = (), *, origins: Mapping[str, str] | None = None
+) -> ResolvedRecipe:
     """Read, override and validate a recipe file; raises :class:`RecipeError` listing every problem."""
     data = read_toml(path)
-    return parse_recipe(data, overrides, source=str(path))
+    return parse_recipe(data, overrides, source=str(path), origins=origins)
 
 
 def parse_recipe(
-    data: Mapping[str, Any], overrides: Iterable[str] = (), *, source: str | None = None
+    data: Mapping[str, Any],
+    overrides: Iterable[str] = (),
+    *,
+    source: str | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> ResolvedRecipe:
     """Validate a recipe given as a dict (what :func:`read_toml` returns).
+
+    ``origins`` names the command-line option behind an overridden key (``runtime.threads``
+    set by ``--threads``), so a problem with it says which option to fix; the default is
+    ``--set``.
 
     Every component is imported and checked against its kind's protocol
     (:mod:`toolkit.protocols`), and the task checks what it needs from the components, so
@@ -449,8 +467,12 @@ def parse_recipe(
         if callable(check):
             problems.extend(check(resolved))
     if problems or resolved is None:
+        origin = dict(origins or {})
         marked = [
-            Problem(p.path, p.message + (" (set with --set)" if p.path in set_keys else "")) for p in problems
+            Problem(p.path, p.message + f" (set with {origin.get(p.path, '--set')})")
+            if p.path in set_keys
+            else p
+            for p in problems
         ]
         raise RecipeError(marked, source=source)
     return resolved
@@ -621,6 +643,19 @@ def _normalize_classes(
                     Problem(f"{path}.{key}.{i}", f"unknown class '{item}'; {hint}classes: {', '.join(names)}")
                 )
         out[key] = [names[j] for j in sorted(picked)]
+    held = out.get("holdout")
+    if isinstance(held, list) and held:
+        chosen = out.get("classes")
+        universe = chosen if isinstance(chosen, list) and chosen else names
+        left = [n for n in universe if n not in held]
+        if len(left) < 2:
+            problems.append(
+                Problem(
+                    f"{path}.holdout",
+                    f"holds out {len(universe) - len(left)} of the {len(universe)} classes, leaving "
+                    f"{len(left)} to train on; keep at least 2",
+                )
+            )
     return out
 
 
@@ -735,6 +770,7 @@ def _problems(
         else:
             got = err.get("input")
             shown = json.dumps(got, default=str) if not isinstance(got, Mapping) else "a table"
-            msg = f"{err['msg']} (got {shown})"
+            text = str(err["msg"]).removeprefix("Value error, ")  # our own validators' words
+            msg = f"{text} (got {shown})"
         out.append(Problem(path, msg))
     return out
