@@ -11,7 +11,7 @@ import os
 
 import nox
 
-nox.options.sessions = ["lint", "typing", "tests", "core", "plugins", "recipes"]
+nox.options.sessions = ["lint", "typing", "tests", "fuzz", "core", "plugins", "recipes"]
 
 
 def install(session: nox.Session, *args: str) -> None:
@@ -64,6 +64,14 @@ def tests(session: nox.Session) -> None:
     """The whole test suite, slow tests included, with every extra installed."""
     install(session, "-e", ".[all]")
     session.run("python", "-m", "pytest", "-m", "slow or not slow", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The recipe fuzzing tests with a long hypothesis budget (3,000 examples each, ~2 min)."""
+    install(session, "-e", ".[dev]")
+    env = {"HYPOTHESIS_PROFILE": "long"}
+    session.run("python", "-m", "pytest", "tests/test_fuzz_recipes.py", env=env)
 
 
 @nox.session

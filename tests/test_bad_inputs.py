@@ -1,0 +1,452 @@
+"""The bad-input corpus: every malformed recipe, override, flag, data file, cache entry and
+run folder we know of, each through the command line as a user would meet it.
+
+Every case asserts the exit status (2 for bad usage, 1 for a failed run, 0 where the toolkit
+recovers with a warning), a message that names the problem, no traceback, and nothing
+half-written: no partial or empty run folder, no unfinished cache file, and every cache
+entry that remains passes ``cache verify``. The command runs in this process (the same
+``main`` the console script calls), so the corpus costs seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY_RECIPE
+from test_cifar_files import Payload, batch, rewrite
+from test_vision_data import write_cifar
+
+from toolkit.execution.cache import ArtifactCache
+
+CIFAR_RECIPE = """\
+task = "ood"
+name = "cifar"
+[dataset]
+name = "cifar10"
+root = "{tmp}"
+holdout = ["frog"]
+[model]
+name = "mlp"
+hidden = [8]
+[train]
+epochs = 1
+[[detectors]]
+name = "msp"
+"""
+
+
+@dataclass
+class Case:
+    """One bad input.
+
+    Args:
+        args: the command line after ``toolkit``; ``{recipe}`` is the case's recipe file,
+            ``{tmp}`` the test's folder.
+        code: the expected exit status.
+        says: fragments the output must contain (the message naming the problem).
+        recipe: the recipe's text (``{tmp}`` is replaced), or bytes written as they are.
+        setup: prepares files in the test's folder before the command runs.
+        forbid: fragments the output must not contain.
+    """
+
+    args: list[str]
+    code: int
+    says: list[str]
+    recipe: str | bytes = TINY_RECIPE
+    setup: Callable[[Path], None] | None = None
+    forbid: list[str] = field(default_factory=list)
+
+
+def tiny(old: str, new: str) -> str:
+    assert old in TINY_RECIPE, old
+    return TINY_RECIPE.replace(old, new)
+
+
+def cifar(old: str = "", new: str = "") -> str:
+    return CIFAR_RECIPE.replace(old, new) if old else CIFAR_RECIPE
+
+
+VALIDATE = ["validate", "{recipe}"]
+RUN = ["run", "{recipe}", "--out", "{tmp}/out"]
+
+# ----------------------------------------------------------------------------- set-ups
+
+
+def cifar_files(change: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        folder = write_cifar(tmp)
+        if change is not None:
+            change(folder)
+
+    return setup
+
+
+def rewrite_batch(content: object, name: str = "data_batch_3") -> Callable[[Path], None]:
+    return cifar_files(lambda folder: rewrite(folder / name, content))
+
+
+def cached_entry(change: Callable[[Path, ArtifactCache], None]) -> Callable[[Path], None]:
+    """A cache holding the tiny recipe's trained model, then ``change``d."""
+
+    def setup(tmp: Path) -> None:
+        from toolkit.execution.runner import run
+        from toolkit.recipe import parse_recipe, read_toml
+
+        path = tmp / "first.toml"
+        path.write_text(TINY_RECIPE)
+        run(parse_recipe(read_toml(path)), out_dir=tmp / "first", console=None)
+        store = ArtifactCache()
+        (entry,) = store.entries()
+        change(store.path(entry.kind, entry.key), store)
+
+    return setup
+
+
+def zero_weights(path: Path, store: ArtifactCache) -> None:
+    data = bytearray(path.read_bytes())
+    header = 8 + int.from_bytes(data[:8], "little")
+    data[header:] = bytes(len(data) - header)
+    path.write_bytes(bytes(data))
+
+
+def copy_under_another_key(path: Path, store: ArtifactCache) -> None:
+    """The entry moved to the key of the same recipe with a different seed."""
+    from toolkit.execution.log import RunLog
+    from toolkit.execution.pipeline import Pipeline
+    from toolkit.recipe import fingerprint, parse_recipe, read_toml
+
+    first = Path(store.root).parent / "first.toml"
+    other = parse_recipe(read_toml(first), ["seed=1"])
+    pipeline = Pipeline(other, device=torch.device("cpu"), cache=None, log=RunLog(None, None))
+    key = fingerprint(pipeline.stage("train"))
+    shutil.copy(path, store.path("model", key))
+    path.unlink()
+
+
+def bad_metadata(path: Path, store: ArtifactCache) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from toolkit.execution.cache import read_metadata
+
+    meta = read_metadata(path)
+    meta["created"] = "yesterday"
+    save_file(load_file(path), path, metadata={"toolkit": json.dumps(meta)})
+
+
+def truncate(path: Path, store: ArtifactCache) -> None:
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def cache_is_a_file(tmp: Path) -> None:
+    Path(os.environ["TOOLKIT_CACHE"]).write_text("not a folder")
+
+
+def metrics_file(content: bytes) -> Callable[[Path], None]:
+    def setup(tmp: Path) -> None:
+        (tmp / "run1").mkdir()
+        (tmp / "run1" / "metrics.json").write_bytes(content)
+
+    return setup
+
+
+def a_file(name: str) -> Callable[[Path], None]:
+    return lambda tmp: (tmp / name).write_text("a file")
+
+
+# ----------------------------------------------------------------------------- the corpus
+
+CASES: dict[str, Case] = {
+    # the recipe file
+    "missing-file": Case(["validate", "{tmp}/nowhere.toml"], 2, ["recipe file not found"]),
+    "folder-not-file": Case(["validate", "{tmp}"], 2, ["is a folder, not a recipe file"]),
+    "toml-syntax": Case(VALIDATE, 2, ["line 2"], recipe='task = "ood"\n[dataset\nname = "x"\n'),
+    "not-utf8": Case(VALIDATE, 2, ["cannot read recipe"], recipe=b"task = '\xff\xfe'\n"),
+    "empty-file": Case(VALIDATE, 2, ["task: missing required key"], recipe=""),
+    "duplicate-key": Case(VALIDATE, 2, ["seed"], recipe=TINY_RECIPE + "seed = 1\n"),
+    "unknown-top-key": Case(VALIDATE, 2, ["did you mean seed"], recipe=tiny("seed = 0", "sed = 0")),
+    "missing-task": Case(VALIDATE, 2, ["task: missing required key"], recipe=tiny('task = "ood"\n', "")),
+    "unknown-task": Case(VALIDATE, 2, ["task", "'ood'"], recipe=tiny('task = "ood"', 'task = "odd"')),
+    "task-not-string": Case(VALIDATE, 2, ["task"], recipe=tiny('task = "ood"', "task = 3")),
+    "unknown-dataset": Case(
+        VALIDATE, 2, ["dataset.name", "synthetic"], recipe=tiny('"synthetic"', '"synthetc"')
+    ),
+    "dataset-without-name": Case(VALIDATE, 2, ["dataset.name"], recipe=tiny('name = "synthetic"\n', "")),
+    "dataset-unknown-param": Case(
+        VALIDATE, 2, ["dataset.n_per_clas", "n_per_class"], recipe=tiny("n_per_class", "n_per_clas")
+    ),
+    "dataset-wrong-type": Case(
+        VALIDATE, 2, ["dataset.n_per_class"], recipe=tiny("n_per_class = 60", 'n_per_class = "many"')
+    ),
+    "epochs-string": Case(VALIDATE, 2, ["train.epochs"], recipe=tiny("epochs = 3", 'epochs = "ten"')),
+    "epochs-negative": Case(VALIDATE, 2, ["train.epochs"], recipe=tiny("epochs = 3", "epochs = -1")),
+    "epochs-bool": Case(VALIDATE, 2, ["train.epochs"], recipe=tiny("epochs = 3", "epochs = true")),
+    "lr-inf": Case(VALIDATE, 2, ["train.lr", "finite"], recipe=tiny("lr = 0.1", "lr = inf")),
+    "lr-nan": Case(VALIDATE, 2, ["train.lr", "NaN"], recipe=tiny("lr = 0.1", "lr = nan")),
+    "lr-negative": Case(VALIDATE, 2, ["train.lr"], recipe=tiny("lr = 0.1", "lr = -0.1")),
+    "batch-size-zero": Case(
+        VALIDATE, 2, ["train.batch_size"], recipe=tiny("batch_size = 32", "batch_size = 0")
+    ),
+    "unknown-optimizer": Case(
+        VALIDATE, 2, ["train.optimizer"], recipe=tiny("[train]\n", '[train]\noptimizer = "adamw2"\n')
+    ),
+    "seed-negative": Case(VALIDATE, 2, ["seed"], recipe=tiny("seed = 0", "seed = -5")),
+    "seed-too-large": Case(VALIDATE, 2, ["seed"], recipe=tiny("seed = 0", "seed = 4294967296")),
+    "seed-float": Case(VALIDATE, 2, ["seed"], recipe=tiny("seed = 0", "seed = 1.5")),
+    "name-escapes": Case(VALIDATE, 2, ["name"], recipe=tiny('name = "tiny"', 'name = "../evil"')),
+    "name-absolute": Case(VALIDATE, 2, ["name"], recipe=tiny('name = "tiny"', 'name = "/tmp/evil"')),
+    "name-empty": Case(VALIDATE, 2, ["name"], recipe=tiny('name = "tiny"', 'name = ""')),
+    "detectors-not-a-list": Case(
+        VALIDATE,
+        2,
+        ["detectors"],
+        recipe=TINY_RECIPE[: TINY_RECIPE.index("[[detectors]]")] + '[detectors]\nname = "msp"\n',
+    ),
+    "unknown-detector": Case(VALIDATE, 2, ["detectors.0.name", "msp"], recipe=tiny('"msp"', '"msq"')),
+    "detector-unknown-param": Case(
+        VALIDATE,
+        2,
+        ["detectors.1.temperatur", "temperature"],
+        recipe=tiny('"energy"', '"energy"\ntemperatur = 2'),
+    ),
+    "detector-bad-value": Case(
+        VALIDATE, 2, ["detectors.1.temperature"], recipe=tiny('"energy"', '"energy"\ntemperature = "hot"')
+    ),
+    "model-unknown-param": Case(VALIDATE, 2, ["model.hiden", "hidden"], recipe=tiny("hidden", "hiden")),
+    "evaluate-name": Case(
+        VALIDATE, 2, ["evaluate.name", "top-level 'task'"], recipe=TINY_RECIPE + '[evaluate]\nname = "ood"\n'
+    ),
+    "runtime-device": Case(
+        VALIDATE, 2, ["runtime.device", "auto, cpu, cuda"], recipe=TINY_RECIPE + '[runtime]\ndevice = "tpu"\n'
+    ),
+    "runtime-threads-zero": Case(
+        VALIDATE, 2, ["runtime.threads"], recipe=TINY_RECIPE + "[runtime]\nthreads = 0\n"
+    ),
+    "runtime-threads-text": Case(
+        VALIDATE, 2, ["runtime.threads"], recipe=TINY_RECIPE + '[runtime]\nthreads = "many"\n'
+    ),
+    "runtime-unknown-key": Case(
+        VALIDATE, 2, ["runtime.thread", "threads"], recipe=TINY_RECIPE + "[runtime]\nthread = 2\n"
+    ),
+    # overrides and flags
+    "set-without-equals": Case([*VALIDATE, "--set", "train.epochs"], 2, ["train.epochs", "key=value"]),
+    "set-bad-value": Case([*VALIDATE, "--set", "train.epochs=[1,"], 2, ["train.epochs"]),
+    "set-unknown-key": Case(
+        [*VALIDATE, "--set", "train.epoch=3"], 2, ["did you mean train.epochs? (set with --set)"]
+    ),
+    "set-index-out-of-range": Case([*VALIDATE, "--set", "detectors.5.name=msp"], 2, ["no such entry"]),
+    "set-into-a-number": Case([*VALIDATE, "--set", "seed.x=1"], 2, ["seed", "not a table"]),
+    "set-wrong-type": Case([*VALIDATE, "--set", "train.epochs='3'"], 2, ["train.epochs", "(set with --set)"]),
+    "flag-device": Case([*RUN, "--device", "tpu"], 2, ["auto, cpu, cuda", "(set with --device)"]),
+    "flag-threads": Case([*RUN, "--threads", "0"], 2, ["runtime.threads", "(set with --threads)"]),
+    "flag-threads-not-a-number": Case([*RUN, "--threads", "abc"], 2, ["--threads"]),
+    "unknown-option": Case([*RUN, "--nope"], 2, ["--nope"]),
+    "unknown-command": Case(["frobnicate"], 2, ["frobnicate"]),
+    "list-unknown-kind": Case(["list", "widgets"], 2, ["widgets"]),
+    "show-unknown-component": Case(["show", "detectors", "msq"], 2, ["msq", "msp"]),
+    "out-is-a-file": Case(
+        ["run", "{recipe}", "--out", "{tmp}/afile"], 2, ["--out", "cannot create"], setup=a_file("afile")
+    ),
+    "out-under-a-file": Case(
+        ["run", "{recipe}", "--out", "{tmp}/afile/sub"], 2, ["--out"], setup=a_file("afile")
+    ),
+    # data-dependent keys validate checks without loading data
+    "holdout-unknown-class": Case(VALIDATE, 2, ["did you mean 'frog'"], recipe=cifar('["frog"]', '["frgo"]')),
+    "holdout-index-out-of-range": Case(VALIDATE, 2, ["out of range"], recipe=cifar('["frog"]', "[10]")),
+    "holdout-empty-for-ood": Case(VALIDATE, 2, ["needs held-out classes"], recipe=cifar('["frog"]', "[]")),
+    "holdout-every-class": Case(
+        VALIDATE,
+        2,
+        ["leaving 0 to train on"],
+        recipe=cifar(
+            '["frog"]',
+            json.dumps(
+                ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+            ),
+        ),
+    ),
+    "holdout-all-but-one": Case(
+        VALIDATE, 2, ["leaving 1 to train on"], recipe=cifar('["frog"]', str(list(range(9))))
+    ),
+    "holdout-unknown-synthetic": Case(RUN, 2, ["unknown class 'c9'"], recipe=tiny('["c3"]', '["c9"]')),
+    # data files
+    "cifar-not-found": Case(RUN, 2, ["CIFAR-10 not found"], recipe=cifar()),
+    "cifar-crafted-pickle": Case(
+        RUN,
+        2,
+        ["data_batch_1", "refused to load"],
+        recipe=cifar(),
+        setup=rewrite_batch({b"data": Payload(Path("pwned")), b"labels": [0]}, "data_batch_1"),
+    ),
+    "cifar-crafted-meta": Case(
+        RUN,
+        2,
+        ["batches.meta", "refused to load"],
+        recipe=cifar(),
+        setup=rewrite_batch({b"label_names": Payload(Path("pwned"))}, "batches.meta"),
+    ),
+    "cifar-missing-batch": Case(
+        RUN,
+        2,
+        ["missing data_batch_5"],
+        recipe=cifar(),
+        setup=cifar_files(lambda f: (f / "data_batch_5").unlink()),
+    ),
+    "cifar-channels-last": Case(
+        RUN,
+        2,
+        ["data_batch_3", "(N, 3072)"],
+        recipe=cifar(),
+        setup=rewrite_batch(batch(np.zeros((2, 32, 32, 3), np.uint8), [0, 1])),
+    ),
+    "cifar-float-pixels": Case(
+        RUN,
+        2,
+        ["data_batch_3", "float32"],
+        recipe=cifar(),
+        setup=rewrite_batch(batch(np.zeros((2, 3072), np.float32), [0, 1])),
+    ),
+    "cifar-label-minus-one": Case(
+        RUN,
+        2,
+        ["data_batch_3", "0..9"],
+        recipe=cifar(),
+        setup=rewrite_batch(batch(np.zeros((2, 3072), np.uint8), [0, -1])),
+    ),
+    "cifar-label-ten": Case(
+        RUN,
+        2,
+        ["data_batch_3", "0..9"],
+        recipe=cifar(),
+        setup=rewrite_batch(batch(np.zeros((2, 3072), np.uint8), [0, 10])),
+    ),
+    "cifar-list-pickle": Case(
+        RUN, 2, ["data_batch_3", "found list"], recipe=cifar(), setup=rewrite_batch([1, 2, 3])
+    ),
+    "cifar-truncated-meta": Case(
+        RUN,
+        2,
+        ["batches.meta"],
+        recipe=cifar(),
+        setup=cifar_files(lambda f: (f / "batches.meta").write_bytes(b"\x80\x04\x95")),
+    ),
+    "image-folder-missing": Case(
+        RUN,
+        2,
+        ["not a folder"],
+        recipe=tiny(
+            'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
+            'name = "image_folder"\nroot = "{tmp}/none"\nholdout = ["x"]',
+        ),
+    ),
+    # a run that fails
+    "training-diverges": Case([*RUN, "--set", "train.lr=1e30"], 1, ["non-finite"]),
+    "cuda-not-available": Case([*RUN, "--device", "cuda"], 2, ["CUDA is not available"]),
+    # the cache: each a warning, then a run that recomputes and replaces the entry
+    "cache-zeroed-weights": Case(
+        RUN, 0, ["warning", "not usable"], setup=cached_entry(zero_weights), forbid=["reusing cached model"]
+    ),
+    "cache-copied-under-another-key": Case(
+        [*RUN, "--set", "seed=1"],
+        0,
+        ["warning", "not usable"],
+        setup=cached_entry(copy_under_another_key),
+        forbid=["reusing cached model"],
+    ),
+    "cache-bad-metadata": Case(
+        RUN, 0, ["warning", "not usable"], setup=cached_entry(bad_metadata), forbid=["reusing cached model"]
+    ),
+    "cache-truncated-entry": Case(
+        RUN, 0, ["warning", "not usable"], setup=cached_entry(truncate), forbid=["reusing cached model"]
+    ),
+    "cache-is-a-file": Case(RUN, 0, ["cannot be written", "without storing"], setup=cache_is_a_file),
+    "cache-ls-bad-entry": Case(["cache", "ls"], 0, ["BAD", "1 bad entry"], setup=cached_entry(bad_metadata)),
+    "cache-verify-bad-entry": Case(
+        ["cache", "verify"], 1, ["BAD", "0 of 1 entries"], setup=cached_entry(zero_weights)
+    ),
+    "cache-clear-bad-kind": Case(["cache", "clear", "--kind", "../x"], 2, ["--kind"]),
+    # comparing runs
+    "compare-malformed-json": Case(
+        ["compare", "{tmp}/run1"], 2, ["metrics.json", "JSON"], setup=metrics_file(b'{"x": ')
+    ),
+    "compare-json-list": Case(
+        ["compare", "{tmp}/run1"], 2, ["holds a JSON list"], setup=metrics_file(b"[1, 2]")
+    ),
+    "compare-not-utf8": Case(
+        ["compare", "{tmp}/run1"], 2, ["metrics.json", "utf-8"], setup=metrics_file(b"\xff\xfe")
+    ),
+    "compare-nowhere": Case(["compare", "{tmp}/nowhere"], 2, ["not a run folder"]),
+    "compare-empty-folder": Case(
+        ["compare", "{tmp}/empty"], 2, ["no run folders"], setup=lambda t: (t / "empty").mkdir()
+    ),
+}
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``toolkit ARGS`` in this process: the exit status and everything it printed."""
+    from toolkit.cli import main
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    hook = sys.unraisablehook
+    try:
+        main(args)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    else:  # pragma: no cover - main always exits
+        code = 0
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+        sys.unraisablehook = hook
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.mark.parametrize("case_id", list(CASES))
+def test_bad_input(case_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = CASES[case_id]
+    if case_id == "cuda-not-available" and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    if case.setup is not None:
+        case.setup(tmp_path)
+        capsys.readouterr()
+    recipe = tmp_path / "case.toml"
+    if isinstance(case.recipe, bytes):
+        recipe.write_bytes(case.recipe)
+    else:
+        recipe.write_text(case.recipe.replace("{tmp}", tmp_path.as_posix()))
+    args = [a.replace("{recipe}", str(recipe)).replace("{tmp}", tmp_path.as_posix()) for a in case.args]
+    code, output = cli(args, capsys)
+    assert code == case.code, output
+    for fragment in case.says:
+        assert fragment in output, f"{fragment!r} not in:\n{output}"
+    for fragment in ["Traceback", "internal error", *case.forbid]:
+        assert fragment not in output, output
+    assert not (tmp_path / "pwned").exists(), "a data file ran code"
+    assert_nothing_half_written(tmp_path, succeeded=code == 0 and case.args[0] == "run")
+
+
+def assert_nothing_half_written(tmp: Path, *, succeeded: bool) -> None:
+    out = tmp / "out"
+    if out.exists():
+        partial = [p for p in out.rglob(".partial-*")]
+        assert not partial, partial
+        runs = [p for p in out.glob("*/*") if p.is_dir()]
+        if succeeded:
+            assert len(runs) == 1 and (runs[0] / "metrics.json").is_file(), runs
+        else:
+            assert not list(out.iterdir()), list(out.rglob("*"))  # not even an empty runs/<name>/
+    cache = Path(os.environ["TOOLKIT_CACHE"])
+    if cache.is_dir():
+        assert not list(cache.rglob("*.tmp"))
+        if succeeded:
+            assert all(problem is None for _, problem in ArtifactCache(cache).verify())
