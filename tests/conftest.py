@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -149,3 +150,23 @@ def tiny_recipe(tmp_path: Path) -> Path:
 #: tests/plugin_kinds/ is a plugin package that tests/test_plugin_kinds.py installs on the fly;
 #: it is not collected (its modules are imported only once it is registered).
 collect_ignore = ["plugin_kinds"]
+
+
+def cli_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``toolkit ARGS`` in this process: the exit status and everything it printed."""
+    from toolkit.cli import main
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    hook = sys.unraisablehook
+    try:
+        main(args)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    else:  # pragma: no cover - main always exits
+        code = 0
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+        sys.unraisablehook = hook
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_RECIPE
+from conftest import TINY_RECIPE, cli_in_process
 from test_cifar_files import Payload, batch, rewrite
 from test_vision_data import write_cifar
 
@@ -391,26 +389,6 @@ CASES: dict[str, Case] = {
 }
 
 
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """``toolkit ARGS`` in this process: the exit status and everything it printed."""
-    from toolkit.cli import main
-
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    hook = sys.unraisablehook
-    try:
-        main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    else:  # pragma: no cover - main always exits
-        code = 0
-    finally:
-        for s, h in handlers.items():
-            signal.signal(s, h)
-        sys.unraisablehook = hook
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
-
-
 @pytest.mark.parametrize("case_id", list(CASES))
 def test_bad_input(case_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     case = CASES[case_id]
@@ -425,7 +403,7 @@ def test_bad_input(case_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
     else:
         recipe.write_text(case.recipe.replace("{tmp}", tmp_path.as_posix()))
     args = [a.replace("{recipe}", str(recipe)).replace("{tmp}", tmp_path.as_posix()) for a in case.args]
-    code, output = cli(args, capsys)
+    code, output = cli_in_process(args, capsys)
     assert code == case.code, output
     for fragment in case.says:
         assert fragment in output, f"{fragment!r} not in:\n{output}"
@@ -433,6 +411,8 @@ def test_bad_input(case_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert fragment not in output, output
     assert not (tmp_path / "pwned").exists(), "a data file ran code"
     assert_nothing_half_written(tmp_path, succeeded=code == 0 and case.args[0] == "run")
+    if case.args[0] == "run" and code != 0 and case.setup is None:  # a failed run stores no model
+        assert not list(Path(os.environ["TOOLKIT_CACHE"]).rglob("*.safetensors"))
 
 
 def assert_nothing_half_written(tmp: Path, *, succeeded: bool) -> None:
@@ -448,5 +428,4 @@ def assert_nothing_half_written(tmp: Path, *, succeeded: bool) -> None:
     cache = Path(os.environ["TOOLKIT_CACHE"])
     if cache.is_dir():
         assert not list(cache.rglob("*.tmp"))
-        if succeeded:
-            assert all(problem is None for _, problem in ArtifactCache(cache).verify())
+        assert all(problem is None for _, problem in ArtifactCache(cache).verify()) or not succeeded

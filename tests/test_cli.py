@@ -176,3 +176,22 @@ def test_cache_ls_lists_bad_entries_and_verify_fails_on_them(tmp_path: Path) -> 
     verified = run_cli("cache", "verify")
     assert verified.returncode == 1 and "BAD model/broken" in verified.stdout
     assert "1 of 2 entries" in verified.stdout and "Traceback" not in verified.stderr
+
+
+def test_compare_differ_ignores_rounding_and_says_when_all_agree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import cli_in_process
+
+    for name, auroc, extra in (("a", 0.5, {"z": "s"}), ("b", 0.5 + 1e-16, {"z": "s"}), ("c", 0.6, {})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"x": {"auroc": auroc}, "y": 1, **extra}))
+    code, out = cli_in_process(["compare", "--differ", "a", "b"], capsys)
+    assert code == 0 and "all 3 metrics agree across 2 runs" in out and "x.auroc" not in out
+    code, out = cli_in_process(["compare", "--differ", "--tolerance", "0", "a", "b"], capsys)
+    assert code == 0 and "x.auroc" in out and "1 of 3 metrics differ" in out
+    code, out = cli_in_process(["compare", "--differ", "a", "c"], capsys)
+    assert code == 0 and "x.auroc" in out and "z" in out and "y " not in out
+    assert "2 of 3 metrics differ" in out
+    code, out = cli_in_process(["compare", "a", "c"], capsys)  # --all: every row
+    assert code == 0 and "y " in out

@@ -49,7 +49,9 @@ def wait_for(proc: subprocess.Popen[str], out: Path, marker: str, timeout: float
     return True
 
 
-@pytest.mark.slow  # failed once in twelve runs here, cause not yet found: kept out of the default suite
+# Once failed in twelve runs; a signal landing in a finalizer printed an "Exception ignored"
+# traceback and could be lost. Since the stop is re-raised and that report silenced, it has
+# passed 66 runs in a row, 24 of them on a machine kept busy by two other processes.
 @pytest.mark.parametrize(
     ("signame", "code", "word"), [("SIGTERM", 143, "SIGTERM"), ("SIGINT", 130, "Ctrl-C")]
 )
