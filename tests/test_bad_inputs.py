@@ -43,6 +43,19 @@ name = "msp"
 """
 
 
+ADULT_RECIPE = """\
+task = "fairness"
+name = "adult"
+[dataset]
+name = "adult"
+data_dir = "{tmp}/adult"
+[model]
+name = "mlp"
+[train]
+epochs = 1
+"""
+
+
 @dataclass
 class Case:
     """One bad input.
@@ -155,6 +168,30 @@ def metrics_file(content: bytes) -> Callable[[Path], None]:
         (tmp / "run1" / "metrics.json").write_bytes(content)
 
     return setup
+
+
+def adult_file(change: Callable[[list[str]], list[str]]) -> Callable[[Path], None]:
+    """``{tmp}/adult/adult.data``: 200 rows of the bundled file, ``change``d."""
+
+    def setup(tmp: Path) -> None:
+        import gzip
+
+        from toolkit.data import adult
+
+        with gzip.open(adult.BUNDLED / "adult.data.gz", "rt") as fh:
+            lines = fh.read().splitlines()[:200]
+        (tmp / "adult").mkdir()
+        text = "\n".join(change(lines)) + "\n"  # a lone surrogate stands for an undecodable byte
+        (tmp / "adult" / "adult.data").write_bytes(text.encode("utf-8", errors="surrogateescape"))
+
+    return setup
+
+
+def broken_image_folder(root: Path) -> None:
+    from test_vision_data import write_folder
+
+    write_folder(root)
+    (root / "cat" / "3.png").write_bytes(b"not an image")
 
 
 def a_file(name: str) -> Callable[[Path], None]:
@@ -345,6 +382,45 @@ CASES: dict[str, Case] = {
             'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
             'name = "image_folder"\nroot = "{tmp}/none"\nholdout = ["x"]',
         ),
+    ),
+    "adult-no-file": Case(RUN, 2, ["no adult.data"], recipe=ADULT_RECIPE),
+    "adult-wrong-columns": Case(
+        RUN,
+        2,
+        ["adult.data", "not in the UCI Adult format", "columns"],
+        recipe=ADULT_RECIPE,
+        setup=adult_file(lambda rows: [r.rsplit(",", 2)[0] for r in rows]),
+    ),
+    "adult-text-in-a-number": Case(
+        RUN,
+        2,
+        ["adult.data", "not in the UCI Adult format"],
+        recipe=ADULT_RECIPE,
+        setup=adult_file(lambda rows: ["forty," + rows[0].split(",", 1)[1], *rows[1:]]),
+    ),
+    "adult-unknown-label": Case(
+        RUN,
+        2,
+        ["adult.data", "income column holds ['maybe']"],
+        recipe=ADULT_RECIPE,
+        setup=adult_file(lambda rows: [*rows[:-1], rows[-1].rsplit(",", 1)[0] + ", maybe"]),
+    ),
+    "adult-not-utf8": Case(
+        RUN,
+        2,
+        ["adult.data", "not in the UCI Adult format"],
+        recipe=ADULT_RECIPE,
+        setup=adult_file(lambda rows: [*rows[:-1], "\udcff"]),
+    ),
+    "image-folder-broken-image": Case(
+        RUN,
+        2,
+        ["cannot read image", "3.png"],
+        recipe=tiny(
+            'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
+            'name = "image_folder"\nroot = "{tmp}/pets"\nholdout = ["fox"]\nsize = 8',
+        ),
+        setup=lambda tmp: broken_image_folder(tmp / "pets"),
     ),
     # a run that fails
     "training-diverges": Case([*RUN, "--set", "train.lr=1e30"], 1, ["non-finite"]),

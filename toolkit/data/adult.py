@@ -277,6 +277,10 @@ def _read(source: str, data_dir: str | None) -> pd.DataFrame:
     frame.columns = COLUMNS
     frame = frame[frame["income"].astype(str).str.len() > 0]
     frame["income"] = frame["income"].astype(str).str.rstrip(".")
+    labels = set(frame["income"].unique())
+    if not labels <= set(CLASS_NAMES):
+        odd = sorted(labels - set(CLASS_NAMES))[:5]
+        raise DataError(f"{bad}: the income column holds {odd}; only <=50K and >50K are labels")
     try:
         for col in NUMERIC:
             frame[col] = pd.to_numeric(frame[col], errors="raise")
