@@ -186,6 +186,33 @@ def image_grid(
     return fig
 
 
+def labelled_images(images: Any, titles: Sequence[str], *, marked: Sequence[bool] = (), ncols: int = 10,
+                    title: str = "") -> Figure:  # fmt: skip
+    """Images (``uint8`` or floats in ``[0, 1]``, ``(N, C, H, W)``) in rows of ``ncols``, each
+    with its title; ``marked`` ones get a red title and frame (poisoned samples, say)."""
+    from matplotlib.figure import Figure
+
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        images = images.astype(np.float32) / 255.0
+    n = len(images)
+    rows = max(1, -(-n // ncols))
+    fig = Figure(figsize=(1.5 * min(n, ncols), 1.7 * rows + (0.4 if title else 0)), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, min(n, ncols), squeeze=False)).ravel()
+    for i, ax in enumerate(axes):
+        if i >= n:
+            ax.axis("off")
+            continue
+        _show(ax, images[i])
+        red = i < len(marked) and marked[i]
+        ax.set_title(titles[i], fontsize="small", color="red" if red else "black")
+        for spine in ax.spines.values():
+            spine.set(color="red" if red else "#999", linewidth=2.5 if red else 0.5)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def attribution_grid(
     clean: Any, clean_maps: Any, adversarial: Any, adv_maps: Any, pred_clean: Any, pred_adv: Any,
     names: Sequence[str], *, title: str = "",

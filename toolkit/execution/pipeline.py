@@ -105,7 +105,7 @@ class Pipeline:
         self._training: DataBundle | None = None
         self._trained: TrainedModel | None = None
         self._defended: TrainedModel | None = None
-        self._undefended: TrainedModel | None = None
+        self._variants: dict[str, TrainedModel] = {}
 
     @property
     def eval_batch_size(self) -> int:
@@ -250,18 +250,26 @@ class Pipeline:
 
     def undefended(self) -> TrainedModel:
         """The same recipe trained without any defense (shares the cache with that recipe)."""
-        if self._undefended is None:
+        return self.variant("defenses")
+
+    def variant(self, without: str) -> TrainedModel:
+        """The final model of the same recipe without the components of section ``without``
+        (``"defenses"``: the undefended twin; ``"attacks"``: the model trained on clean data).
+        It is keyed and cached like any recipe, so the recipe without that section reuses it."""
+        if without not in self._variants:
+            self.log.info(f"for comparison: the same recipe without its {without}")
             twin = Pipeline(
-                self.recipe.without("defenses"),
+                self.recipe.without(without),
                 device=self.device,
                 cache=self.cache,
                 log=self.log,
                 store=self.store,
             )
-            twin._data, twin._poisoned = self._data, self._poisoned
-            twin.data_digest = self.data_digest
-            self._undefended = twin.trained()
-        return self._undefended
+            twin._data, twin.data_digest = self._data, self.data_digest
+            if without != "attacks":  # the poisoned data stays; only the defenses go
+                twin._poisoned = self._poisoned
+            self._variants[without] = twin.defended()
+        return self._variants[without]
 
     def _cached(
         self, model: nn.Module, stage: str, fit: Callable[[Any], Any], *, what: str, doing: str

@@ -1,0 +1,229 @@
+"""Backdoor attacks and the backdoor task: triggers on hand-checkable arrays, poison counts and
+relabelling, the ASR metric on a model whose answers are known, the exported folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from toolkit.attacks.blended import Blended
+from toolkit.attacks.patch_trigger import PatchTrigger
+from toolkit.attacks.triggers import blend, pattern, stamp
+from toolkit.data.base import DataBundle, DataInfo, Split
+from toolkit.errors import DataError
+from toolkit.tasks.backdoor import BackdoorTask, export_image_folder
+
+
+def white(size: int = 2, channels: int = 1) -> torch.Tensor:
+    return pattern("white_square", size=size, channels=channels)
+
+
+@pytest.mark.parametrize(
+    ("position", "margin", "rows", "cols"),
+    [
+        ("bottom_right", 0, (4, 6), (4, 6)),
+        ("bottom_right", 1, (3, 5), (3, 5)),
+        ("bottom_left", 0, (4, 6), (0, 2)),
+        ("top_right", 1, (1, 3), (3, 5)),
+        ("top_left", 0, (0, 2), (0, 2)),
+        ("center", 0, (2, 4), (2, 4)),
+        ([1, 3], 0, (1, 3), (3, 5)),
+    ],
+)
+def test_stamp_puts_the_patch_exactly_there(position: object, margin: int, rows: tuple, cols: tuple) -> None:
+    x = torch.zeros(2, 3, 6, 6, dtype=torch.uint8)
+    out = stamp(x, white(2, 3), position, margin=margin)  # type: ignore[arg-type]
+    expected = np.zeros((6, 6), dtype=np.uint8)
+    expected[rows[0] : rows[1], cols[0] : cols[1]] = 255
+    for image in out:
+        for channel in image:
+            assert (channel.numpy() == expected).all()
+    assert (x == 0).all()  # the input is not changed
+
+
+def test_stamp_refuses_what_does_not_fit() -> None:
+    x = torch.zeros(1, 1, 4, 4, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="does not fit"):
+        stamp(x, white(4), "bottom_right", margin=1)
+    with pytest.raises(ValueError, match="outside"):
+        stamp(x, white(2), [3, 0])
+    with pytest.raises(ValueError, match="uint8 images"):
+        stamp(x.float(), white(2), "bottom_right")
+
+
+def test_patterns() -> None:
+    board = pattern("checkerboard", size=3, channels=3)
+    assert board.shape == (3, 3, 3) and board.dtype == torch.uint8
+    assert board[0].tolist() == [[255, 0, 255], [0, 255, 0], [255, 0, 255]]
+    assert (board[0] == board[2]).all()
+    assert (pattern("black_square", size=(2, 3), channels=1) == 0).all()
+    assert pattern("black_square", size=(2, 3), channels=1).shape == (1, 2, 3)
+
+
+def test_an_image_file_trigger(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rgb = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [10, 20, 30]]], dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "t.png")
+    t = pattern(str(tmp_path / "t.png"), size=2, channels=3)
+    assert (t.permute(1, 2, 0).numpy() == rgb).all()
+    gray = pattern(str(tmp_path / "t.png"), size=2, channels=1)
+    assert gray.shape == (1, 2, 2) and int(gray[0, 0, 0]) == round(0.299 * 255)
+    with pytest.raises(DataError, match="neither a built-in pattern"):
+        pattern(str(tmp_path / "missing.png"), size=2, channels=3)
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    with pytest.raises(DataError, match="cannot read the trigger image"):
+        pattern(str(tmp_path / "bad.png"), size=2, channels=3)
+
+
+def test_blend_is_the_rounded_mix() -> None:
+    x = torch.tensor([[[[0, 100], [200, 255]]]], dtype=torch.uint8)
+    t = torch.tensor([[[255, 255], [0, 0]]], dtype=torch.uint8)
+    out = blend(x, t, 0.2)
+    # 0.8 * x + 0.2 * t: 51, 131, 160, 204
+    assert out[0, 0].tolist() == [[51, 131], [160, 204]]
+    assert blend(x, t, 1.0)[0, 0].tolist() == t[0].tolist()
+
+
+def bundle(per_class: int = 20, classes: int = 3, size: int = 6) -> DataBundle:
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(classes).repeat_interleave(per_class)
+    x = torch.randint(0, 200, (len(y), 1, size, size), generator=g, dtype=torch.uint8)
+    info = DataInfo(name="toy", modality="image", input_shape=(1, size, size),
+                    class_names=[f"k{i}" for i in range(classes)])  # fmt: skip
+    test_y = torch.arange(classes).repeat_interleave(4)
+    test_x = torch.randint(0, 200, (len(test_y), 1, size, size), generator=g, dtype=torch.uint8)
+    return DataBundle(Split(x, y), Split(test_x, test_y), info)
+
+
+def test_poisoning_counts_relabelling_and_what_is_left_alone() -> None:
+    clean = bundle()
+    attack = PatchTrigger(target="k0", rate=0.25, size=2).bind(clean.info)
+    out = attack.poison(clean, torch.Generator().manual_seed(1))
+    index, before = out.extras["poisoned"], out.extras["poisoned_from"]
+    assert len(index) == 10  # a quarter of the 40 images of k1 and k2
+    assert set(before.tolist()) <= {1, 2} and (out.train.y[index] == 0).all()
+    assert (out.train.x[index][:, :, 4:, 4:] == 255).all()
+    rest = torch.ones(len(clean.train), dtype=torch.bool)
+    rest[index] = False
+    assert (out.train.x[rest] == clean.train.x[rest]).all() and (
+        out.train.y[rest] == clean.train.y[rest]
+    ).all()
+    assert (clean.train.x[:, :, 4:, 4:] < 255).all()  # the given bundle is not changed
+    again = attack.poison(clean, torch.Generator().manual_seed(1)).extras["poisoned"]
+    other = attack.poison(clean, torch.Generator().manual_seed(2)).extras["poisoned"]
+    assert index.tolist() == again.tolist() and index.tolist() != other.tolist()
+    counted = PatchTrigger(target=0, source=["k2"], count=7).bind(clean.info)
+    out = counted.poison(clean, torch.Generator().manual_seed(0))
+    assert len(out.extras["poisoned"]) == 7 and (out.extras["poisoned_from"] == 2).all()
+
+
+def test_all_to_all_sends_each_class_to_the_next() -> None:
+    clean = bundle()
+    attack = Blended(mode="all_to_all", rate=0.5, alpha=0.5).bind(clean.info)
+    out = attack.poison(clean, torch.Generator().manual_seed(0))
+    index = out.extras["poisoned"]
+    assert len(index) == 30 and set(out.extras["poisoned_from"].tolist()) == {0, 1, 2}
+    assert (out.train.y[index] == (out.extras["poisoned_from"] + 1) % 3).all()
+    assert attack.eligible(clean.test.y).all()
+
+
+def test_bad_attack_settings_name_the_attack() -> None:
+    info = bundle().info
+    with pytest.raises(DataError, match="attack PatchTrigger: target: unknown class 'cat'"):
+        PatchTrigger(target="cat").bind(info)
+    with pytest.raises(ValueError, match="no source class left"):
+        PatchTrigger(target="k1", source=["k1"]).bind(info)
+    with pytest.raises(ValueError, match="exceeds"):
+        PatchTrigger(count=100).bind(info).poison(bundle(), torch.Generator())
+
+
+class PixelReader(nn.Module):
+    """Predicts class 0 when the bottom-right pixel is white and the true class ``k`` (read
+    from the top-left pixel, ``20 * k``) otherwise, except that class 2 ignores the trigger."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = (x[:, 0, 0, 0] * 255 / 20).round().long()
+        hit = (x[:, 0, -1, -1] > 0.99) & (k != 2)
+        pred = torch.where(hit, torch.zeros_like(k), k)
+        return nn.functional.one_hot(pred, 3).float()
+
+
+def test_attack_success_rate_on_a_model_whose_answers_are_known() -> None:
+    data = bundle()
+    data.test.x[:, 0, 0, 0] = data.test.y.to(torch.uint8) * 20
+    data.test.x[:, 0, -1, -1] = 0
+    attack = PatchTrigger(target=0, size=1).bind(data.info)
+    triggered = attack.trigger(data.test.x)
+    ctx = SimpleNamespace(device=torch.device("cpu"), eval_batch_size=5)
+    result = BackdoorTask().measure(PixelReader(), data, triggered, attack, ctx)  # type: ignore[arg-type]
+    assert result["clean_accuracy"] == 1.0
+    assert result["n_source_test"] == 8  # classes 1 and 2, four each
+    assert result["attack_success_rate"] == 0.5  # class 1 goes to 0, class 2 does not
+    assert result["triggered_accuracy"] == pytest.approx(8 / 12)  # class 0 and 2 stay right
+    assert result["confusion_triggered"] == [[4, 0, 0], [4, 0, 0], [0, 0, 4]]
+
+
+def test_export_writes_the_poisoned_set_as_an_image_folder(tmp_path: Path) -> None:
+    from toolkit.data import image_folder
+
+    clean = bundle(per_class=5, classes=2, size=8)
+    poisoned = PatchTrigger(target="k0", count=2, size=2).bind(clean.info).poison(clean, torch.Generator())
+    export_image_folder(poisoned, tmp_path / "set")
+    files = {p.parent.name + "/" + p.name for p in (tmp_path / "set").rglob("*.png")}
+    index = poisoned.extras["poisoned"].tolist()
+    assert len(files) == 10 and {f"k0/{i}_poisoned.png" for i in index} <= files
+    assert sum(f.startswith("k1/") for f in files) == 3  # two of the five k1 images moved into k0/
+    back = image_folder.load(0, root=str(tmp_path / "set"), size=8, grayscale=True, test_size=0.2)
+    assert len(back.train) + len(back.test) == 10
+
+
+def test_backdoor_digits_recipe_plants_the_trigger() -> None:
+    """The shipped recipe, shortened: a high ASR on the poisoned model, none on the clean one."""
+    import json
+
+    from toolkit.execution.runner import run
+    from toolkit.recipe import load_recipe
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "backdoor_digits.toml"
+    result = run(load_recipe(recipe, ["train.epochs=8", "evaluate.export=true"]), console=None)
+    m = result.metrics
+    assert m["n_poisoned"] == 113 and m["poison_rate"] == pytest.approx(113 / 1257)
+    assert m["attack_success_rate"] > 0.9 and m["clean_accuracy"] > 0.9
+    assert m["clean_model"]["attack_success_rate"] < 0.1
+    assert abs(m["accuracy_cost"]) < 0.05
+    from toolkit.execution.runfolder import read_samples
+
+    samples = read_samples(result.path / "samples" / "backdoor.npz")
+    assert (
+        m["n_source_test"] == m["n_test"] - int((samples["label"] == 0).sum()) == int(samples["source"].sum())
+    )
+    hit = samples["source"] == 1
+    assert (samples["triggered_prediction"][hit] == 0).mean() == pytest.approx(m["attack_success_rate"])
+    figures = {p.stem for p in (result.path / "figures").iterdir()}
+    assert figures == {"training_curves", "poisoned_set", "triggered_predictions", "confusion_triggered"}
+    exported = list((result.path / "poisoned_set").rglob("*.png"))
+    assert len(exported) == 1257 and sum("_poisoned" in p.name for p in exported) == 113
+    assert all(p.parent.name == "0" for p in exported if "_poisoned" in p.name)
+    on_disk = json.loads((result.path / "metrics.json").read_text())
+    assert on_disk["attack_success_rate"] == m["attack_success_rate"]
+
+
+def test_the_backdoor_task_takes_one_poisoning_attack() -> None:
+    from toolkit.errors import RecipeError
+    from toolkit.recipe import parse_recipe
+
+    base = {"task": "backdoor", "name": "b", "dataset": {"name": "digits"}, "model": {"name": "mlp"}}
+    with pytest.raises(RecipeError, match=r"attacks\.0\.name: the backdoor task takes poisoning attacks"):
+        parse_recipe({**base, "attacks": [{"name": "fgsm"}]})
+    with pytest.raises(RecipeError, match="one poisoning attack at a time"):
+        parse_recipe({**base, "attacks": [{"name": "patch_trigger"}, {"name": "blended"}]})
+    with pytest.raises(
+        RecipeError, match="attack 'patch_trigger' works on image data, but the dataset 'adult' is tabular"
+    ):
+        parse_recipe({**base, "dataset": {"name": "adult"}, "attacks": [{"name": "patch_trigger"}]})

@@ -1,0 +1,225 @@
+"""Backdoor: does a poisoned training set plant a trigger, and what does it cost in accuracy?
+
+The recipe's poisoning attack (``patch_trigger``, ``blended``, or a plugin's) rewrites part
+of the training set before training (the ``poison`` stage); the model is trained on it as
+usual. On the clean test split, then on the same images with the trigger:
+
+- ``clean_accuracy``: accuracy on clean test images;
+- ``attack_success_rate`` (ASR): the share of triggered test images of the attack's source
+  classes classified as the attack wants (the target, or the next class for all-to-all);
+- ``triggered_accuracy``: accuracy on triggered test images of every class, with their
+  true labels;
+- with ``reference = true`` (default), the same recipe trained without the attack (a model
+  the cache shares with that recipe): its clean accuracy, its ASR (what the trigger alone
+  does to a clean model), and the accuracy the poisoning costs.
+
+Gu et al. 2017 (BadNets) and Chen et al. 2017 (blended) report these same three numbers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from toolkit.errors import Problem
+from toolkit.results import Table, TaskResult
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from toolkit.data.base import DataBundle
+    from toolkit.execution.context import TaskContext
+    from toolkit.recipe import ResolvedRecipe
+
+
+class BackdoorTask:
+    """Trigger poisoning (``task = "backdoor"``); parameters go in ``[evaluate]``.
+
+    Metrics (``metrics.json``): ``clean_accuracy``, ``attack_success_rate``,
+    ``triggered_accuracy``, ``n_poisoned``, ``poison_rate`` (share of the training set),
+    ``n_test``, ``n_source_test``, ``confusion_triggered`` (true x predicted on triggered
+    test images) and, with ``reference``, ``clean_model`` (the same numbers for the model
+    trained without the attack) and ``accuracy_cost``. Figures: training curves, twenty
+    images of the poisoned training set (ten from the target class's folder, poisoned ones
+    marked, ten from a source class's), triggered test images with their predictions, the
+    confusion on triggered images. Per sample (``samples/backdoor.npz``): ``label``,
+    ``clean_prediction``, ``triggered_prediction``, ``source`` (1 for the attack's source
+    classes). With ``export``, the poisoned training set as an image folder,
+    ``poisoned_set/<class>/<index>.png`` (poisoned images named ``<index>_poisoned.png``),
+    as the reference protocol's ``cats/`` and ``dogs/`` folders.
+
+    Args:
+        reference: also train the recipe without the attack and report it (default true).
+        export: write the poisoned training set as an image folder (default false).
+        grid: triggered test images in the prediction figure (default 8).
+    """
+
+    uses = ("model", "train", "attacks", "defenses")
+    requires = ("attacks",)
+
+    def __init__(
+        self, *, reference: bool = True, export: bool = False, grid: Annotated[int, Field(ge=0)] = 8
+    ) -> None:
+        self.reference, self.export, self.grid = reference, export, grid
+
+    @classmethod
+    def check(cls, recipe: ResolvedRecipe) -> list[Problem]:
+        """Exactly one poisoning attack, on images."""
+        problems = []
+        for i, spec in enumerate(recipe.section("attacks")):
+            if spec.family != "poisoning":
+                problems.append(
+                    Problem(
+                        f"attacks.{i}.name",
+                        f"the backdoor task takes poisoning attacks; '{spec.name}' is {spec.family}",
+                    )
+                )
+        if len(recipe.family("attacks", "poisoning")) > 1:
+            problems.append(Problem("attacks", "the backdoor task evaluates one poisoning attack at a time"))
+        return problems
+
+    def run(self, ctx: TaskContext) -> TaskResult:
+        """Train on the poisoned data (or reuse the model), then measure the trigger."""
+        from toolkit import plots
+
+        data, poisoned = ctx.data(), ctx.training_data()
+        attack = ctx.build(ctx.recipe.family("attacks", "poisoning")[0])
+        triggered = attack.trigger(data.test.x)
+        result = self.measure(ctx.model(), data, triggered, attack, ctx)
+        index = poisoned.extras.get("poisoned", torch.empty(0, dtype=torch.long))
+        metrics: dict[str, Any] = {
+            **{k: v for k, v in result.items() if not k.startswith("_")},
+            "n_poisoned": len(index),
+            "poison_rate": len(index) / max(len(poisoned.train), 1),
+            "n_test": len(data.test),
+        }
+        ctx.log.info(
+            f"clean accuracy {metrics['clean_accuracy']:.4f}, attack success rate "
+            f"{metrics['attack_success_rate']:.4f} ({len(index)} poisoned training images)"
+        )
+        if self.reference:
+            clean = ctx.pipeline.variant("attacks")
+            ref = self.measure(clean.model, data, triggered, attack, ctx)
+            metrics["clean_model"] = {k: v for k, v in ref.items() if not k.startswith("_")}
+            metrics["accuracy_cost"] = ref["clean_accuracy"] - metrics["clean_accuracy"]
+        names = data.info.class_names
+        figures = {}
+        if ctx.trained().history:
+            figures["training_curves"] = plots.training_curves(ctx.trained().history)
+        figures["poisoned_set"] = poisoned_set_figure(poisoned, attack, names)
+        if self.grid:
+            figures["triggered_predictions"] = self._grid(data, triggered, result, names)
+        figures["confusion_triggered"] = plots.confusion(
+            np.asarray(result["confusion_triggered"]), names, title="triggered test images"
+        )
+        if self.export and ctx.folder is not None:
+            export_image_folder(poisoned, ctx.folder / "poisoned_set")
+        samples = {"backdoor": {
+            "label": data.test.y.numpy(), "clean_prediction": result["_clean"],
+            "triggered_prediction": result["_triggered"], "source": result["_source"].astype(np.int8),
+        }}  # fmt: skip
+        return TaskResult(metrics=metrics, tables=[self._table(metrics)], figures=figures, samples=samples)
+
+    def measure(
+        self, model: nn.Module, data: DataBundle, triggered: torch.Tensor, attack: Any, ctx: TaskContext
+    ) -> dict[str, Any]:
+        """Clean accuracy, ASR, triggered accuracy and confusion of ``model``."""
+        from toolkit.metrics.robustness import confusion
+        from toolkit.outputs import Outputs
+
+        y, device, size = data.test.y, ctx.device, ctx.eval_batch_size
+        clean = Outputs(model, data.test.x, y=y, device=device, batch_size=size).predictions.cpu()
+        hit = Outputs(model, triggered, y=y, device=device, batch_size=size).predictions.cpu()
+        source = attack.eligible(y)
+        wanted = attack.relabel(y)
+        asr = float((hit[source] == wanted[source]).float().mean()) if source.any() else float("nan")
+        return {
+            "clean_accuracy": float((clean == y).float().mean()),
+            "attack_success_rate": asr,
+            "triggered_accuracy": float((hit == y).float().mean()),
+            "n_source_test": int(source.sum()),
+            "confusion_triggered": confusion(y.numpy(), hit.numpy(), data.info.num_classes).tolist(),
+            "_clean": clean.numpy(),
+            "_triggered": hit.numpy(),
+            "_source": source.numpy(),
+        }
+
+    def _grid(
+        self, data: DataBundle, triggered: torch.Tensor, result: dict[str, Any], names: list[str]
+    ) -> Any:
+        from toolkit import plots
+
+        source = np.flatnonzero(result["_source"])[: self.grid]
+        labels = data.test.y.numpy()
+        images = np.concatenate([images_of(data.test.x)[source].numpy(), triggered[source].numpy()])
+        titles = [f"{names[labels[i]]} → {names[result['_clean'][i]]}" for i in source]
+        titles += [f"trigger → {names[result['_triggered'][i]]}" for i in source]
+        marked = [False] * len(source) + [bool(result["_triggered"][i] != labels[i]) for i in source]
+        title = "test images: clean (top) and triggered (bottom), true → predicted"
+        return plots.labelled_images(images, titles, marked=marked, ncols=max(len(source), 1), title=title)
+
+    def _table(self, m: dict[str, Any]) -> Table:
+        rows: list[list[Any]] = [
+            ["poisoned model", m["clean_accuracy"], m["attack_success_rate"], m["triggered_accuracy"]]
+        ]
+        if "clean_model" in m:
+            c = m["clean_model"]
+            rows.append(
+                ["clean model", c["clean_accuracy"], c["attack_success_rate"], c["triggered_accuracy"]]
+            )
+        return Table(
+            title=f"Backdoor: {m['n_poisoned']} poisoned training images "
+            f"({m['poison_rate']:.1%} of the training set)",
+            columns=["model", "clean accuracy", "attack success rate", "triggered accuracy"],
+            rows=rows,
+        )
+
+
+def poisoned_set_figure(poisoned: DataBundle, attack: Any, names: list[str]) -> Any:
+    """Twenty training images after poisoning: ten labelled as the first class the poisons
+    were moved to (poisoned ones first, marked), ten of the first source class."""
+    from toolkit import plots
+
+    x, y = images_of(poisoned.train.x), poisoned.train.y
+    index = poisoned.extras.get("poisoned", torch.empty(0, dtype=torch.long))
+    is_poison = torch.zeros(len(y), dtype=torch.bool)
+    is_poison[index] = True
+    into = int(y[index[0]]) if len(index) else int(attack.target)
+    source = next((k for k in attack.sources if k != into), attack.sources[0])
+    folder = (y == into).nonzero().flatten()
+    pick = torch.cat([folder[is_poison[folder]][:5], folder[~is_poison[folder]]])[:10]
+    other = ((y == source) & ~is_poison).nonzero().flatten()[:10]
+    chosen = torch.cat([pick, other])
+    titles = [f"{names[int(y[i])]}/" + (" poisoned" if is_poison[i] else "") for i in chosen]
+    return plots.labelled_images(
+        x[chosen].numpy(), titles, marked=[bool(is_poison[i]) for i in chosen], ncols=10,
+        title=f"training images by label folder: {names[into]}/ (top) and {names[source]}/ (bottom)",
+    )  # fmt: skip
+
+
+def export_image_folder(poisoned: DataBundle, root: Any) -> None:
+    """The poisoned training set as ``root/<class>/<index>.png`` (poisoned: ``<index>_poisoned.png``)."""
+    from PIL import Image
+
+    names = poisoned.info.class_names
+    index = set(poisoned.extras.get("poisoned", torch.empty(0, dtype=torch.long)).tolist())
+    for name in names:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    x = images_of(poisoned.train.x)
+    for i in range(len(poisoned.train)):
+        image = x[i].permute(1, 2, 0).numpy()
+        mode = "L" if image.shape[2] == 1 else "RGB"
+        file = f"{i}{'_poisoned' if i in index else ''}.png"
+        Image.fromarray(image[:, :, 0] if mode == "L" else image).save(
+            root / names[int(poisoned.train.y[i])] / file
+        )
+
+
+def images_of(x: Any) -> torch.Tensor:
+    """A split's inputs as one image tensor (the backdoor attacks here work on images)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError("the backdoor task's figures need images as one tensor")
+    return x
