@@ -227,3 +227,33 @@ def test_the_backdoor_task_takes_one_poisoning_attack() -> None:
         RecipeError, match="attack 'patch_trigger' works on image data, but the dataset 'adult' is tabular"
     ):
         parse_recipe({**base, "dataset": {"name": "adult"}, "attacks": [{"name": "patch_trigger"}]})
+
+
+def test_triggers_match_arts_pixel_for_pixel() -> None:
+    """ART's backdoor perturbations (channels-last) and ours (channels-first) on the same images."""
+    pytest.importorskip("art")
+    from art.attacks.poisoning import PoisoningAttackBackdoor
+    from art.attacks.poisoning.perturbations import add_pattern_bd, add_single_bd
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 255, (6, 3, 10, 12), generator=g, dtype=torch.uint8)
+    last = x.permute(0, 2, 3, 1).numpy()  # NHWC, as ART's helpers assume
+
+    def ours(**params: object) -> np.ndarray:
+        return PatchTrigger(**params).trigger(x).permute(0, 2, 3, 1).numpy()  # type: ignore[arg-type,union-attr]
+
+    art_pattern = add_pattern_bd(last, distance=2, pixel_value=255)
+    assert (ours(trigger="art_pattern", margin=1) == art_pattern).all()
+    assert (ours(trigger="art_pattern", margin=3) == add_pattern_bd(last, distance=4, pixel_value=255)).all()
+    assert (ours(size=1, margin=1) == add_single_bd(last, distance=2, pixel_value=255)).all()
+    # ART's attack class on the images our attack poisons, with the same target labels
+    data = bundle(per_class=10, classes=3, size=10)
+    attack = PatchTrigger(target="k0", rate=0.5, trigger="art_pattern", margin=1).bind(data.info)
+    poisoned = attack.poison(data, torch.Generator().manual_seed(0))
+    index = poisoned.extras["poisoned"]
+    chosen = data.train.x[index].permute(0, 2, 3, 1).numpy()
+    art = PoisoningAttackBackdoor(lambda images: add_pattern_bd(images, distance=2, pixel_value=255))
+    target = np.eye(3)[np.zeros(len(index), dtype=int)]
+    art_x, art_y = art.poison(chosen, y=target)
+    assert (poisoned.train.x[index].permute(0, 2, 3, 1).numpy() == art_x).all()
+    assert (poisoned.train.y[index].numpy() == art_y.argmax(1)).all()

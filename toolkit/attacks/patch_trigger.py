@@ -21,7 +21,7 @@ import torch
 from pydantic import Field
 
 from toolkit.attacks.backdoor import Mode, TriggerBackdoor
-from toolkit.attacks.triggers import pattern, stamp
+from toolkit.attacks.triggers import mask, pattern, stamp
 from toolkit.data.base import DataInfo
 
 
@@ -34,8 +34,10 @@ class PatchTrigger(TriggerBackdoor):
         rate: share of the source classes' training images poisoned (default 0.1).
         count: poison exactly this many images instead (overrides ``rate``).
         mode: ``all_to_one`` (default) or ``all_to_all`` (class k to class k + 1).
-        trigger: ``white_square`` (default), ``black_square``, ``checkerboard`` or the path
-            of an image file, resized to ``size``.
+        trigger: ``white_square`` (default), ``black_square``, ``checkerboard``,
+            ``art_pattern`` (the four pixels of IBM ART's ``add_pattern_bd``; with
+            ``margin = 1`` it matches ART's default ``distance = 2`` pixel for pixel) or the
+            path of an image file, resized to ``size``.
         size: side of the trigger in pixels (default 4).
         position: ``bottom_right`` (default), ``bottom_left``, ``top_right``, ``top_left``,
             ``center`` or ``[row, col]`` of its top-left pixel.
@@ -68,4 +70,5 @@ class PatchTrigger(TriggerBackdoor):
     def apply(self, x: torch.Tensor) -> torch.Tensor:
         if self.patch is None:
             self.patch = pattern(self.trigger_spec, size=self.size, channels=x.shape[1])
-        return stamp(x, self.patch, self.position, margin=self.margin)
+        where = mask(self.trigger_spec, self.patch)
+        return stamp(x, self.patch, self.position, margin=self.margin, where=where)

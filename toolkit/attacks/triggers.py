@@ -20,7 +20,10 @@ import torch
 from toolkit.errors import DataError
 
 #: Built-in patterns; anything else is read as the path of an image file.
-PATTERNS = ("white_square", "black_square", "checkerboard")
+PATTERNS = ("white_square", "black_square", "checkerboard", "art_pattern")
+#: The four white pixels of IBM ART's ``add_pattern_bd`` in a 3x3 square; the other five keep
+#: the image's own values.
+ART_PATTERN = ((0, 2), (1, 1), (2, 0), (2, 2))
 #: Named positions of a patch; ``[row, col]`` (its top-left pixel) is also accepted.
 POSITIONS = ("bottom_right", "bottom_left", "top_right", "top_left", "center")
 
@@ -30,11 +33,15 @@ def pattern(name: str, *, size: int | tuple[int, int], channels: int) -> torch.T
 
     ``white_square`` is all 255, ``black_square`` all 0, ``checkerboard`` alternates 255
     and 0 starting with 255 at the top-left pixel (the BadNets pattern, Gu et al. 2017).
-    Any other name is an image file (PNG, JPEG...), resized to ``size`` with bilinear
-    filtering and converted to ``channels`` (1: grayscale, 3: RGB).
+    ``art_pattern`` is IBM ART's ``add_pattern_bd``: four white pixels in a 3x3 square (its
+    size is fixed), stamped through :func:`mask`. Any other name is an image file (PNG,
+    JPEG...), resized to ``size`` with bilinear filtering and converted to ``channels``
+    (1: grayscale, 3: RGB).
     """
+    if name == "art_pattern":
+        size = 3
     h, w = (size, size) if isinstance(size, int) else size
-    if name == "white_square":
+    if name in ("white_square", "art_pattern"):
         return torch.full((channels, h, w), 255, dtype=torch.uint8)
     if name == "black_square":
         return torch.zeros((channels, h, w), dtype=torch.uint8)
@@ -44,6 +51,16 @@ def pattern(name: str, *, size: int | tuple[int, int], channels: int) -> torch.T
         board = ((rows + cols) % 2 == 0).to(torch.uint8) * 255
         return board.expand(channels, h, w).clone()
     return image_file(name, size=(h, w), channels=channels)
+
+
+def mask(name: str, patch: torch.Tensor) -> torch.Tensor | None:
+    """Which pixels of ``patch`` a pattern sets (``None``: all of them)."""
+    if name != "art_pattern":
+        return None
+    out = torch.zeros(patch.shape[-2:], dtype=torch.bool)
+    for row, col in ART_PATTERN:
+        out[row, col] = True
+    return out
 
 
 def image_file(path: str, *, size: tuple[int, int], channels: int) -> torch.Tensor:
@@ -85,13 +102,21 @@ def corner(
 
 
 def stamp(
-    x: torch.Tensor, patch: torch.Tensor, position: str | list[int], *, margin: int = 0
+    x: torch.Tensor,
+    patch: torch.Tensor,
+    position: str | list[int],
+    *,
+    margin: int = 0,
+    where: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``x`` (``uint8`` ``(N, C, H, W)``) with ``patch`` (``(C, h, w)``) pasted at ``position``."""
+    """``x`` (``uint8`` ``(N, C, H, W)``) with ``patch`` (``(C, h, w)``) pasted at ``position``;
+    only the pixels ``where`` is true, if given (see :func:`mask`)."""
     _check_images(x)
     row, col = corner(position, image=tuple(x.shape[-2:]), patch=tuple(patch.shape[-2:]), margin=margin)  # type: ignore[arg-type]
     out = x.clone()
-    out[:, :, row : row + patch.shape[-2], col : col + patch.shape[-1]] = patch.to(x.device)
+    region = out[:, :, row : row + patch.shape[-2], col : col + patch.shape[-1]]
+    patch = patch.to(x.device)
+    region[:] = patch if where is None else torch.where(where.to(x.device), patch, region)
     return out
 
 
