@@ -257,3 +257,53 @@ def test_triggers_match_arts_pixel_for_pixel() -> None:
     art_x, art_y = art.poison(chosen, y=target)
     assert (poisoned.train.x[index].permute(0, 2, 3, 1).numpy() == art_x).all()
     assert (poisoned.train.y[index].numpy() == art_y.argmax(1)).all()
+
+
+def planted(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Representations of two classes, 30 of class 0's 200 shifted along four directions."""
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(400, 32))
+    labels = np.repeat([0, 1], 200)
+    poison = np.zeros(400, dtype=bool)
+    poison[rng.choice(200, 30, replace=False)] = True
+    features[poison, :4] += 4.0
+    return features, labels, poison
+
+
+def test_spectral_signatures_find_planted_poisons() -> None:
+    from toolkit.defenses.poison_scores import spectral_flags, spectral_outlier_scores
+
+    features, labels, poison = planted()
+    scores = spectral_outlier_scores(features, labels)
+    assert scores[poison].min() > np.sort(scores[labels == 0])[-31]  # the 30 poisons score highest
+    flags = spectral_flags(features, labels, expected_rate=0.1, multiplier=1.5)
+    assert flags[labels == 0].sum() == 30 and flags[labels == 1].sum() == 30  # ceil(1.5 * 0.1 * 200)
+    assert (flags & poison).sum() == 30
+
+
+def test_activation_clustering_finds_planted_poisons_and_is_seeded() -> None:
+    from toolkit.defenses.poison_scores import activation_clusters
+
+    features, labels, poison = planted()
+    flags = activation_clusters(features, labels, reduce="pca", dims=10, clusters=2, size_threshold=0.35, seed=0)
+    assert (flags == poison).all()  # exactly the poisons: class 1 has no small cluster
+    again = activation_clusters(features, labels, reduce="pca", dims=10, clusters=2, size_threshold=0.35, seed=0)
+    assert (again == flags).all()
+    big = activation_clusters(features, labels, reduce="none", dims=10, clusters=2, size_threshold=0.1, seed=0)
+    assert not big.any()  # 30 of 200 is not under a threshold of 0.1
+
+
+def test_backdoor_detect_recipe_flags_poisons_and_retrains_without_them() -> None:
+    from toolkit.execution.runner import run
+    from toolkit.recipe import load_recipe
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "backdoor_digits_detect.toml"
+    first = run(load_recipe(recipe), console=None)
+    m = first.metrics
+    assert m["n_poisoned"] == 38 and m["attack_success_rate"] > 0.9
+    ac, ss = m["filters"]["activation_clustering"], m["filters"]["spectral_signature"]
+    assert ac["recall"] > 0.8 and ss["recall"] > 0.6
+    assert ac["true_positives"] == round(ac["recall"] * 38) and ac["flagged"] >= ac["true_positives"]
+    assert m["after_removal"]["attack_success_rate"] < 0.5 * m["attack_success_rate"]
+    again = run(load_recipe(recipe), console=None)  # the retrained model and its flags come from the cache
+    assert again.meta["defense_cached"] is True and again.metrics["filters"] == m["filters"]

@@ -93,8 +93,13 @@ KINDS: dict[str, Kind] = {
             "defenses",
             True,
             "train",
-            {"data": f"{_P}:DataDefense", "batch": f"{_P}:BatchDefense", "train": f"{_P}:TrainingDefense"},
-            {"train": "defend"},
+            {
+                "data": f"{_P}:DataDefense",
+                "batch": f"{_P}:BatchDefense",
+                "train": f"{_P}:TrainingDefense",
+                "filter": f"{_P}:PoisonFilter",
+            },
+            {"train": "defend", "filter": "defend"},
             check="check_defense",
         ),
         Kind(

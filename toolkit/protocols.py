@@ -211,6 +211,26 @@ class TrainingDefense(ABC):
         """Change ``model`` in place; returns a history (one record per step or epoch)."""
 
 
+class PoisonFilter(ABC):
+    """A defense that finds poisoned training samples with the model trained on them.
+
+    ``flag(model, train)`` gets the (possibly poisoned) training split with that model's
+    logits and features (:class:`toolkit.outputs.Outputs`, labels as trained on) and returns
+    a boolean tensor ``(N,)``: true for a sample it suspects. The run then trains a fresh
+    model on the samples no filter flagged (stage ``defend``); the ``backdoor`` task reports
+    each filter's precision and recall against the samples the attack poisoned.
+    """
+
+    family: ClassVar[str] = "filter"
+
+    def bind(self, info: DataInfo) -> PoisonFilter:
+        return self
+
+    @abstractmethod
+    def flag(self, model: nn.Module, train: Outputs) -> torch.Tensor:
+        """A boolean mask of the suspected training samples."""
+
+
 # --------------------------------------------------------------------------- structural
 
 

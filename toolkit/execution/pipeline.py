@@ -224,7 +224,9 @@ class Pipeline:
         (stage ``defend``); without such defenses, :meth:`trained`."""
         if self._defended is None:
             loops = self.recipe.family("defenses", "train")
-            if not loops:
+            if self.recipe.family("defenses", "filter"):
+                self._defended = self._filtered()
+            elif not loops:
                 self._defended = self.trained()
             else:
                 model = copy.deepcopy(self.trained().model)
@@ -247,6 +249,43 @@ class Pipeline:
                     doing=f"on {self.device}",
                 )
         return self._defended
+
+    def _filtered(self) -> TrainedModel:
+        """A fresh model trained on the training samples no poison filter flags (stage
+        ``defend``). Each filter flags samples with the model trained on all of them; its
+        history records the flagged indices per filter, ``{"flagged": {label: [...]},
+        "training": [...]}``, so a cached model keeps them."""
+        from toolkit.outputs import Outputs
+        from toolkit.runtime import seed_everything
+        from toolkit.training import train
+
+        spec, data, cfg = self.recipe.model, self.training_data(), self.recipe.recipe.train
+        assert spec is not None  # trained() needs it, and runs first
+        poisoned = self.trained().model
+        filters = self.recipe.family("defenses", "filter")
+        seed_everything(self.recipe.seed)
+        model = spec.create(data.info).to(self.device)
+
+        def fit(bar: Any) -> dict[str, Any]:
+            import torch
+
+            outputs = Outputs(poisoned, data.train.x, y=data.train.y, device=self.device,
+                              batch_size=self.eval_batch_size)  # fmt: skip
+            flagged, union = {}, torch.zeros(len(data.train), dtype=torch.bool)
+            for i, component in enumerate(self.recipe.section("defenses")):
+                if component.family == "filter":
+                    mask = self.build(component, data.info).flag(poisoned, outputs).cpu().bool()
+                    flagged[self.recipe.label("defenses", i)] = mask.nonzero().flatten().tolist()
+                    union |= mask
+            self.log.info(f"filters flagged {int(union.sum())} of {len(union)} training samples")
+            kept = data.train.subset(~union)
+            history = train(model, kept, cfg, seed=self.recipe.seed, device=self.device, test=data.test,
+                            eval_batch_size=self.eval_batch_size, progress=bar, info=data.info)  # fmt: skip
+            return {"flagged": flagged, "training": history}
+
+        names = ", ".join(f.name for f in filters)
+        doing = "flags training samples, then trains a fresh model on the rest"
+        return self._cached(model, "defend", fit, what=f"filter [bold]{names}[/bold]", doing=doing)
 
     def undefended(self) -> TrainedModel:
         """The same recipe trained without any defense (shares the cache with that recipe)."""

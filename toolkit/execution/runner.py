@@ -198,7 +198,7 @@ def _meta(
     recipe: ResolvedRecipe, pipeline: Pipeline, started: _dt.datetime, *, device: str, threads: int
 ) -> dict[str, Any]:
     trained, defended = pipeline._trained, pipeline._defended
-    loops = recipe.family("defenses", "train")
+    loops = recipe.family("defenses", "train") + recipe.family("defenses", "filter")
     return {
         "name": recipe.name,
         "task": recipe.task.name,

@@ -51,6 +51,11 @@ class BackdoorTask:
     ``poisoned_set/<class>/<index>.png`` (poisoned images named ``<index>_poisoned.png``),
     as the reference protocol's ``cats/`` and ``dogs/`` folders.
 
+    With poison filters in ``[[defenses]]`` (``activation_clustering``,
+    ``spectral_signature``), ``filters`` holds each one's ``flagged``, ``true_positives``,
+    ``precision`` and ``recall`` against the poisoned training samples, and
+    ``after_removal`` the numbers of a fresh model trained on the samples no filter flagged.
+
     Args:
         reference: also train the recipe without the attack and report it (default true).
         export: write the poisoned training set as an image folder (default false).
@@ -88,7 +93,9 @@ class BackdoorTask:
         data, poisoned = ctx.data(), ctx.training_data()
         attack = ctx.build(ctx.recipe.family("attacks", "poisoning")[0])
         triggered = attack.trigger(data.test.x)
-        result = self.measure(ctx.model(), data, triggered, attack, ctx)
+        filters = ctx.recipe.family("defenses", "filter")
+        main = ctx.trained().model if filters else ctx.model()
+        result = self.measure(main, data, triggered, attack, ctx)
         index = poisoned.extras.get("poisoned", torch.empty(0, dtype=torch.long))
         metrics: dict[str, Any] = {
             **{k: v for k, v in result.items() if not k.startswith("_")},
@@ -100,6 +107,16 @@ class BackdoorTask:
             f"clean accuracy {metrics['clean_accuracy']:.4f}, attack success rate "
             f"{metrics['attack_success_rate']:.4f} ({len(index)} poisoned training images)"
         )
+        if filters:
+            defended = ctx.defended()
+            metrics["filters"] = filter_scores(defended.history["flagged"], index, len(poisoned.train))
+            after = self.measure(defended.model, data, triggered, attack, ctx)
+            metrics["after_removal"] = {k: v for k, v in after.items() if not k.startswith("_")}
+            for label, score in metrics["filters"].items():
+                ctx.log.info(
+                    f"filter {label}: flagged {score['flagged']}, precision {score['precision']:.3f}, "
+                    f"recall {score['recall']:.3f}"
+                )
         if self.reference:
             clean = ctx.pipeline.variant("attacks")
             ref = self.measure(clean.model, data, triggered, attack, ctx)
@@ -121,7 +138,14 @@ class BackdoorTask:
             "label": data.test.y.numpy(), "clean_prediction": result["_clean"],
             "triggered_prediction": result["_triggered"], "source": result["_source"].astype(np.int8),
         }}  # fmt: skip
-        return TaskResult(metrics=metrics, tables=[self._table(metrics)], figures=figures, samples=samples)
+        tables = [self._table(metrics)]
+        if filters:
+            rows = [[k, v["flagged"], v["true_positives"], v["precision"], v["recall"]]
+                    for k, v in metrics["filters"].items()]  # fmt: skip
+            tables.append(Table(title=f"Poison filters, against the {len(index)} poisoned training images",
+                                columns=["filter", "flagged", "poisons among them", "precision", "recall"],
+                                rows=rows))  # fmt: skip
+        return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
 
     def measure(
         self, model: nn.Module, data: DataBundle, triggered: torch.Tensor, attack: Any, ctx: TaskContext
@@ -165,6 +189,11 @@ class BackdoorTask:
         rows: list[list[Any]] = [
             ["poisoned model", m["clean_accuracy"], m["attack_success_rate"], m["triggered_accuracy"]]
         ]
+        if "after_removal" in m:
+            a = m["after_removal"]
+            names = ", ".join(m["filters"])
+            rows.append([f"retrained without what {names} flagged", a["clean_accuracy"],
+                         a["attack_success_rate"], a["triggered_accuracy"]])  # fmt: skip
         if "clean_model" in m:
             c = m["clean_model"]
             rows.append(
@@ -176,6 +205,24 @@ class BackdoorTask:
             columns=["model", "clean accuracy", "attack success rate", "triggered accuracy"],
             rows=rows,
         )
+
+
+def filter_scores(flagged: dict[str, list[int]], poisoned: torch.Tensor, n: int) -> dict[str, Any]:
+    """Precision and recall of each filter's flags against the poisoned training samples."""
+    truth = torch.zeros(n, dtype=torch.bool)
+    truth[poisoned] = True
+    out = {}
+    for label, index in flagged.items():
+        mask = torch.zeros(n, dtype=torch.bool)
+        mask[torch.tensor(index, dtype=torch.long)] = True
+        hits = int((mask & truth).sum())
+        out[label] = {
+            "flagged": int(mask.sum()),
+            "true_positives": hits,
+            "precision": hits / int(mask.sum()) if mask.any() else float("nan"),
+            "recall": hits / int(truth.sum()) if truth.any() else float("nan"),
+        }
+    return out
 
 
 def poisoned_set_figure(poisoned: DataBundle, attack: Any, names: list[str]) -> Any:

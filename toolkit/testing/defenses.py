@@ -43,10 +43,11 @@ def check_defense(
     """Check a defense: its family decides how (data, batch or train).
 
     Data defenses are checked on synthetic images and features, batch defenses on synthetic
-    images and bounded features, training defenses on a small subset of UCI Adult (binary,
-    with the sensitive attributes race and sex); each on ``data`` instead if given. Batch
-    and training defenses get a small trained model (``model``'s, if given: a build
-    function, needed for multi-part inputs).
+    images and bounded features, poison filters on synthetic images and features (one flag
+    per training sample, the model untouched, the same flags twice), training defenses on a
+    small subset of UCI Adult (binary, with the sensitive attributes race and sex); each on
+    ``data`` instead if given. Batch, filter and training defenses get a small trained model
+    (``model``'s, if given: a build function, needed for multi-part inputs).
     """
     from toolkit.protocols import ProtocolMismatch, family_of
 
@@ -55,7 +56,12 @@ def check_defense(
             family = family_of(KINDS["defenses"], factory)
         except ProtocolMismatch as exc:
             raise AssertionError(f"it is no defense of a known family: {exc}") from None
-        check = {"data": _check_data_defense, "batch": _check_batch_defense, "train": _check_training_defense}
+        check = {
+            "data": _check_data_defense,
+            "batch": _check_batch_defense,
+            "train": _check_training_defense,
+            "filter": _check_filter_defense,
+        }
         check[family](factory, dict(params or {}), seed, data, model)
 
 
@@ -149,6 +155,33 @@ def _check_batch_defense(
         assert _same(x3, results[True][0]) and torch.equal(y3, results[True][1]), (
             f"{where}: the same parameters gave a different batch (seed the defense's randomness)"
         )
+
+
+def _check_filter_defense(
+    factory: Callable[..., Any], params: dict[str, Any], seed: int, data: DataBundle | None, build: Any
+) -> None:
+    from toolkit.outputs import Outputs
+    from toolkit.protocols import bind
+
+    for modality in [None] if data is not None else _modalities(factory, ("image", "tabular")):
+        bundle, model = _setup(data, modality or "image", seed, build)
+        where = f"on {bundle.info.name} ({bundle.info.modality})"
+        state = _state(model)
+        outputs = Outputs(model, bundle.train.x, y=bundle.train.y)
+        flags = bind(factory(**params), bundle.info).flag(model, outputs)
+        assert isinstance(flags, torch.Tensor) and flags.dtype == torch.bool, (
+            f"{where}: flag() returned {type(flags).__name__} {getattr(flags, 'dtype', '')}, "
+            "not a bool tensor"
+        )
+        assert flags.shape == (len(bundle.train),), (
+            f"{where}: flag() returned shape {tuple(flags.shape)}, not ({len(bundle.train)},): "
+            "one flag per sample"
+        )
+        assert not _state_changes(model, state), f"{where}: flag() changed the model"
+        again = bind(factory(**params), bundle.info).flag(
+            model, Outputs(model, bundle.train.x, y=bundle.train.y)
+        )
+        assert torch.equal(again, flags), f"{where}: the same parameters flagged other samples (seed it)"
 
 
 def _check_training_defense(
