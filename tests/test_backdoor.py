@@ -207,6 +207,7 @@ def test_backdoor_digits_recipe_plants_the_trigger() -> None:
     assert (samples["triggered_prediction"][hit] == 0).mean() == pytest.approx(m["attack_success_rate"])
     figures = {p.stem for p in (result.path / "figures").iterdir()}
     assert figures == {"training_curves", "poisoned_set", "triggered_predictions", "confusion_triggered"}
+    assert m["detectors"]["strip"]["auroc"] > 0.9  # STRIP tells triggered test images from clean ones
     exported = list((result.path / "poisoned_set").rglob("*.png"))
     assert len(exported) == 1257 and sum("_poisoned" in p.name for p in exported) == 113
     assert all(p.parent.name == "0" for p in exported if "_poisoned" in p.name)
@@ -307,3 +308,34 @@ def test_backdoor_detect_recipe_flags_poisons_and_retrains_without_them() -> Non
     assert m["after_removal"]["attack_success_rate"] < 0.5 * m["attack_success_rate"]
     again = run(load_recipe(recipe), console=None)  # the retrained model and its flags come from the cache
     assert again.meta["defense_cached"] is True and again.metrics["filters"] == m["filters"]
+
+
+class TriggerOrUniform(nn.Module):
+    """Logits 50 for class 0 when the bottom-right pixel is (at least) 0.99, else all 0:
+    entropy 0 for triggered inputs and log2(3) for the others."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        hit = (x[:, 0, -1, -1] >= 0.99).float()
+        logits = torch.zeros(len(x), 3)
+        logits[:, 0] = 50 * hit
+        return logits
+
+
+def test_strip_entropy_on_a_model_whose_answers_are_known() -> None:
+    from toolkit.detectors.strip import STRIP
+    from toolkit.outputs import Outputs
+
+    data = bundle(size=6)
+    data.train.x[:, :, -1, -1] = 0
+    data.test.x[:, :, -1, -1] = 0
+    model = TriggerOrUniform()
+    triggered = PatchTrigger(size=1).bind(data.info).trigger(data.test.x)
+    strip = STRIP(n=5).fit(model, Outputs(model, data.train.x, y=data.train.y))
+    clean = strip.score(model, Outputs(model, data.test.x))
+    hit = strip.score(model, Outputs(model, triggered))
+    assert torch.allclose(clean, torch.full_like(clean, float(np.log2(3))), atol=1e-5)
+    assert torch.allclose(hit, torch.zeros_like(hit), atol=1e-5)
+    # blended half and half, the trigger pixel falls to 0.5 and the backdoor stays shut
+    mixed = STRIP(n=5, blend="mix", alpha=0.5).fit(model, Outputs(model, data.train.x, y=data.train.y))
+    assert torch.allclose(mixed.score(model, Outputs(model, triggered)), clean, atol=1e-5)
+    assert torch.equal(strip.score(model, Outputs(model, triggered)), hit)  # seeded

@@ -55,6 +55,9 @@ class BackdoorTask:
     ``spectral_signature``), ``filters`` holds each one's ``flagged``, ``true_positives``,
     ``precision`` and ``recall`` against the poisoned training samples, and
     ``after_removal`` the numbers of a fresh model trained on the samples no filter flagged.
+    With run-time detectors in ``[[detectors]]`` (``strip``), ``detectors`` holds each one's
+    AUROC, AUPR and rates at 95% of clean inputs accepted, clean test images against the
+    triggered ones of the source classes (the ``ood`` task's metrics).
 
     Args:
         reference: also train the recipe without the attack and report it (default true).
@@ -62,7 +65,7 @@ class BackdoorTask:
         grid: triggered test images in the prediction figure (default 8).
     """
 
-    uses = ("model", "train", "attacks", "defenses")
+    uses = ("model", "train", "attacks", "defenses", "detectors")
     requires = ("attacks",)
 
     def __init__(
@@ -117,6 +120,8 @@ class BackdoorTask:
                     f"filter {label}: flagged {score['flagged']}, precision {score['precision']:.3f}, "
                     f"recall {score['recall']:.3f}"
                 )
+        if ctx.recipe.detectors:
+            metrics["detectors"] = self.detect(ctx, main, data, triggered, result["_source"])
         if self.reference:
             clean = ctx.pipeline.variant("attacks")
             ref = self.measure(clean.model, data, triggered, attack, ctx)
@@ -170,6 +175,36 @@ class BackdoorTask:
             "_triggered": hit.numpy(),
             "_source": source.numpy(),
         }
+
+    def detect(
+        self,
+        ctx: TaskContext,
+        model: nn.Module,
+        data: DataBundle,
+        triggered: torch.Tensor,
+        source: np.ndarray,
+    ) -> dict[str, Any]:
+        """Run-time detectors of triggered inputs (``strip``): each is fitted on the clean
+        training split and scores the clean test images and the triggered ones of the source
+        classes; AUROC and the rest as in the ``ood`` task (clean = in-distribution)."""
+        from toolkit.metrics.ood import ood_metrics
+        from toolkit.outputs import Outputs
+
+        device, size = ctx.device, ctx.eval_batch_size
+        train = Outputs(model, data.train.x, y=data.train.y, device=device, batch_size=size)
+        clean = Outputs(model, data.test.x, y=data.test.y, device=device, batch_size=size)
+        hit = Outputs(model, triggered[torch.from_numpy(source)], device=device, batch_size=size)
+        out = {}
+        for i, spec in enumerate(ctx.recipe.detectors):
+            label = ctx.recipe.label("detectors", i)
+            detector = ctx.build(spec).fit(model, train)
+            s_clean = detector.score(model, clean).detach().double().cpu().numpy()
+            s_hit = detector.score(model, hit).detach().double().cpu().numpy()
+            out[label] = ood_metrics(s_clean, s_hit, 0.95)
+            ctx.log.info(
+                f"detector {label}: AUROC {out[label]['auroc']:.4f} (clean vs triggered test images)"
+            )
+        return out
 
     def _grid(
         self, data: DataBundle, triggered: torch.Tensor, result: dict[str, Any], names: list[str]
