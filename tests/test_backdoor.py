@@ -286,11 +286,17 @@ def test_activation_clustering_finds_planted_poisons_and_is_seeded() -> None:
     from toolkit.defenses.poison_scores import activation_clusters
 
     features, labels, poison = planted()
-    flags = activation_clusters(features, labels, reduce="pca", dims=10, clusters=2, size_threshold=0.35, seed=0)
+    flags = activation_clusters(
+        features, labels, reduce="pca", dims=10, clusters=2, size_threshold=0.35, seed=0
+    )
     assert (flags == poison).all()  # exactly the poisons: class 1 has no small cluster
-    again = activation_clusters(features, labels, reduce="pca", dims=10, clusters=2, size_threshold=0.35, seed=0)
+    again = activation_clusters(
+        features, labels, reduce="pca", dims=10, clusters=2, size_threshold=0.35, seed=0
+    )
     assert (again == flags).all()
-    big = activation_clusters(features, labels, reduce="none", dims=10, clusters=2, size_threshold=0.1, seed=0)
+    big = activation_clusters(
+        features, labels, reduce="none", dims=10, clusters=2, size_threshold=0.1, seed=0
+    )
     assert not big.any()  # 30 of 200 is not under a threshold of 0.1
 
 
