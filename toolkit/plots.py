@@ -145,7 +145,9 @@ def robust_accuracy(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]
     return fig
 
 
-def confusion(matrix: np.ndarray, names: Sequence[str], *, title: str = "") -> Figure:
+def confusion(
+    matrix: np.ndarray, names: Sequence[str], *, title: str = "", xlabel: str = "predicted after the attack"
+) -> Figure:
     """A confusion matrix (true class in rows, predicted in columns), rows normalized."""
     k = len(names)
     fig, (ax,) = _figure(width=0.55 * k + 2.5, height=0.5 * k + 2.0)
@@ -153,7 +155,7 @@ def confusion(matrix: np.ndarray, names: Sequence[str], *, title: str = "") -> F
     image = ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(k), names, rotation=60, ha="right", fontsize="small")
     ax.set_yticks(range(k), names, fontsize="small")
-    ax.set(xlabel="predicted after the attack", ylabel="true class", title=title)
+    ax.set(xlabel=xlabel, ylabel="true class", title=title)
     fig.colorbar(image, ax=ax, fraction=0.046)
     return fig
 

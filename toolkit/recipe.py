@@ -84,6 +84,11 @@ class TrainConfig(_Strict):
     gamma: FloatLike = Field(0.1, gt=0, description="decay factor of the step schedule")
     augment: list[Literal["random_crop", "hflip"]] = Field(default_factory=list)
     crop_padding: int = Field(4, ge=0, description="zero padding of random_crop")
+    init_from: str | None = Field(
+        None,
+        description="a recipe whose trained model's backbone starts this one (path relative to "
+        "this recipe's folder); it is trained first if the cache lacks it",
+    )
 
 
 class RuntimeConfig(_Strict):
@@ -97,6 +102,9 @@ class RuntimeConfig(_Strict):
     )
     workers: int = Field(0, ge=0, description="data-loader worker processes")
     eval_batch_size: int = Field(1024, ge=1, description="batch size of inference passes")
+    cache_features: bool = Field(
+        True, description="train a frozen backbone's head on its features computed once"
+    )
 
     @field_validator("device")
     @classmethod
@@ -199,6 +207,8 @@ class ResolvedRecipe:
     task: Component
     components: dict[str, list[Component]] = field(default_factory=dict)
     source: str | None = None
+    #: The recipe named by ``[train] init_from``, resolved.
+    init: ResolvedRecipe | None = None
 
     @property
     def name(self) -> str:
@@ -257,6 +267,8 @@ class ResolvedRecipe:
             if self.section(section):
                 out[section] = self.section(section)[0].table()
         out["train"] = r.train.model_dump()
+        if self.init is not None and self.init.source:  # absolute, so the run folder's copy resolves
+            out["train"]["init_from"] = str(Path(self.init.source).resolve())
         for section in list_sections():
             if self.section(section):
                 out[section] = [c.table() for c in self.section(section)]
@@ -301,6 +313,8 @@ class ResolvedRecipe:
                     code["nested"] = [n.entry.code_id() for n in c.nested]
                 own[c.stage].setdefault(section, []).append({**c.table(), **code})
         own["train"]["train"] = self.recipe.train.model_dump()
+        if self.init is not None:  # the backbone's recipe, not the path it was found at
+            own["train"]["train"]["init_from"] = self.init.fingerprints()["train"]
         own["train"]["loop"] = code_hash("toolkit.training")
         own["run"]["task"] = {**self.task.table(), "code": self.task.entry.code_id()}
         own["run"]["baselines"] = {k: list(v) for k, v in self.recipe.baselines.items()}
@@ -466,6 +480,8 @@ def parse_recipe(
         check = getattr(task.factory, "check", None)
         if callable(check):
             problems.extend(check(resolved))
+    if resolved is not None and not problems and recipe is not None and recipe.train.init_from:
+        resolved.init = _resolve_init(recipe.train.init_from, source, problems)
     if problems or resolved is None:
         origin = dict(origins or {})
         marked = [
@@ -476,6 +492,33 @@ def parse_recipe(
         ]
         raise RecipeError(marked, source=source)
     return resolved
+
+
+#: Recipe files being resolved through ``init_from``, to refuse a cycle.
+_INIT_CHAIN: list[Path] = []
+
+
+def _resolve_init(path: str, source: str | None, problems: list[Problem]) -> ResolvedRecipe | None:
+    """The recipe ``[train] init_from`` names: relative to this recipe's folder (or the
+    working folder when there is no file), resolved and validated like any recipe."""
+    base = Path(source).parent if source and Path(source).is_file() else Path.cwd()
+    target = (base / path).expanduser().resolve()
+    if not target.is_file():
+        problems.append(Problem("train.init_from", f"no recipe file at {target}"))
+        return None
+    if target in _INIT_CHAIN or (source and Path(source).is_file() and target == Path(source).resolve()):
+        problems.append(Problem("train.init_from", f"{target.name} is already being resolved: a cycle"))
+        return None
+    _INIT_CHAIN.append(target)
+    try:
+        return load_recipe(target)
+    except RecipeError as exc:
+        problems.append(Problem("train.init_from", f"the recipe {target} is invalid: {exc}"))
+    except UsageError as exc:
+        problems.append(Problem("train.init_from", str(exc)))
+    finally:
+        _INIT_CHAIN.pop()
+    return None
 
 
 def _resolve_sections(raw: Mapping[str, Any], problems: list[Problem]) -> dict[str, list[Component]]:

@@ -97,8 +97,13 @@ def train(
     batch_hook: BatchHook | None = None,
     progress: Any = None,
     info: DataInfo | None = None,
+    cache_features: bool = True,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``data`` and return the per-epoch history.
+
+    A classifier whose backbone is frozen (:func:`frozen_backbone`) keeps the backbone in
+    eval mode; without augmentation or a batch defense, and with ``cache_features``, its
+    features are computed once and only the neck and head see the epochs.
 
     Args:
         model: the classifier, already on ``device``.
@@ -111,6 +116,7 @@ def train(
         batch_hook: a defense's per-batch transform, called after augmentation.
         progress: a ``rich.progress.Progress`` to show a bar in, or ``None``.
         info: the data's description (augmentation is refused unless it is image data).
+        cache_features: compute a frozen backbone's features once (default true).
 
     Returns:
         One dict per epoch: ``epoch``, ``train_loss``, ``train_accuracy`` (running, over the
@@ -118,17 +124,110 @@ def train(
         and ``seconds``.
     """
     device = torch.device(device)
+    augment = _augmentation(config, data, info)
+    frozen = frozen_backbone(model)
+    if frozen and cache_features and augment is None and batch_hook is None:
+        return _train_on_features(
+            model, data, config, seed=seed, device=device, test=test,
+            eval_batch_size=eval_batch_size, progress=progress,
+        )  # fmt: skip
+    return _loop(
+        model, data, config, seed=seed, device=device, test=test, eval_batch_size=eval_batch_size,
+        augment=augment, batch_hook=batch_hook, progress=progress, frozen=frozen,
+    )  # fmt: skip
+
+
+def frozen_backbone(model: nn.Module) -> bool:
+    """Whether ``model`` is a classifier whose normalization and backbone train no parameter
+    (``freeze = "backbone"``): only its neck and head learn."""
+    parts = [getattr(model, name, None) for name in ("normalize", "backbone", "neck", "head")]
+    if any(part is None for part in parts) or not hasattr(model, "forward_features"):
+        return False
+    normalize, backbone = parts[0], parts[1]
+    assert isinstance(normalize, nn.Module) and isinstance(backbone, nn.Module)
+    return not any(p.requires_grad for p in (*normalize.parameters(), *backbone.parameters()))
+
+
+def _train_mode(model: nn.Module, frozen: bool) -> None:
+    """Train mode, except for a frozen backbone: it stays in eval mode (batch norm too)."""
+    model.train()
+    if frozen:
+        model.normalize.eval()  # type: ignore[union-attr]
+        model.backbone.eval()  # type: ignore[union-attr]
+
+
+class _Tail(nn.Module):
+    """The trainable end of a classifier with a frozen backbone: ``head(neck(features))``."""
+
+    def __init__(self, neck: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.neck, self.head = neck, head
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.neck(features))
+
+
+def _backbone_features(model: nn.Module, x: Any, device: torch.device, batch_size: int) -> torch.Tensor:
+    parts = []
+    with eval_mode(model), torch.inference_mode():
+        for _, xb in batches(x, batch_size):
+            xb = to_model_input(to_device(xb, device))
+            parts.append(model.backbone(model.normalize(xb)))  # type: ignore[operator]
+    return torch.cat(parts).clone()  # out of inference mode, so autograd may use it
+
+
+def _train_on_features(
+    model: nn.Module,
+    data: Split,
+    config: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device,
+    test: Split | None,
+    eval_batch_size: int,
+    progress: Any,
+) -> list[dict[str, float]]:
+    """Train the neck and head of a classifier with a frozen backbone on the backbone's
+    features, computed once: the same steps, shuffles and numbers as a full forward pass
+    each epoch (up to floating-point rounding), at the cost of one pass over the data."""
+    tail = _Tail(model.neck, model.head)  # type: ignore[arg-type]
+    features = Split(_backbone_features(model, data.x, device, eval_batch_size), data.y)
+    held = None
+    if test is not None and len(test) > 0:
+        held = Split(_backbone_features(model, test.x, device, eval_batch_size), test.y)
+    history = _loop(
+        tail, features, config, seed=seed, device=device, test=held, eval_batch_size=eval_batch_size,
+        augment=None, batch_hook=None, progress=progress, frozen=False,
+    )  # fmt: skip
+    model.eval()
+    return history
+
+
+def _loop(
+    model: nn.Module,
+    data: Split,
+    config: TrainConfig,
+    *,
+    seed: int,
+    device: torch.device,
+    test: Split | None,
+    eval_batch_size: int,
+    augment: Any,
+    batch_hook: BatchHook | None,
+    progress: Any,
+    frozen: bool,
+) -> list[dict[str, float]]:
+    """The epochs of :func:`train` on ``model`` (a classifier, or the tail of one)."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer(model.parameters(), config)
     schedule = make_schedule(optimizer, config)
-    augment = _augmentation(config, data, info)
     x_all, y_all = to_device(data.x, device), data.y.to(device)
     steps = (len(data) + config.batch_size - 1) // config.batch_size
     bar = progress.add_task("training", total=config.epochs * steps) if progress is not None else None
-    step = _stepper(model, optimizer, augment, batch_hook, generator, progress, bar, config.epochs)
+    step = _stepper(model, optimizer, augment, batch_hook, generator, progress, bar, config.epochs, frozen)
 
     history: list[dict[str, Any]] = []
-    model.train()
+    _train_mode(model, frozen)
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])
@@ -141,6 +240,7 @@ def train(
             record["test_loss"], record["test_accuracy"] = evaluate(
                 model, test, device=device, batch_size=eval_batch_size
             )
+            _train_mode(model, frozen)
         record["seconds"] = time.perf_counter() - started
         history.append(record)
     model.eval()
@@ -156,6 +256,7 @@ def _stepper(
     progress: Any,
     bar: Any,
     epochs: int,
+    frozen: bool = False,
 ) -> Callable[[int, Any, torch.Tensor], tuple[float, int]]:
     """One optimization step on a stored batch: augment, convert, defense hook, forward,
     backward, update; returns the batch's summed loss and its correct count."""
@@ -167,7 +268,7 @@ def _stepper(
         xb = to_model_input(xb)
         if batch_hook is not None:
             xb, yb = batch_hook(model, xb, yb)
-            model.train()
+            _train_mode(model, frozen)
         logits = model(xb)
         loss = F.cross_entropy(logits, yb)
         optimizer.zero_grad(set_to_none=True)

@@ -106,6 +106,7 @@ class Pipeline:
         self._trained: TrainedModel | None = None
         self._defended: TrainedModel | None = None
         self._variants: dict[str, TrainedModel] = {}
+        self._initial: Pipeline | None = None
 
     @property
     def eval_batch_size(self) -> int:
@@ -202,6 +203,7 @@ class Pipeline:
                 batch_hook=batch_hook if hooks else None,
                 progress=bar,
                 info=data.info,
+                cache_features=self.recipe.recipe.runtime.cache_features,
             )
 
         n_params = sum(p.numel() for p in model.parameters())
@@ -211,6 +213,7 @@ class Pipeline:
             fit,
             what=f"model [bold]{spec.name}[/bold]",
             doing=f"({n_params:,} parameters): training {cfg.epochs} epochs on {self.device}",
+            prepare=(lambda: self._initialize(model)) if self.recipe.init is not None else None,
         )
         last = result.history[-1] if result.history else {}
         if "test_accuracy" in last:
@@ -218,6 +221,35 @@ class Pipeline:
                 f"train accuracy {last['train_accuracy']:.3f}, test accuracy {last['test_accuracy']:.3f}"
             )
         return result
+
+    def initial(self) -> Pipeline:
+        """The pipeline of the recipe named by ``[train] init_from``."""
+        assert self.recipe.init is not None
+        if self._initial is None:
+            self._initial = Pipeline(self.recipe.init, device=self.device, cache=self.cache, log=self.log,
+                                     store=self.store)  # fmt: skip
+        return self._initial
+
+    def _initialize(self, model: nn.Module) -> None:
+        """Copy the normalization and backbone of ``init_from``'s trained model into ``model``
+        (its neck and head stay fresh: their shapes follow this recipe's classes)."""
+        assert self.recipe.init is not None
+        self.log.info(f"backbone from recipe [bold]{self.recipe.init.name}[/bold] (train.init_from)")
+        source = self.initial().trained().model.state_dict()
+        target = model.state_dict()
+        parts = ("normalize.", "backbone.")
+        copied = {k: v for k, v in source.items() if k.startswith(parts)}
+        wrong = [k for k, v in copied.items() if k not in target or target[k].shape != v.shape]
+        if wrong or not copied:
+            raise UsageError(
+                f"train.init_from: the model of recipe '{self.recipe.init.name}' does not fit this "
+                f"recipe's model ({'no backbone' if not copied else 'differs at ' + ', '.join(wrong[:3])}); "
+                "use the same model and parameters up to the head"
+            )
+        model.load_state_dict({**target, **copied})
+        from toolkit.runtime import seed_everything
+
+        seed_everything(self.recipe.seed)  # the same stream whether init_from's model was cached or not
 
     def defended(self) -> TrainedModel:
         """The final model: the trained one after each defense with a training loop of its own
@@ -280,7 +312,8 @@ class Pipeline:
             self.log.info(f"filters flagged {int(union.sum())} of {len(union)} training samples")
             kept = data.train.subset(~union)
             history = train(model, kept, cfg, seed=self.recipe.seed, device=self.device, test=data.test,
-                            eval_batch_size=self.eval_batch_size, progress=bar, info=data.info)  # fmt: skip
+                            eval_batch_size=self.eval_batch_size, progress=bar, info=data.info,
+                            cache_features=self.recipe.recipe.runtime.cache_features)  # fmt: skip
             return {"flagged": flagged, "training": history}
 
         names = ", ".join(f.name for f in filters)
@@ -311,7 +344,14 @@ class Pipeline:
         return self._variants[without]
 
     def _cached(
-        self, model: nn.Module, stage: str, fit: Callable[[Any], Any], *, what: str, doing: str
+        self,
+        model: nn.Module,
+        stage: str,
+        fit: Callable[[Any], Any],
+        *,
+        what: str,
+        doing: str,
+        prepare: Callable[[], None] | None = None,
     ) -> TrainedModel:
         """Load ``model``'s weights for ``stage`` from the cache, or run ``fit`` and store them."""
         spec = self.stage(stage)
@@ -330,6 +370,8 @@ class Pipeline:
                 f"(made {when}, {meta.get('seconds', 0):.1f} s then); --no-cache recomputes"
             )
             return TrainedModel(model, meta.get("history", []), float(meta.get("seconds", 0.0)), True, key)
+        if prepare is not None:  # on a miss only, and outside this stage's progress bar
+            prepare()
         self.log.info(f"{what} {doing}")
         with self.log.stage(stage), self.log.progress() as bar:
             started = time.perf_counter()
@@ -357,6 +399,8 @@ class Pipeline:
         and, after ``data``, the digest of the data actually loaded, so a changed data file
         never reuses a model trained on the old one. Its fingerprint is the cache key."""
         spec = dict(self.recipe.stages()[stage])
+        if stage not in ("data", "poison") and self.recipe.init is not None:
+            spec["init_key"] = fingerprint(self.initial().stage("train"))  # its data, as read
         if stage != "data":
             if self.data_digest is None:
                 from toolkit.data.digest import data_digest

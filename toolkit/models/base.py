@@ -32,17 +32,30 @@ class Normalize(nn.Module):
 
 
 class Classifier(nn.Module):
-    """``head(backbone(normalize(x)))``, with the features exposed for detectors."""
+    """``head(neck(backbone(normalize(x))))``, with the penultimate features exposed for
+    detectors.
 
-    def __init__(self, backbone: nn.Module, head: nn.Module, normalize: nn.Module | None = None) -> None:
+    ``neck`` holds the hidden fully-connected layers of a deeper head (``head = [256]`` in a
+    recipe): the features are its output, so detectors see what the trained layers learned
+    even when the backbone is frozen. Without one it is the identity.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        head: nn.Module,
+        normalize: nn.Module | None = None,
+        neck: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.normalize = normalize if normalize is not None else nn.Identity()
         self.backbone = backbone
+        self.neck = neck if neck is not None else nn.Identity()
         self.head = head
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features, shape ``(N, F)``."""
-        return self.backbone(self.normalize(x))
+        return self.neck(self.backbone(self.normalize(x)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits, shape ``(N, num_classes)``."""
@@ -54,3 +67,24 @@ def normalizer(info: DataInfo) -> nn.Module | None:
     if info.mean is None or info.std is None:
         return None
     return Normalize(info.mean, info.std, channels_first=info.modality == "image")
+
+
+def head_layers(width: int, hidden: Sequence[int], classes: int) -> tuple[nn.Module | None, nn.Linear]:
+    """The neck (``Linear -> ReLU`` per hidden size) and the final linear layer of a head
+    on ``width`` features; no neck without hidden sizes."""
+    layers: list[nn.Module] = []
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.ReLU()]
+        width = size
+    return (nn.Sequential(*layers) if layers else None), nn.Linear(width, classes)
+
+
+def freeze_backbone(model: Classifier) -> Classifier:
+    """Stop gradients to the normalization and the backbone: only the neck and head train.
+
+    The training loop keeps a frozen backbone in eval mode (its batch-norm statistics stay
+    too) and, without augmentation, computes its features once (:mod:`toolkit.training`).
+    """
+    for p in (*model.normalize.parameters(), *model.backbone.parameters()):
+        p.requires_grad_(False)
+    return model

@@ -19,14 +19,15 @@ in training mode.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from toolkit.data.base import DataInfo
 from toolkit.errors import UsageError
-from toolkit.models.base import Classifier, normalizer
+from toolkit.models.base import Classifier, head_layers, normalizer
 
 WEIGHTS_FILE = "resnet18-f37072fd.pth"
 
@@ -42,6 +43,7 @@ def build(
     stem: Literal["cifar", "imagenet"] = "cifar",
     pretrained: bool = False,
     freeze: Literal["none", "backbone"] = "none",
+    head: list[Annotated[int, Field(ge=1)]] = [],  # noqa: B006 - read-only default
 ) -> Classifier:
     """Build ResNet-18 for image data described by ``info``.
 
@@ -50,6 +52,9 @@ def build(
         stem: ``"cifar"`` (3x3 first convolution, no max-pool; default) or ``"imagenet"``.
         pretrained: start from torchvision's ImageNet weights (must be in the local cache).
         freeze: ``"backbone"`` trains only the head (default ``"none"``).
+        head: hidden sizes of fully-connected layers before the output layer (default none;
+            ``[256]`` gives the two fully-connected layers of the backdoor reference
+            protocol); their output becomes the features.
 
     Example:
         >>> from toolkit.data.synthetic import load
@@ -88,4 +93,5 @@ def build(
         if stem == "cifar" or channels != 3:  # a replaced first convolution has no pretrained weights
             for p in net.conv1.parameters():
                 p.requires_grad_(True)
-    return Classifier(backbone, nn.Linear(512, info.num_classes), normalizer(info))
+    neck, last = head_layers(512, head, info.num_classes)
+    return Classifier(backbone, last, normalizer(info), neck)

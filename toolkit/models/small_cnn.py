@@ -7,14 +7,14 @@ features) and the linear head. Any input size and channel count.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 from torch import nn
 
 from toolkit.data.base import DataInfo
 from toolkit.errors import UsageError
-from toolkit.models.base import Classifier, normalizer
+from toolkit.models.base import Classifier, freeze_backbone, head_layers, normalizer
 
 
 def build(
@@ -23,6 +23,8 @@ def build(
     channels: list[Annotated[int, Field(ge=1)]] = [32, 64],  # noqa: B006 - read-only default
     hidden: Annotated[int, Field(ge=1)] = 128,
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0,
+    head: list[Annotated[int, Field(ge=1)]] = [],  # noqa: B006 - read-only default
+    freeze: Literal["none", "backbone"] = "none",
 ) -> Classifier:
     """Build the CNN for image data described by ``info``.
 
@@ -31,6 +33,9 @@ def build(
         channels: output channels of each convolution stage (default ``[32, 64]``).
         hidden: width of the feature layer (default 128).
         dropout: dropout before the head (default 0).
+        head: hidden sizes of fully-connected layers before the output layer (default none:
+            one linear layer); their output becomes the features.
+        freeze: ``"backbone"`` trains only the head (with ``[train] init_from``, say).
 
     Example:
         >>> from toolkit.data.digits import load
@@ -52,4 +57,6 @@ def build(
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_ch, hidden), nn.ReLU()]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
-    return Classifier(nn.Sequential(*layers), nn.Linear(hidden, info.num_classes), normalizer(info))
+    neck, last = head_layers(hidden, head, info.num_classes)
+    model = Classifier(nn.Sequential(*layers), last, normalizer(info), neck)
+    return freeze_backbone(model) if freeze == "backbone" else model

@@ -135,7 +135,10 @@ class BackdoorTask:
         if self.grid:
             figures["triggered_predictions"] = self._grid(data, triggered, result, names)
         figures["confusion_triggered"] = plots.confusion(
-            np.asarray(result["confusion_triggered"]), names, title="triggered test images"
+            np.asarray(result["confusion_triggered"]),
+            names,
+            title="triggered test images",
+            xlabel="predicted",
         )
         if self.export and ctx.folder is not None:
             export_image_folder(poisoned, ctx.folder / "poisoned_set")

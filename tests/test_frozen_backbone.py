@@ -1,0 +1,133 @@
+"""Frozen backbones: a head of several layers, features computed once, and a backbone taken
+from another recipe's trained model (``[train] init_from``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from toolkit.data.digits import load
+from toolkit.errors import RecipeError
+from toolkit.execution.runner import run
+from toolkit.models.small_cnn import build
+from toolkit.recipe import TrainConfig, load_recipe
+from toolkit.training import frozen_backbone, train
+
+BASE = """
+task = "classify"
+name = "base"
+[dataset]
+name = "digits"
+[model]
+name = "small_cnn"
+channels = [8, 16]
+hidden = 32
+[train]
+epochs = 3
+optimizer = "adam"
+lr = 0.003
+"""
+
+HEAD = """
+task = "classify"
+name = "head"
+[dataset]
+name = "digits"
+[model]
+name = "small_cnn"
+channels = [8, 16]
+hidden = 32
+head = [16]
+freeze = "backbone"
+[train]
+epochs = 3
+optimizer = "adam"
+lr = 0.003
+init_from = "base.toml"
+"""
+
+
+def test_a_head_of_several_layers_and_a_frozen_backbone() -> None:
+    info = load(0).info
+    model = build(info, channels=[8], hidden=32, head=[16, 12], freeze="backbone")
+    assert [m.out_features for m in model.neck if isinstance(m, torch.nn.Linear)] == [16, 12]
+    assert model.head.in_features == 12 and model.head.out_features == 10
+    assert model.forward_features(torch.rand(2, 1, 8, 8)).shape == (2, 12)  # the features: the neck's output
+    assert frozen_backbone(model) and not frozen_backbone(build(info, channels=[8], hidden=32))
+    assert all(not p.requires_grad for p in model.backbone.parameters())
+    assert all(p.requires_grad for p in (*model.neck.parameters(), *model.head.parameters()))
+
+
+def test_features_computed_once_give_the_same_model_as_a_full_pass() -> None:
+    data = load(0)
+    config = TrainConfig(epochs=3, optimizer="adam", lr=0.003, batch_size=64)
+    models, histories = [], []
+    for cache in (True, False):
+        torch.manual_seed(0)
+        model = build(data.info, channels=[8, 16], hidden=32, head=[16], freeze="backbone", dropout=0.0)
+        before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+        histories.append(train(model, data.train, config, seed=0, test=data.test, cache_features=cache))
+        models.append(model)
+        for k, v in model.backbone.state_dict().items():  # frozen means frozen: batch-norm statistics too
+            assert torch.equal(v, before[k]), k
+    a, b = (m.state_dict() for m in models)
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
+    assert [h["test_accuracy"] for h in histories[0]] == pytest.approx(
+        [h["test_accuracy"] for h in histories[1]]
+    )
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_init_from_copies_the_backbone_and_enters_the_fingerprint(tmp_path: Path) -> None:
+    write(tmp_path, "base.toml", BASE)
+    head = write(tmp_path, "head.toml", HEAD)
+    result = run(load_recipe(head), console=None)
+    base = run(load_recipe(tmp_path / "base.toml"), console=None)
+    assert base.meta["model_cached"] is True  # head's run trained it first, and stored it
+    from toolkit.execution.cache import ArtifactCache
+
+    store = ArtifactCache()
+    states = {e.meta["description"].split(":")[0]: store.load("model", e.key)[0] for e in store.entries()}  # type: ignore[index]
+    for key, value in states["base"].items():
+        if key.startswith("backbone."):
+            assert torch.equal(value, states["head"][key]), key  # copied, and left alone by training
+    assert result.metrics["accuracy"] > 0.3
+    # the resolved recipe in the run folder names the base by an absolute path, and reproduces
+    again = load_recipe(result.path / "recipe.toml")
+    assert again.fingerprints() == result.meta["fingerprints"]
+    # a different base recipe is a different head model
+    write(tmp_path, "base.toml", BASE.replace("epochs = 3", "epochs = 2"))
+    assert load_recipe(head).fingerprints()["train"] != again.fingerprints()["train"]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "train.init_from: no recipe file at"),
+        ({"base.toml": BASE.replace("small_cnn", "small_cn")}, "train.init_from: the recipe"),
+        ({"base.toml": BASE.replace("[train]", '[train]\ninit_from = "head.toml"')}, "a cycle"),
+    ],
+    ids=["missing", "invalid", "cycle"],
+)
+def test_bad_init_from_is_a_recipe_error(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        write(tmp_path, name, text)
+    head = write(tmp_path, "head.toml", HEAD)
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(head)
+
+
+def test_a_backbone_that_does_not_fit_is_a_usage_error(tmp_path: Path) -> None:
+    from toolkit.errors import UsageError
+
+    write(tmp_path, "base.toml", BASE.replace("channels = [8, 16]", "channels = [8]"))
+    head = write(tmp_path, "head.toml", HEAD)
+    with pytest.raises(UsageError, match="does not fit this recipe's model"):
+        run(load_recipe(head), console=None)
