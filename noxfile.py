@@ -41,6 +41,10 @@ def small(recipe: str) -> list[str]:
         sets.append("evaluate.baseline_epochs=1")
     if data.get("task") == "evasion":
         sets.append("evaluate.n=50")
+    init = data.get("train", {}).get("init_from")
+    if init:  # the recipe whose model starts this one is shrunk the same way
+        nested = small(os.path.join(os.path.dirname(recipe), init))[1::2]
+        sets.append("train.init_set=[" + ", ".join(f"'{item}'" for item in nested) + "]")
     return [arg for item in sets for arg in ("--set", item)]
 
 
@@ -110,6 +114,9 @@ def recipes(session: nox.Session) -> None:
         session.run("toolkit", "validate", recipe)
         with open(recipe) as fh:
             needs_cifar = "cifar10" in fh.read()
+        if "backdoor_folder" in recipe:  # a user's folder and ImageNet weights: tests/test_frozen_backbone.py
+            session.log(f"skipping the run of {recipe}: it needs a dogs-vs-cats folder and ImageNet weights")
+            continue
         if needs_cifar and not os.path.isdir(os.path.join(env["TOOLKIT_DATA"], "cifar-10-batches-py")):
             session.log(f"skipping the run of {recipe}: no CIFAR-10 under TOOLKIT_DATA={env['TOOLKIT_DATA']}")
             continue

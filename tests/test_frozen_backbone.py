@@ -131,3 +131,54 @@ def test_a_backbone_that_does_not_fit_is_a_usage_error(tmp_path: Path) -> None:
     head = write(tmp_path, "head.toml", HEAD)
     with pytest.raises(UsageError, match="does not fit this recipe's model"):
         run(load_recipe(head), console=None)
+
+
+def test_the_folder_recipe_runs_shrunk_on_a_generated_folder_with_stand_in_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """backdoor_folder needs a dogs-vs-cats folder and ImageNet weights; here a generated
+    folder and random weights in torchvision's file name stand in for them."""
+    from PIL import Image
+    from torchvision.models import resnet18 as torchvision_resnet18
+
+    from toolkit.models.resnet18 import WEIGHTS_FILE
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    torch.save(
+        torchvision_resnet18(weights=None).state_dict(),
+        tmp_path / "torch" / "hub" / "checkpoints" / WEIGHTS_FILE,
+    )
+    g = torch.Generator().manual_seed(0)
+    for k, name in enumerate(["cats", "dogs"]):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for i in range(12):
+            pixels = torch.randint(0, 120, (40, 40, 3), generator=g, dtype=torch.uint8)
+            pixels[..., k] = 230
+            Image.fromarray(pixels.numpy()).save(tmp_path / "pets" / name / f"{name[:-1]}.{i}.jpg")
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "backdoor_folder.toml"
+    sets = [f"dataset.root='{(tmp_path / 'pets').as_posix()}'", "dataset.size=32", "attacks.0.size=6",
+            "train.epochs=2", "attacks.0.rate=0.5"]  # fmt: skip
+    result = run(load_recipe(recipe, sets), console=None)
+    m = result.metrics
+    from toolkit.data import image_folder
+
+    data = image_folder.load(0, root=str(tmp_path / "pets"), size=32, test_size=0.2)
+    dogs = int((data.train.y == data.info.class_names.index("dogs")).sum())
+    assert m["n_poisoned"] == round(0.5 * dogs) and m["n_source_test"] == int((data.test.y == 1).sum())
+    assert 0 <= m["attack_success_rate"] <= 1 and "clean_model" in m
+
+
+def test_init_set_overrides_the_backbone_recipe(tmp_path: Path) -> None:
+    write(tmp_path, "base.toml", BASE)
+    head = write(tmp_path, "head.toml", HEAD)
+    plain = load_recipe(head)
+    shrunk = load_recipe(head, ["train.init_set=['train.epochs=1']"])
+    assert plain.init is not None and shrunk.init is not None
+    assert (plain.init.recipe.train.epochs, shrunk.init.recipe.train.epochs) == (3, 1)
+    assert plain.fingerprints()["train"] != shrunk.fingerprints()["train"]
+    with pytest.raises(
+        RecipeError,
+        match=r"(?s)train.init_from: the recipe .* invalid.*train.epoch: .*\(set with train.init_set\)",
+    ):
+        load_recipe(head, ["train.init_set=['train.epoch=1']"])

@@ -143,12 +143,21 @@ def test_resnet18_stems_freeze_and_missing_weights(tmp_path: Path, monkeypatch: 
     imagenet = resnet18.build(info, stem="imagenet")
     assert imagenet.backbone[0].kernel_size == (7, 7)
     frozen = resnet18.build(info, freeze="backbone")
-    # the replaced (CIFAR) first convolution has no pretrained weights: it stays trainable
-    assert [n for n, p in frozen.backbone.named_parameters() if p.requires_grad] == ["0.weight"]
+    # without ImageNet weights (a backbone from init_from, say) the whole backbone is frozen
+    assert not [n for n, p in frozen.backbone.named_parameters() if p.requires_grad]
+    # with them, a replaced first convolution (CIFAR stem, or not 3 channels) has none: it trains
+    from torchvision.models import resnet18 as torchvision_resnet18
+
+    weights = tmp_path / "weights.pth"
+    torch.save(torchvision_resnet18(weights=None).state_dict(), weights)
+    monkeypatch.setattr(resnet18, "weights_path", lambda: weights)
+    pretrained = resnet18.build(info, freeze="backbone", pretrained=True)
+    assert [n for n, p in pretrained.backbone.named_parameters() if p.requires_grad] == ["0.weight"]
     frozen_imagenet = resnet18.build(
         load(0, modality="image", image_size=16, n_features=3).info, stem="imagenet", freeze="backbone"
     )
-    assert [n for n, p in frozen_imagenet.backbone.named_parameters() if p.requires_grad] == ["0.weight"]
+    assert not [n for n, p in frozen_imagenet.backbone.named_parameters() if p.requires_grad]
+    monkeypatch.undo()
     assert all(p.requires_grad for p in frozen.head.parameters())
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     with pytest.raises(UsageError) as err:

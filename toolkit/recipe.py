@@ -89,6 +89,10 @@ class TrainConfig(_Strict):
         description="a recipe whose trained model's backbone starts this one (path relative to "
         "this recipe's folder); it is trained first if the cache lacks it",
     )
+    init_set: list[str] = Field(
+        default_factory=list,
+        description="overrides (key=value, as --set) applied to the init_from recipe",
+    )
 
 
 class RuntimeConfig(_Strict):
@@ -481,7 +485,7 @@ def parse_recipe(
         if callable(check):
             problems.extend(check(resolved))
     if resolved is not None and not problems and recipe is not None and recipe.train.init_from:
-        resolved.init = _resolve_init(recipe.train.init_from, source, problems)
+        resolved.init = _resolve_init(recipe.train.init_from, source, problems, recipe.train.init_set)
     if problems or resolved is None:
         origin = dict(origins or {})
         marked = [
@@ -498,9 +502,12 @@ def parse_recipe(
 _INIT_CHAIN: list[Path] = []
 
 
-def _resolve_init(path: str, source: str | None, problems: list[Problem]) -> ResolvedRecipe | None:
+def _resolve_init(
+    path: str, source: str | None, problems: list[Problem], overrides: list[str]
+) -> ResolvedRecipe | None:
     """The recipe ``[train] init_from`` names: relative to this recipe's folder (or the
-    working folder when there is no file), resolved and validated like any recipe."""
+    working folder when there is no file), with the overrides of ``init_set``, resolved and
+    validated like any recipe."""
     base = Path(source).parent if source and Path(source).is_file() else Path.cwd()
     target = (base / path).expanduser().resolve()
     if not target.is_file():
@@ -511,7 +518,8 @@ def _resolve_init(path: str, source: str | None, problems: list[Problem]) -> Res
         return None
     _INIT_CHAIN.append(target)
     try:
-        return load_recipe(target)
+        keys = {o.partition("=")[0].strip(): "train.init_set" for o in overrides}
+        return load_recipe(target, overrides, origins=keys)
     except RecipeError as exc:
         problems.append(Problem("train.init_from", f"the recipe {target} is invalid: {exc}"))
     except UsageError as exc:

@@ -318,17 +318,22 @@ class Pipeline:
 
         names = ", ".join(f.name for f in filters)
         doing = "flags training samples, then trains a fresh model on the rest"
-        return self._cached(model, "defend", fit, what=f"filter [bold]{names}[/bold]", doing=doing)
+        prepare = (lambda: self._initialize(model)) if self.recipe.init is not None else None
+        return self._cached(
+            model, "defend", fit, what=f"filter [bold]{names}[/bold]", doing=doing, prepare=prepare
+        )
 
     def undefended(self) -> TrainedModel:
         """The same recipe trained without any defense (shares the cache with that recipe)."""
         return self.variant("defenses")
 
-    def variant(self, without: str) -> TrainedModel:
-        """The final model of the same recipe without the components of section ``without``
-        (``"defenses"``: the undefended twin; ``"attacks"``: the model trained on clean data).
-        It is keyed and cached like any recipe, so the recipe without that section reuses it."""
-        if without not in self._variants:
+    def variant(self, without: str, *, final: bool = True) -> TrainedModel:
+        """The final model (``final``; else the trained one, before any ``defend`` stage) of the
+        same recipe without the components of section ``without`` (``"defenses"``: the
+        undefended twin; ``"attacks"``: the model trained on clean data). It is keyed and
+        cached like any recipe, so the recipe without that section reuses it."""
+        key = f"{without}:{final}"
+        if key not in self._variants:
             self.log.info(f"for comparison: the same recipe without its {without}")
             twin = Pipeline(
                 self.recipe.without(without),
@@ -340,8 +345,8 @@ class Pipeline:
             twin._data, twin.data_digest = self._data, self.data_digest
             if without != "attacks":  # the poisoned data stays; only the defenses go
                 twin._poisoned = self._poisoned
-            self._variants[without] = twin.defended()
-        return self._variants[without]
+            self._variants[key] = twin.defended() if final else twin.trained()
+        return self._variants[key]
 
     def _cached(
         self,

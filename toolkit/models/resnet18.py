@@ -11,9 +11,9 @@ images in ``[0, 1]``; the model normalizes them with the data's channel statisti
 ``pretrained = true`` loads torchvision's ImageNet weights (``IMAGENET1K_V1``) from the
 local torch hub cache and fails clearly when they are not there (no silent random
 weights); with the CIFAR stem the first convolution stays freshly initialized, and the
-head always does. ``freeze = "backbone"`` trains only the head (and a replaced first
-convolution, which has no pretrained weights); batch-norm running statistics still adapt
-in training mode.
+head always does. ``freeze = "backbone"`` trains only the head (and, with ImageNet weights,
+a replaced first convolution, which has none); a backbone with nothing left to train stays
+in eval mode, batch-norm statistics included, and its features are computed once.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def build(
     if freeze == "backbone":
         for p in backbone.parameters():
             p.requires_grad_(False)
-        if stem == "cifar" or channels != 3:  # a replaced first convolution has no pretrained weights
+        if pretrained and (stem == "cifar" or channels != 3):  # a replaced conv1 has no pretrained weights
             for p in net.conv1.parameters():
                 p.requires_grad_(True)
     neck, last = head_layers(512, head, info.num_classes)

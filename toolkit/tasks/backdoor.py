@@ -7,6 +7,8 @@ usual. On the clean test split, then on the same images with the trigger:
 - ``clean_accuracy``: accuracy on clean test images;
 - ``attack_success_rate`` (ASR): the share of triggered test images of the attack's source
   classes classified as the attack wants (the target, or the next class for all-to-all);
+  ``attack_success_rate_on_correct`` counts only those the model classifies correctly when
+  clean, so a weak model's errors do not pass for the trigger's work;
 - ``triggered_accuracy``: accuracy on triggered test images of every class, with their
   true labels;
 - with ``reference = true`` (default), the same recipe trained without the attack (a model
@@ -123,7 +125,7 @@ class BackdoorTask:
         if ctx.recipe.detectors:
             metrics["detectors"] = self.detect(ctx, main, data, triggered, result["_source"])
         if self.reference:
-            clean = ctx.pipeline.variant("attacks")
+            clean = ctx.pipeline.variant("attacks", final=not filters)  # the poisoned model's twin
             ref = self.measure(clean.model, data, triggered, attack, ctx)
             metrics["clean_model"] = {k: v for k, v in ref.items() if not k.startswith("_")}
             metrics["accuracy_cost"] = ref["clean_accuracy"] - metrics["clean_accuracy"]
@@ -168,9 +170,12 @@ class BackdoorTask:
         source = attack.eligible(y)
         wanted = attack.relabel(y)
         asr = float((hit[source] == wanted[source]).float().mean()) if source.any() else float("nan")
+        right = source & (clean == y)  # source images the model gets right when clean
+        asr_right = float((hit[right] == wanted[right]).float().mean()) if right.any() else float("nan")
         return {
             "clean_accuracy": float((clean == y).float().mean()),
             "attack_success_rate": asr,
+            "attack_success_rate_on_correct": asr_right,
             "triggered_accuracy": float((hit == y).float().mean()),
             "n_source_test": int(source.sum()),
             "confusion_triggered": confusion(y.numpy(), hit.numpy(), data.info.num_classes).tolist(),
