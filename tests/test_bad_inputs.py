@@ -56,6 +56,22 @@ epochs = 1
 """
 
 
+BACKDOOR = """\
+task = "backdoor"
+name = "bd"
+[dataset]
+name = "digits"
+[model]
+name = "mlp"
+[train]
+epochs = 1
+[[attacks]]
+name = "patch_trigger"
+target = "0"
+size = 2
+"""
+
+
 @dataclass
 class Case:
     """One bad input.
@@ -421,6 +437,33 @@ CASES: dict[str, Case] = {
             'name = "image_folder"\nroot = "{tmp}/pets"\nholdout = ["fox"]\nsize = 8',
         ),
         setup=lambda tmp: broken_image_folder(tmp / "pets"),
+    ),
+    # backdoors
+    "backdoor-unknown-target": Case(
+        RUN,
+        2,
+        ["attack PatchTrigger: target: unknown class 'ten'"],
+        recipe=BACKDOOR.replace('target = "0"', 'target = "ten"'),
+    ),
+    "backdoor-missing-trigger-file": Case(
+        RUN,
+        2,
+        ["nothing.png' is neither a built-in pattern", "nor an image file"],
+        recipe=BACKDOOR.replace("size = 2", 'size = 2\ntrigger = "{tmp}/nothing.png"'),
+    ),
+    "backdoor-evasion-attack": Case(
+        VALIDATE,
+        2,
+        ["the backdoor task takes poisoning attacks"],
+        recipe=BACKDOOR.replace("patch_trigger", "fgsm")
+        .replace('target = "0"\n', "")
+        .replace("size = 2\n", ""),
+    ),
+    "init-from-missing": Case(
+        VALIDATE,
+        2,
+        ["train.init_from: no recipe file at"],
+        recipe=BACKDOOR.replace("[train]", '[train]\ninit_from = "nowhere.toml"'),
     ),
     # a run that fails
     "training-diverges": Case([*RUN, "--set", "train.lr=1e30"], 1, ["non-finite"]),
