@@ -93,8 +93,6 @@ class BackdoorTask:
 
     def run(self, ctx: TaskContext) -> TaskResult:
         """Train on the poisoned data (or reuse the model), then measure the trigger."""
-        from toolkit import plots
-
         data, poisoned = ctx.data(), ctx.training_data()
         attack = ctx.build(ctx.recipe.family("attacks", "poisoning")[0])
         triggered = attack.trigger(data.test.x)
@@ -118,10 +116,7 @@ class BackdoorTask:
             after = self.measure(defended.model, data, triggered, attack, ctx)
             metrics["after_removal"] = {k: v for k, v in after.items() if not k.startswith("_")}
             for label, score in metrics["filters"].items():
-                ctx.log.info(
-                    f"filter {label}: flagged {score['flagged']}, precision {score['precision']:.3f}, "
-                    f"recall {score['recall']:.3f}"
-                )
+                ctx.log.info(f"filter {label}: flagged {score['flagged']}, recall {score['recall']:.3f}")
         if ctx.recipe.detectors:
             metrics["detectors"] = self.detect(ctx, main, data, triggered, result["_source"])
         if self.reference:
@@ -129,19 +124,7 @@ class BackdoorTask:
             ref = self.measure(clean.model, data, triggered, attack, ctx)
             metrics["clean_model"] = {k: v for k, v in ref.items() if not k.startswith("_")}
             metrics["accuracy_cost"] = ref["clean_accuracy"] - metrics["clean_accuracy"]
-        names = data.info.class_names
-        figures = {}
-        if ctx.trained().history:
-            figures["training_curves"] = plots.training_curves(ctx.trained().history)
-        figures["poisoned_set"] = poisoned_set_figure(poisoned, attack, names)
-        if self.grid:
-            figures["triggered_predictions"] = self._grid(data, triggered, result, names)
-        figures["confusion_triggered"] = plots.confusion(
-            np.asarray(result["confusion_triggered"]),
-            names,
-            title="triggered test images",
-            xlabel="predicted",
-        )
+        figures = self._figures(ctx, poisoned, attack, triggered, result)
         if self.export and ctx.folder is not None:
             export_image_folder(poisoned, ctx.folder / "poisoned_set")
         samples = {"backdoor": {
@@ -150,12 +133,32 @@ class BackdoorTask:
         }}  # fmt: skip
         tables = [self._table(metrics)]
         if filters:
-            rows = [[k, v["flagged"], v["true_positives"], v["precision"], v["recall"]]
-                    for k, v in metrics["filters"].items()]  # fmt: skip
-            tables.append(Table(title=f"Poison filters, against the {len(index)} poisoned training images",
-                                columns=["filter", "flagged", "poisons among them", "precision", "recall"],
-                                rows=rows))  # fmt: skip
+            tables.append(_filter_table(metrics["filters"], len(index)))
         return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
+
+    def _figures(
+        self,
+        ctx: TaskContext,
+        poisoned: DataBundle,
+        attack: Any,
+        triggered: torch.Tensor,
+        result: dict[str, Any],
+    ) -> dict[str, Any]:
+        from toolkit import plots
+
+        data = ctx.data()
+        names = data.info.class_names
+        figures = {}
+        if ctx.trained().history:
+            figures["training_curves"] = plots.training_curves(ctx.trained().history)
+        figures["poisoned_set"] = poisoned_set_figure(poisoned, attack, names)
+        if self.grid:
+            figures["triggered_predictions"] = self._grid(data, triggered, result, names)
+        matrix = np.asarray(result["confusion_triggered"])
+        figures["confusion_triggered"] = plots.confusion(
+            matrix, names, title="triggered test images", xlabel="predicted"
+        )
+        return figures
 
     def measure(
         self, model: nn.Module, data: DataBundle, triggered: torch.Tensor, attack: Any, ctx: TaskContext
@@ -248,6 +251,15 @@ class BackdoorTask:
             columns=["model", "clean accuracy", "attack success rate", "triggered accuracy"],
             rows=rows,
         )
+
+
+def _filter_table(filters: dict[str, Any], poisons: int) -> Table:
+    rows = [[k, v["flagged"], v["true_positives"], v["precision"], v["recall"]] for k, v in filters.items()]
+    return Table(
+        title=f"Poison filters, against the {poisons} poisoned training images",
+        columns=["filter", "flagged", "poisons among them", "precision", "recall"],
+        rows=rows,
+    )
 
 
 def filter_scores(flagged: dict[str, list[int]], poisoned: torch.Tensor, n: int) -> dict[str, Any]:
