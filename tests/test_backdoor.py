@@ -312,6 +312,12 @@ def test_backdoor_detect_recipe_flags_poisons_and_retrains_without_them() -> Non
     assert ac["recall"] > 0.8 and ss["recall"] > 0.6
     assert ac["true_positives"] == round(ac["recall"] * 38) and ac["flagged"] >= ac["true_positives"]
     assert m["after_removal"]["attack_success_rate"] < 0.5 * m["attack_success_rate"]
+    art = m["baselines"]["art"]  # ART's detectors on the same features
+    assert art["activation_defence"]["seeds"] == 5 and art["activation_defence"]["recall_min"] > 0.8
+    assert (
+        0.5 < art["activation_defence"]["agreement"] <= 1
+        and 0.5 < art["spectral_signature"]["agreement"] <= 1
+    )
     again = run(load_recipe(recipe), console=None)  # the retrained model and its flags come from the cache
     assert again.meta["defense_cached"] is True and again.metrics["filters"] == m["filters"]
 
@@ -345,3 +351,35 @@ def test_strip_entropy_on_a_model_whose_answers_are_known() -> None:
     mixed = STRIP(n=5, blend="mix", alpha=0.5).fit(model, Outputs(model, data.train.x, y=data.train.y))
     assert torch.allclose(mixed.score(model, Outputs(model, triggered)), clean, atol=1e-5)
     assert torch.equal(strip.score(model, Outputs(model, triggered)), hit)  # seeded
+
+
+def test_art_poison_detectors_on_the_same_representations() -> None:
+    """ART's spectral signatures flag exactly ours once each class is centred (ART does not
+    centre); ART's activation clustering, unseeded, finds the planted cluster for every seed."""
+    pytest.importorskip("art")
+    from toolkit.baselines import art_poison
+    from toolkit.defenses.poison_scores import activation_clusters, spectral_flags
+
+    features, labels, poison = planted()
+    centred = features.copy()
+    for c in (0, 1):
+        centred[labels == c] -= centred[labels == c].mean(axis=0)
+    ours = spectral_flags(centred, labels, expected_rate=0.1, multiplier=1.5)
+    art = art_poison.spectral_signature(centred, labels, poison, expected_rate=0.1, multiplier=1.5, ours=ours)
+    assert art["agreement"] == 1.0 and art["recall"] == 1.0 and art["flagged"] == 60
+    away = features.copy()
+    away[:, :4] -= 10.0  # every sample moved away from the poisons' side, along their direction
+    shifted = art_poison.spectral_signature(away, labels, poison, expected_rate=0.1, multiplier=1.5)
+    assert shifted["recall"] < 0.5  # uncentred, the clean samples project farther than the poisons
+    assert (
+        spectral_flags(away, labels, expected_rate=0.1, multiplier=1.5) & poison
+    ).sum() == 30  # ours: unmoved
+    mine = activation_clusters(
+        features, labels, reduce="pca", dims=10, clusters=2, size_threshold=0.35, seed=0
+    )
+    ac = art_poison.activation_defence(
+        features, labels, poison, dims=10, clusters=2, size_threshold=0.35, ours=mine
+    )
+    assert (
+        ac["recall_min"] == 1.0 and ac["precision_min"] == 1.0 and ac["agreement"] == 1.0 and ac["seeds"] == 5
+    )

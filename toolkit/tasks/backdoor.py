@@ -20,7 +20,7 @@ Gu et al. 2017 (BadNets) and Chen et al. 2017 (blended) report these same three 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
 import torch
@@ -67,8 +67,9 @@ class BackdoorTask:
         grid: triggered test images in the prediction figure (default 8).
     """
 
-    uses = ("model", "train", "attacks", "defenses", "detectors")
+    uses = ("model", "train", "attacks", "defenses", "detectors", "baselines")
     requires = ("attacks",)
+    baselines: ClassVar = {"art": ("activation_defence", "spectral_signature")}
 
     def __init__(
         self, *, reference: bool = True, export: bool = False, grid: Annotated[int, Field(ge=0)] = 8
@@ -119,6 +120,9 @@ class BackdoorTask:
                 ctx.log.info(f"filter {label}: flagged {score['flagged']}, recall {score['recall']:.3f}")
         if ctx.recipe.detectors:
             metrics["detectors"] = self.detect(ctx, main, data, triggered, result["_source"])
+        if ctx.recipe.recipe.baselines.get("art"):
+            flagged = ctx.defended().history.get("flagged", {}) if filters else {}
+            metrics["baselines"] = {"art": art_filters(ctx, main, poisoned, index, flagged)}
         if self.reference:
             clean = ctx.pipeline.variant("attacks", final=not filters)  # the poisoned model's twin
             ref = self.measure(clean.model, data, triggered, attack, ctx)
@@ -134,6 +138,8 @@ class BackdoorTask:
         tables = [self._table(metrics)]
         if filters:
             tables.append(_filter_table(metrics["filters"], len(index)))
+        if "baselines" in metrics:
+            tables.append(_art_table(metrics["baselines"]["art"], len(index)))
         return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
 
     def _figures(
@@ -251,6 +257,72 @@ class BackdoorTask:
             columns=["model", "clean accuracy", "attack success rate", "triggered accuracy"],
             rows=rows,
         )
+
+
+def art_filters(
+    ctx: TaskContext,
+    model: nn.Module,
+    poisoned: DataBundle,
+    index: torch.Tensor,
+    flagged: dict[str, list[int]],
+) -> dict[str, Any]:
+    """ART's activation defence and spectral signatures on the features our filters read
+    (the poisoned model's, on the training set it was trained on), with our filters'
+    parameters where the recipe has them (:mod:`toolkit.baselines.art_poison`)."""
+    from toolkit.baselines import art_poison
+    from toolkit.outputs import Outputs
+
+    train = Outputs(
+        model, poisoned.train.x, y=poisoned.train.y, device=ctx.device, batch_size=ctx.eval_batch_size
+    )
+    features, labels = train.features.double().numpy(), poisoned.train.y.numpy()
+    truth = np.zeros(len(labels), dtype=bool)
+    truth[index.numpy()] = True
+    specs = {
+        c.name: (ctx.recipe.label("defenses", i), c.params)
+        for i, c in enumerate(ctx.recipe.section("defenses"))
+    }
+
+    def ours(name: str) -> np.ndarray | None:
+        if name not in specs or specs[name][0] not in flagged:
+            return None
+        mask = np.zeros(len(labels), dtype=bool)
+        mask[flagged[specs[name][0]]] = True
+        return mask
+
+    out: dict[str, Any] = {}
+    with ctx.log.stage("baselines"):
+        for name in ctx.recipe.recipe.baselines["art"]:
+            if name == "activation_defence":
+                p = specs.get("activation_clustering", ("", {}))[1]
+                out[name] = art_poison.activation_defence(
+                    features, labels, truth, dims=p.get("dims", 10), clusters=p.get("clusters", 2),
+                    size_threshold=p.get("size_threshold", 0.35), ours=ours("activation_clustering"),
+                )  # fmt: skip
+            else:
+                p = specs.get("spectral_signature", ("", {}))[1]
+                out[name] = art_poison.spectral_signature(
+                    features, labels, truth, expected_rate=p.get("expected_rate", 0.1),
+                    multiplier=p.get("multiplier", 1.5), ours=ours("spectral_signature"),
+                )  # fmt: skip
+            ctx.log.info(f"ART {name}: recall {out[name]['recall']:.3f}")
+    return out
+
+
+def _art_table(art: dict[str, Any], poisons: int) -> Table:
+    rows = []
+    for name, r in art.items():
+        spread = (
+            f" ({r['recall_min']:.3f}-{r['recall_max']:.3f} over {r['seeds']} seeds)" if "seeds" in r else ""
+        )
+        rows.append(
+            [name, r["flagged"], r["precision"], f"{r['recall']:.4f}{spread}", r.get("agreement", "")]
+        )
+    return Table(
+        title=f"ART's poison detectors on the same features, against the {poisons} poisoned training images",
+        columns=["ART", "flagged", "precision", "recall", "same flags as ours"],
+        rows=rows,
+    )
 
 
 def _filter_table(filters: dict[str, Any], poisons: int) -> Table:
