@@ -164,6 +164,14 @@ class PoisoningAttack(ABC):
     def trigger(self, x: Inputs) -> Inputs:
         """Test inputs with the trigger applied."""
 
+    def objective(self, bundle: DataBundle) -> Any:
+        """A term the attacker adds to the training loss, or ``None`` (the default: the attack
+        only rewrites data). Called with the poisoned bundle; the result is called on every
+        training batch as ``term(features, index) -> scalar`` (penultimate features, and the
+        samples' indices in the training split). An adaptive attack (adversarial embedding)
+        uses it; it is part of the ``train`` fingerprint like the rest of the attack."""
+        return None
+
 
 # --------------------------------------------------------------------------- defenses
 

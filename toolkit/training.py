@@ -39,6 +39,9 @@ from toolkit.recipe import TrainConfig
 
 #: A defense's hook into training: ``(model, x, y) -> (x, y)`` for each batch, after augmentation.
 BatchHook = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+#: A term added to the loss: ``(features, index) -> scalar`` with the batch's penultimate
+#: features and its samples' indices in the training split (an adaptive poisoning attack's).
+Objective = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 class TrainingDiverged(RunError):
@@ -98,6 +101,7 @@ def train(
     progress: Any = None,
     info: DataInfo | None = None,
     cache_features: bool = True,
+    objective: Objective | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` in place on ``data`` and return the per-epoch history.
 
@@ -117,6 +121,9 @@ def train(
         progress: a ``rich.progress.Progress`` to show a bar in, or ``None``.
         info: the data's description (augmentation is refused unless it is image data).
         cache_features: compute a frozen backbone's features once (default true).
+        objective: a term added to the cross-entropy of each batch, from the penultimate
+            features and the samples' indices (a poisoning attack's, e.g. adversarial
+            embedding).
 
     Returns:
         One dict per epoch: ``epoch``, ``train_loss``, ``train_accuracy`` (running, over the
@@ -129,11 +136,11 @@ def train(
     if frozen and cache_features and augment is None and batch_hook is None:
         return _train_on_features(
             model, data, config, seed=seed, device=device, test=test,
-            eval_batch_size=eval_batch_size, progress=progress,
+            eval_batch_size=eval_batch_size, progress=progress, objective=objective,
         )  # fmt: skip
     return _loop(
         model, data, config, seed=seed, device=device, test=test, eval_batch_size=eval_batch_size,
-        augment=augment, batch_hook=batch_hook, progress=progress, frozen=frozen,
+        augment=augment, batch_hook=batch_hook, progress=progress, frozen=frozen, objective=objective,
     )  # fmt: skip
 
 
@@ -163,6 +170,9 @@ class _Tail(nn.Module):
         super().__init__()
         self.neck, self.head = neck, head
 
+    def forward_features(self, features: torch.Tensor) -> torch.Tensor:
+        return self.neck(features)
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.head(self.neck(features))
 
@@ -186,6 +196,7 @@ def _train_on_features(
     test: Split | None,
     eval_batch_size: int,
     progress: Any,
+    objective: Objective | None = None,
 ) -> list[dict[str, float]]:
     """Train the neck and head of a classifier with a frozen backbone on the backbone's
     features, computed once: the same steps, shuffles and numbers as a full forward pass
@@ -197,7 +208,7 @@ def _train_on_features(
         held = Split(_backbone_features(model, test.x, device, eval_batch_size), test.y)
     history = _loop(
         tail, features, config, seed=seed, device=device, test=held, eval_batch_size=eval_batch_size,
-        augment=None, batch_hook=None, progress=progress, frozen=False,
+        augment=None, batch_hook=None, progress=progress, frozen=False, objective=objective,
     )  # fmt: skip
     model.eval()
     return history
@@ -216,6 +227,7 @@ def _loop(
     batch_hook: BatchHook | None,
     progress: Any,
     frozen: bool,
+    objective: Objective | None = None,
 ) -> list[dict[str, float]]:
     """The epochs of :func:`train` on ``model`` (a classifier, or the tail of one)."""
     generator = torch.Generator().manual_seed(seed)
@@ -224,7 +236,9 @@ def _loop(
     x_all, y_all = to_device(data.x, device), data.y.to(device)
     steps = (len(data) + config.batch_size - 1) // config.batch_size
     bar = progress.add_task("training", total=config.epochs * steps) if progress is not None else None
-    step = _stepper(model, optimizer, augment, batch_hook, generator, progress, bar, config.epochs, frozen)
+    step = _stepper(
+        model, optimizer, augment, batch_hook, generator, progress, bar, config.epochs, frozen, objective
+    )
 
     history: list[dict[str, Any]] = []
     _train_mode(model, frozen)
@@ -257,11 +271,12 @@ def _stepper(
     bar: Any,
     epochs: int,
     frozen: bool = False,
-) -> Callable[[int, Any, torch.Tensor], tuple[float, int]]:
+    objective: Objective | None = None,
+) -> Callable[[int, Any, torch.Tensor, torch.Tensor], tuple[float, int]]:
     """One optimization step on a stored batch: augment, convert, defense hook, forward,
     backward, update; returns the batch's summed loss and its correct count."""
 
-    def step(epoch: int, xb: Any, yb: torch.Tensor) -> tuple[float, int]:
+    def step(epoch: int, xb: Any, yb: torch.Tensor, index: torch.Tensor) -> tuple[float, int]:
         check_stop()  # a signal whose exception a finalizer swallowed still stops the run
         if augment is not None:  # on the stored dtype (uint8 images): exact and 4x less memory
             xb = augment(xb, generator)
@@ -269,8 +284,13 @@ def _stepper(
         if batch_hook is not None:
             xb, yb = batch_hook(model, xb, yb)
             _train_mode(model, frozen)
-        logits = model(xb)
-        loss = F.cross_entropy(logits, yb)
+        if objective is None:
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb)
+        else:
+            features = model.forward_features(xb)  # type: ignore[operator]
+            logits = model.head(features)  # type: ignore[operator]
+            loss = F.cross_entropy(logits, yb) + objective(features, index)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -293,7 +313,7 @@ def _epoch(
     y: torch.Tensor,
     batch_size: int,
     generator: torch.Generator,
-    step: Callable[[Any, torch.Tensor], Any],
+    step: Callable[[Any, torch.Tensor, torch.Tensor], Any],
 ) -> tuple[float, int]:
     """One pass in a seeded random order; returns the summed loss and the correct count."""
     n = num_samples(x)
@@ -301,7 +321,7 @@ def _epoch(
     loss_sum, correct = 0.0, 0
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
-        loss, right = step(take(x, idx), y[idx])
+        loss, right = step(take(x, idx), y[idx], idx)
         loss_sum += loss
         correct += right
     return loss_sum, correct

@@ -186,6 +186,8 @@ class Pipeline:
         cfg = self.recipe.recipe.train
         hooks = [self.build(d, data.info) for d in self.recipe.family("defenses", "batch")]
 
+        objective = self._objective(data)
+
         def batch_hook(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             for hook in hooks:
                 x, y = hook.transform(m, x, y)
@@ -204,6 +206,7 @@ class Pipeline:
                 progress=bar,
                 info=data.info,
                 cache_features=self.recipe.recipe.runtime.cache_features,
+                objective=objective,
             )
 
         n_params = sum(p.numel() for p in model.parameters())
@@ -221,6 +224,14 @@ class Pipeline:
                 f"train accuracy {last['train_accuracy']:.3f}, test accuracy {last['test_accuracy']:.3f}"
             )
         return result
+
+    def _objective(self, data: DataBundle) -> Any:
+        """The poisoning attacks' terms of the training loss, summed (``None`` if none has one)."""
+        terms = [t for spec in self.recipe.family("attacks", "poisoning")
+                 if (t := self.build(spec, data.info).objective(data)) is not None]  # fmt: skip
+        if not terms:
+            return None
+        return lambda features, index: sum(term(features, index) for term in terms)
 
     def initial(self) -> Pipeline:
         """The pipeline of the recipe named by ``[train] init_from``."""
