@@ -31,7 +31,8 @@ def spectral_outlier_scores(features: np.ndarray, labels: np.ndarray) -> np.ndar
         idx = np.flatnonzero(labels == c)
         if len(idx) < 2:
             continue
-        centred = features[idx].astype(np.float64) - features[idx].astype(np.float64).mean(axis=0)
+        rows = features[idx].astype(np.float64)
+        centred = rows - rows.mean(axis=0)
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         scores[idx] = (centred @ vt[0]) ** 2
     return scores
