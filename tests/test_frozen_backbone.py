@@ -150,12 +150,12 @@ def test_the_folder_recipe_runs_shrunk_on_a_generated_folder_with_stand_in_weigh
         tmp_path / "torch" / "hub" / "checkpoints" / WEIGHTS_FILE,
     )
     g = torch.Generator().manual_seed(0)
-    for k, name in enumerate(["cats", "dogs"]):
-        (tmp_path / "pets" / name).mkdir(parents=True)
+    (tmp_path / "pets").mkdir()
+    for k, name in enumerate(["cat", "dog"]):  # the Kaggle layout: cat.0.jpg ... dog.11.jpg
         for i in range(12):
-            pixels = torch.randint(0, 120, (40, 40, 3), generator=g, dtype=torch.uint8)
+            pixels = torch.randint(0, 120, (40, 48, 3), generator=g, dtype=torch.uint8)
             pixels[..., k] = 230
-            Image.fromarray(pixels.numpy()).save(tmp_path / "pets" / name / f"{name[:-1]}.{i}.jpg")
+            Image.fromarray(pixels.numpy()).save(tmp_path / "pets" / f"{name}.{i}.jpg")
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "backdoor_folder.toml"
     sets = [f"dataset.root='{(tmp_path / 'pets').as_posix()}'", "dataset.size=32", "attacks.0.size=6",
             "train.epochs=2", "attacks.0.rate=0.5"]  # fmt: skip
@@ -163,8 +163,8 @@ def test_the_folder_recipe_runs_shrunk_on_a_generated_folder_with_stand_in_weigh
     m = result.metrics
     from toolkit.data import image_folder
 
-    data = image_folder.load(0, root=str(tmp_path / "pets"), size=32, test_size=0.2)
-    dogs = int((data.train.y == data.info.class_names.index("dogs")).sum())
+    data = image_folder.load(0, root=str(tmp_path / "pets"), size=32, test_size=0.2, crop="center")
+    dogs = int((data.train.y == data.info.class_names.index("dog")).sum())
     assert m["n_poisoned"] == round(0.5 * dogs) and m["n_source_test"] == int((data.test.y == 1).sum())
     assert 0 <= m["attack_success_rate"] <= 1 and "clean_model" in m
 

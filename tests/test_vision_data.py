@@ -198,3 +198,32 @@ def test_timm_model_exposes_features_and_head() -> None:
     check_model(timm_model.build, params={"arch": "resnet18"})
     with pytest.raises(UsageError, match="no architecture 'resnet81'"):
         timm_model.build(info, arch="resnet81")
+
+
+def test_image_folder_flat_names_and_center_crops(tmp_path: Path) -> None:
+    """The Kaggle dogs-vs-cats layout (cat.1.jpg, dog.7.jpg in one folder), and center crops
+    that keep the aspect ratio."""
+    from PIL import Image
+
+    flat = tmp_path / "train"
+    flat.mkdir()
+    for i in range(4):
+        # wide images: a white middle third between black sides, so a center crop is all white
+        array = np.zeros((10, 30, 3), dtype=np.uint8)
+        array[:, 10:20] = 255
+        Image.fromarray(array).save(flat / f"cat.{i}.png")
+        Image.fromarray(255 - array).save(flat / f"dog.{i}.png")
+    (flat / "notes.txt").write_text("ignored")
+    b = image_folder.load(0, root=str(flat), size=10, crop="center", test_size=0.5)
+    assert b.info.class_names == ["cat", "dog"] and len(b.train) + len(b.test) == 8
+    for split in (b.train, b.test):
+        for x, y in zip(split.x, split.y, strict=True):
+            assert (x == (255 if int(y) == 0 else 0)).all()  # the centre third only
+    squashed = image_folder.load(0, root=str(flat), size=10, test_size=0.5)
+    assert not (squashed.train.x == 255).all() and not (squashed.train.x == 0).all()
+    with pytest.raises(DataError, match="needs at least two class sub-folders, found 0"):
+        image_folder.load(0, root=str(flat), layout="folders")
+    for p in flat.glob("dog.*"):
+        p.unlink()
+    with pytest.raises(DataError, match=r"neither class sub-folders nor images named .*found 1 class name"):
+        image_folder.load(0, root=str(flat))

@@ -1,11 +1,14 @@
-"""Your own images: one folder per class, any size and format that Pillow reads.
+"""Your own images: one folder per class, or one flat folder named by class, any size and
+format that Pillow reads.
 
-    root/
-      cat/ img001.jpg img002.png ...
-      dog/ ...
+    root/                          root/
+      cat/ img001.jpg ...            cat.1.jpg cat.2.jpg ... dog.1.jpg ...
+      dog/ ...                     (the Kaggle dogs-vs-cats layout: the class is the name
+                                    before the first dot)
 
-Every image is converted to RGB (or grayscale), resized to ``size`` x ``size`` (bilinear)
-and kept in memory as ``uint8``; class names are the folder names in sorted order. The
+Every image is converted to RGB (or grayscale), resized to ``size`` x ``size`` (bilinear;
+or, with ``crop = "center"``, its shorter side resized to ``size`` and the centre cut out,
+keeping the aspect ratio) and kept in memory as ``uint8``; class names are sorted. The
 split into train and test is stratified and seeded; ``holdout`` classes leave training
 and their test images become the OOD split, as for the other image data sets.
 """
@@ -13,7 +16,7 @@ and their test images become the OOD split, as for the other image data sets.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -36,42 +39,35 @@ def load(
     grayscale: bool = False,
     holdout: list[str | int] = [],  # noqa: B006 - read-only default
     test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2,
+    layout: Literal["auto", "folders", "names"] = "auto",
+    crop: Literal["resize", "center"] = "resize",
 ) -> DataBundle:
     """Read an image folder into memory.
 
     Args:
         seed: seed of the stratified train/test split.
-        root: the folder holding one sub-folder per class.
+        root: the folder holding one sub-folder per class (or the images, named by class).
         size: side of the square images after resizing (default 32).
         grayscale: one channel instead of three (default false).
         holdout: classes left out of training; their test images become the OOD split.
         test_size: fraction of each class in the test split (default 0.2).
+        layout: ``folders`` (one sub-folder per class), ``names`` (a flat folder of
+            ``<class>.<anything>.<ext>`` files) or ``auto`` (default: ``folders`` when there
+            are sub-folders).
+        crop: ``resize`` (default: squash to ``size`` x ``size``) or ``center`` (resize the
+            shorter side, cut the centre).
     """
-    from PIL import Image, UnidentifiedImageError
-
     base = Path(root).expanduser()
     if not base.is_dir():
         raise DataError(
-            f"dataset.root: {base} is not a folder; give the folder with one sub-folder per class"
+            f"dataset.root: {base} is not a folder; give the folder with one sub-folder per class "
+            "(or the images, named <class>.<n>.<ext>)"
         )
-    class_dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(class_dirs) < 2:
-        raise DataError(f"dataset.root: {base} needs at least two class sub-folders, found {len(class_dirs)}")
+    classes = _classes(base, layout)
     images, labels = [], []
-    for label, folder in enumerate(class_dirs):
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS)
-        if not files:
-            raise DataError(f"dataset.root: the class folder {folder} holds no images")
+    for label, (_, files) in enumerate(classes):
         for path in files:
-            try:
-                with Image.open(path) as opened:
-                    resized = opened.convert("L" if grayscale else "RGB").resize(
-                        (size, size), Image.Resampling.BILINEAR
-                    )
-                    array = np.asarray(resized, dtype=np.uint8)
-            except (OSError, UnidentifiedImageError) as exc:
-                raise DataError(f"cannot read image {path}: {exc}") from exc
-            images.append(array[None] if grayscale else array.transpose(2, 0, 1))
+            images.append(_read(path, size=size, grayscale=grayscale, crop=crop))
             labels.append(label)
     x = torch.from_numpy(np.stack(images))
     y = torch.tensor(labels, dtype=torch.long)
@@ -79,8 +75,57 @@ def load(
     return split_holdout(
         name=f"image_folder:{base.name}",
         modality="image",
-        class_names=[p.name for p in class_dirs],
+        class_names=[name for name, _ in classes],
         train=Split(x[train_idx], y[train_idx]),
         test=Split(x[test_idx], y[test_idx]),
         holdout=holdout,
     )
+
+
+def _classes(base: Path, layout: str) -> list[tuple[str, list[Path]]]:
+    """``(class name, image files)`` in class-name order, from sub-folders or file names."""
+    folders = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if layout == "folders" or (layout == "auto" and folders):
+        if len(folders) < 2:
+            raise DataError(
+                f"dataset.root: {base} needs at least two class sub-folders, found {len(folders)}"
+            )
+        out = [(f.name, sorted(p for p in f.rglob("*") if p.suffix.lower() in EXTENSIONS)) for f in folders]
+        empty = [f"{base / name}" for name, files in out if not files]
+        if empty:
+            raise DataError(f"dataset.root: the class folder {empty[0]} holds no images")
+        return out
+    by_name: dict[str, list[Path]] = {}
+    for p in sorted(base.iterdir()):
+        if p.is_file() and p.suffix.lower() in EXTENSIONS and "." in p.stem:
+            by_name.setdefault(p.name.split(".", 1)[0], []).append(p)
+    if len(by_name) < 2:
+        raise DataError(
+            f"dataset.root: {base} has neither class sub-folders nor images named <class>.<n>.<ext> "
+            f"of two classes or more (found {len(by_name)} class name(s))"
+        )
+    return sorted(by_name.items())
+
+
+def _read(path: Path, *, size: int, grayscale: bool, crop: str) -> np.ndarray:
+    """One image as ``uint8`` ``(C, size, size)``; an unreadable file is a DataError naming it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            image = opened.convert("L" if grayscale else "RGB")
+            if crop == "center":
+                scale = size / min(image.size)
+                width, height = (
+                    max(size, round(image.size[0] * scale)),
+                    max(size, round(image.size[1] * scale)),
+                )
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
+                left, top = (width - size) // 2, (height - size) // 2
+                image = image.crop((left, top, left + size, top + size))
+            else:
+                image = image.resize((size, size), Image.Resampling.BILINEAR)
+            array = np.asarray(image, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise DataError(f"cannot read image {path}: {exc}") from exc
+    return array[None] if grayscale else array.transpose(2, 0, 1)
