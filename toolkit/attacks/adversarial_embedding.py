@@ -17,7 +17,7 @@ spectral signatures) then find the poisons far less often, at a similar attack s
 
 ``adversary = "maximize"`` is that objective. Its term is unbounded (the model gains by
 making ``D`` confidently wrong), and on the digits it made training erratic: over
-``lambda`` in 0.1-3 the attack success rate ranged from 0.09 to 1.0 and activation
+``lambda`` in 0.1-3 the attack success rate ranged from 0 to 1.0 and activation
 clustering still found the poisons. ``adversary = "confuse"`` (the default) has the model
 push ``D``'s output towards 1/2 on every sample instead, ``+ lambda * L_D(D(H(x)), 1/2)``,
 the usual bounded form of an adversarial feature objective; on ``backdoor_digits_adaptive``
