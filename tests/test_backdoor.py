@@ -427,3 +427,30 @@ def test_the_adaptive_recipe_hides_the_poisons_at_a_similar_asr() -> None:
     assert m["filters"]["activation_clustering"]["recall"] < 0.895 - 0.2
     assert m["filters"]["spectral_signature"]["recall"] < 0.763 - 0.2
     assert m["baselines"]["art"]["activation_defence"]["recall_max"] < 0.5
+
+
+def test_filters_read_the_layer_the_recipe_names() -> None:
+    from toolkit.defenses.activation_clustering import ActivationClustering
+    from toolkit.defenses.layers import representations
+    from toolkit.defenses.spectral_signature import SpectralSignature
+    from toolkit.models.small_cnn import build
+    from toolkit.outputs import Outputs
+
+    data = bundle(per_class=20, classes=3, size=8)
+    torch.manual_seed(0)
+    model = build(data.info, channels=[4], hidden=12, head=[6])
+    train = Outputs(model, data.train.x, y=data.train.y, batch_size=16)
+    widths = {
+        layer: representations(model, train, layer).shape for layer in ("features", "backbone", "logits")
+    }
+    assert widths == {"features": (60, 6), "backbone": (60, 12), "logits": (60, 3)}
+    model.eval()  # representations are read in eval mode (batch norm on its running statistics)
+    with torch.no_grad():
+        expected = model.backbone(model.normalize(data.train.x.float() / 255)).double().numpy()
+    assert np.allclose(representations(model, train, "backbone"), expected, atol=1e-6)
+    for layer in ("features", "backbone", "logits"):
+        for filter_ in (SpectralSignature(layer=layer), ActivationClustering(layer=layer)):
+            flags = filter_.flag(model, train)
+            assert flags.shape == (60,) and flags.dtype == torch.bool
+    with pytest.raises(ValueError, match="layer 'backbone' needs a model with a backbone"):
+        representations(PixelReader(), Outputs(PixelReader(), data.train.x), "backbone")

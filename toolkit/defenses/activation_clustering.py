@@ -22,6 +22,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from toolkit.defenses.layers import representations
 from toolkit.defenses.poison_scores import activation_clusters
 from toolkit.outputs import Outputs
 from toolkit.protocols import PoisonFilter
@@ -37,6 +38,9 @@ class ActivationClustering(PoisonFilter):
         size_threshold: a cluster with less than this share of its class is poisoned
             (default 0.35).
         seed: seed of the reduction and of k-means (default 0).
+        layer: the representation read: ``features`` (default, the penultimate layer, as the
+            paper's last hidden layer), ``backbone`` or ``logits``
+            (:mod:`toolkit.defenses.layers`).
     """
 
     def __init__(
@@ -47,15 +51,16 @@ class ActivationClustering(PoisonFilter):
         clusters: Annotated[int, Field(ge=2)] = 2,
         size_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.35,
         seed: int = 0,
+        layer: Literal["features", "backbone", "logits"] = "features",
     ) -> None:
         self.reduce, self.dims, self.clusters = reduce, dims, clusters
-        self.size_threshold, self.seed = size_threshold, seed
+        self.size_threshold, self.seed, self.layer = size_threshold, seed, layer
 
     def flag(self, model: nn.Module, train: Outputs) -> torch.Tensor:
         if train.y is None:
             raise ValueError("activation_clustering needs the training labels")
         flags = activation_clusters(
-            train.features.double().cpu().numpy(),
+            representations(model, train, self.layer),
             train.y.cpu().numpy(),
             reduce=self.reduce,
             dims=self.dims,

@@ -16,12 +16,13 @@ on the rest. Defaults: ``expected_rate`` 0.1, ``multiplier`` 1.5.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
 from torch import nn
 
+from toolkit.defenses.layers import representations
 from toolkit.defenses.poison_scores import spectral_flags
 from toolkit.outputs import Outputs
 from toolkit.protocols import PoisonFilter
@@ -34,6 +35,8 @@ class SpectralSignature(PoisonFilter):
         expected_rate: the expected share of poisons among a class's samples, an upper bound
             (default 0.1).
         multiplier: flag this many times the expected count per class (default 1.5).
+        layer: the representation read: ``features`` (default, the penultimate layer),
+            ``backbone`` or ``logits`` (:mod:`toolkit.defenses.layers`).
     """
 
     def __init__(
@@ -41,14 +44,15 @@ class SpectralSignature(PoisonFilter):
         *,
         expected_rate: Annotated[float, Field(gt=0, lt=1)] = 0.1,
         multiplier: Annotated[float, Field(gt=0)] = 1.5,
+        layer: Literal["features", "backbone", "logits"] = "features",
     ) -> None:
-        self.expected_rate, self.multiplier = expected_rate, multiplier
+        self.expected_rate, self.multiplier, self.layer = expected_rate, multiplier, layer
 
     def flag(self, model: nn.Module, train: Outputs) -> torch.Tensor:
         if train.y is None:
             raise ValueError("spectral_signature needs the training labels")
         flags = spectral_flags(
-            train.features.double().cpu().numpy(),
+            representations(model, train, self.layer),
             train.y.cpu().numpy(),
             expected_rate=self.expected_rate,
             multiplier=self.multiplier,
