@@ -191,7 +191,8 @@ def test_backdoor_digits_recipe_plants_the_trigger() -> None:
     from toolkit.recipe import load_recipe
 
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "backdoor_digits.toml"
-    result = run(load_recipe(recipe, ["train.epochs=8", "evaluate.export=true"]), console=None)
+    sets = ["train.epochs=8", "evaluate.export=true", "evaluate.rates=[0.03, 0.01]"]
+    result = run(load_recipe(recipe, sets), console=None)
     m = result.metrics
     assert m["n_poisoned"] == 113 and m["poison_rate"] == pytest.approx(113 / 1257)
     assert m["attack_success_rate"] > 0.9 and m["clean_accuracy"] > 0.9
@@ -206,7 +207,17 @@ def test_backdoor_digits_recipe_plants_the_trigger() -> None:
     hit = samples["source"] == 1
     assert (samples["triggered_prediction"][hit] == 0).mean() == pytest.approx(m["attack_success_rate"])
     figures = {p.stem for p in (result.path / "figures").iterdir()}
-    assert figures == {"training_curves", "poisoned_set", "triggered_predictions", "confusion_triggered"}
+    assert figures == {
+        "training_curves", "poisoned_set", "triggered_predictions", "confusion_triggered", "asr_by_rate"
+    }  # fmt: skip
+    by_rate = m["by_rate"]  # the recipe's own rate (0.1) and the two asked for, in order
+    assert [p["rate"] for p in by_rate] == [0.01, 0.03, 0.1] and [p["n_poisoned"] for p in by_rate] == [
+        11,
+        34,
+        113,
+    ]
+    assert by_rate[2]["attack_success_rate"] == m["attack_success_rate"]
+    assert by_rate[0]["attack_success_rate"] < by_rate[2]["attack_success_rate"]
     assert m["detectors"]["strip"]["auroc"] > 0.9  # STRIP tells triggered test images from clean ones
     exported = list((result.path / "poisoned_set").rglob("*.png"))
     assert len(exported) == 1257 and sum("_poisoned" in p.name for p in exported) == 113

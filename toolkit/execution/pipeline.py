@@ -338,6 +338,13 @@ class Pipeline:
         """The same recipe trained without any defense (shares the cache with that recipe)."""
         return self.variant("defenses")
 
+    def sibling(self, recipe: ResolvedRecipe) -> Pipeline:
+        """A pipeline of another recipe on the same data (already loaded) and machine, sharing
+        the cache: a variant of this recipe's parameters, say."""
+        twin = Pipeline(recipe, device=self.device, cache=self.cache, log=self.log, store=self.store)
+        twin._data, twin.data_digest = self._data, self.data_digest
+        return twin
+
     def variant(self, without: str, *, final: bool = True) -> TrainedModel:
         """The final model (``final``; else the trained one, before any ``defend`` stage) of the
         same recipe without the components of section ``without`` (``"defenses"``: the
@@ -346,14 +353,7 @@ class Pipeline:
         key = f"{without}:{final}"
         if key not in self._variants:
             self.log.info(f"for comparison: the same recipe without its {without}")
-            twin = Pipeline(
-                self.recipe.without(without),
-                device=self.device,
-                cache=self.cache,
-                log=self.log,
-                store=self.store,
-            )
-            twin._data, twin.data_digest = self._data, self.data_digest
+            twin = self.sibling(self.recipe.without(without))
             if without != "attacks":  # the poisoned data stays; only the defenses go
                 twin._poisoned = self._poisoned
             self._variants[key] = twin.defended() if final else twin.trained()

@@ -63,6 +63,8 @@ class BackdoorTask:
 
     Args:
         reference: also train the recipe without the attack and report it (default true).
+        rates: more poison rates (the attack's ``rate``) to train with: ``by_rate`` and a
+            figure give the ASR and clean accuracy against the rate (default none).
         export: write the poisoned training set as an image folder (default false).
         grid: triggered test images in the prediction figure (default 8).
     """
@@ -72,9 +74,14 @@ class BackdoorTask:
     baselines: ClassVar = {"art": ("activation_defence", "spectral_signature")}
 
     def __init__(
-        self, *, reference: bool = True, export: bool = False, grid: Annotated[int, Field(ge=0)] = 8
+        self,
+        *,
+        reference: bool = True,
+        export: bool = False,
+        grid: Annotated[int, Field(ge=0)] = 8,
+        rates: list[Annotated[float, Field(gt=0, le=1)]] = [],  # noqa: B006 - read-only default
     ) -> None:
-        self.reference, self.export, self.grid = reference, export, grid
+        self.reference, self.export, self.grid, self.rates = reference, export, grid, list(rates)
 
     @classmethod
     def check(cls, recipe: ResolvedRecipe) -> list[Problem]:
@@ -90,6 +97,12 @@ class BackdoorTask:
                 )
         if len(recipe.family("attacks", "poisoning")) > 1:
             problems.append(Problem("attacks", "the backdoor task evaluates one poisoning attack at a time"))
+        attacks = recipe.family("attacks", "poisoning")
+        varies = recipe.task.params.get("rates") and attacks
+        if varies and "rate" not in {p.name for p in attacks[0].entry.signature().params}:
+            problems.append(
+                Problem("evaluate.rates", f"attack '{attacks[0].name}' has no 'rate' parameter to vary")
+            )
         return problems
 
     def run(self, ctx: TaskContext) -> TaskResult:
@@ -123,12 +136,14 @@ class BackdoorTask:
         if ctx.recipe.recipe.baselines.get("art"):
             flagged = ctx.defended().history.get("flagged", {}) if filters else {}
             metrics["baselines"] = {"art": art_filters(ctx, main, poisoned, index, flagged)}
+        if self.rates:
+            metrics["by_rate"] = self.by_rate(ctx, data, triggered, attack, metrics)
         if self.reference:
             clean = ctx.pipeline.variant("attacks", final=not filters)  # the poisoned model's twin
             ref = self.measure(clean.model, data, triggered, attack, ctx)
             metrics["clean_model"] = {k: v for k, v in ref.items() if not k.startswith("_")}
             metrics["accuracy_cost"] = ref["clean_accuracy"] - metrics["clean_accuracy"]
-        figures = self._figures(ctx, poisoned, attack, triggered, result)
+        figures = self._figures(ctx, poisoned, attack, triggered, result, metrics)
         if self.export and ctx.folder is not None:
             export_image_folder(poisoned, ctx.folder / "poisoned_set")
         samples = {"backdoor": {
@@ -142,6 +157,37 @@ class BackdoorTask:
             tables.append(_art_table(metrics["baselines"]["art"], len(index)))
         return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
 
+    def by_rate(
+        self,
+        ctx: TaskContext,
+        data: DataBundle,
+        triggered: torch.Tensor,
+        attack: Any,
+        metrics: dict[str, Any],
+    ) -> list[dict[str, float]]:
+        """The recipe trained again with each poison rate of ``rates`` (cached like any recipe):
+        ASR and clean accuracy against the rate, this recipe's own point included."""
+        import dataclasses
+
+        spec = ctx.recipe.family("attacks", "poisoning")[0]
+        own = float(spec.params.get("rate", 0.1)) if spec.params.get("count") is None else None
+        points = [] if own is None else [
+            {"rate": own, "n_poisoned": metrics["n_poisoned"], "clean_accuracy": metrics["clean_accuracy"],
+             "attack_success_rate": metrics["attack_success_rate"]}
+        ]  # fmt: skip
+        for rate in sorted(set(self.rates) - ({own} if own is not None else set())):
+            changed = dataclasses.replace(spec, params={**spec.params, "rate": rate, "count": None})
+            sections = {k: [changed if c is spec else c for c in v] for k, v in ctx.recipe.components.items()}
+            twin = ctx.pipeline.sibling(dataclasses.replace(ctx.recipe, components=sections))
+            ctx.log.info(f"poison rate {rate:g}")
+            model = twin.trained().model
+            result = self.measure(model, data, triggered, attack, ctx)
+            poisoned = twin.training_data().extras.get("poisoned", torch.empty(0))
+            points.append({"rate": rate, "n_poisoned": len(poisoned),
+                           "clean_accuracy": result["clean_accuracy"],
+                           "attack_success_rate": result["attack_success_rate"]})  # fmt: skip
+        return sorted(points, key=lambda p: p["rate"])
+
     def _figures(
         self,
         ctx: TaskContext,
@@ -149,6 +195,7 @@ class BackdoorTask:
         attack: Any,
         triggered: torch.Tensor,
         result: dict[str, Any],
+        metrics: dict[str, Any],
     ) -> dict[str, Any]:
         from toolkit import plots
 
@@ -160,6 +207,8 @@ class BackdoorTask:
         figures["poisoned_set"] = poisoned_set_figure(poisoned, attack, names)
         if self.grid:
             figures["triggered_predictions"] = self._grid(data, triggered, result, names)
+        if "by_rate" in metrics:
+            figures["asr_by_rate"] = rate_figure(metrics["by_rate"], metrics.get("clean_model"))
         matrix = np.asarray(result["confusion_triggered"])
         figures["confusion_triggered"] = plots.confusion(
             matrix, names, title="triggered test images", xlabel="predicted"
@@ -307,6 +356,25 @@ def art_filters(
                 )  # fmt: skip
             ctx.log.info(f"ART {name}: recall {out[name]['recall']:.3f}")
     return out
+
+
+def rate_figure(points: list[dict[str, float]], clean: dict[str, Any] | None) -> Any:
+    """ASR and clean accuracy against the poison rate (the clean model's as dashed lines)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.2, 3.6), layout="constrained")
+    ax = fig.subplots()
+    rates = [p["rate"] for p in points]
+    ax.plot(rates, [p["attack_success_rate"] for p in points], marker="o", label="attack success rate")
+    ax.plot(rates, [p["clean_accuracy"] for p in points], marker="s", label="clean accuracy")
+    if clean is not None:
+        ax.axhline(clean["attack_success_rate"], ls="--", color="C0", alpha=0.6, label="ASR, clean model")
+        ax.axhline(clean["clean_accuracy"], ls="--", color="C1", alpha=0.6, label="accuracy, clean model")
+    ax.set(xlabel="poison rate (share of the source classes' training images)", ylim=(0, 1.02),
+           title="the backdoor against the poison rate")  # fmt: skip
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
 
 
 def _art_table(art: dict[str, Any], poisons: int) -> Table:
