@@ -177,7 +177,9 @@ class _Tail(nn.Module):
         return self.head(self.neck(features))
 
 
-def _backbone_features(model: nn.Module, x: Any, device: torch.device, batch_size: int) -> torch.Tensor:
+def backbone_features(model: nn.Module, x: Any, device: torch.device, batch_size: int) -> torch.Tensor:
+    """``backbone(normalize(x))`` of a classifier in eval mode, batch by batch (stored inputs
+    ``x``): what a frozen backbone gives its neck and head."""
     parts = []
     with eval_mode(model), torch.inference_mode():
         for _, xb in batches(x, batch_size):
@@ -202,10 +204,10 @@ def _train_on_features(
     features, computed once: the same steps, shuffles and numbers as a full forward pass
     each epoch (up to floating-point rounding), at the cost of one pass over the data."""
     tail = _Tail(model.neck, model.head)  # type: ignore[arg-type]
-    features = Split(_backbone_features(model, data.x, device, eval_batch_size), data.y)
+    features = Split(backbone_features(model, data.x, device, eval_batch_size), data.y)
     held = None
     if test is not None and len(test) > 0:
-        held = Split(_backbone_features(model, test.x, device, eval_batch_size), test.y)
+        held = Split(backbone_features(model, test.x, device, eval_batch_size), test.y)
     history = _loop(
         tail, features, config, seed=seed, device=device, test=held, eval_batch_size=eval_batch_size,
         augment=None, batch_hook=None, progress=progress, frozen=False, objective=objective,

@@ -15,8 +15,9 @@
   on the top singular vector *without* centring them (the paper and ours centre them), so
   its ranking can differ from ours; the agreement of the flags is reported.
 
-Each returns, against the poisoned samples, ``flagged``, ``precision`` and ``recall`` (for
-``activation_defence``, their mean, minimum and maximum over the seeds), and the share of
+Each returns, against the poisoned samples, ``flagged``, ``precision`` and ``recall`` (with
+``true_positives`` for ``spectral_signature``; for ``activation_defence``, their mean,
+minimum and maximum over the seeds), and the share of
 training samples both flag alike (``agreement``) when our filter ran.
 """
 
@@ -26,16 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.defenses.poison_scores import flag_scores
+
 NAMES = ("activation_defence", "spectral_signature")
-
-
-def _score(flags: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    hits = int((flags & truth).sum())
-    return {
-        "flagged": int(flags.sum()),
-        "precision": hits / int(flags.sum()) if flags.any() else float("nan"),
-        "recall": hits / int(truth.sum()) if truth.any() else float("nan"),
-    }
 
 
 def activation_defence(
@@ -55,7 +49,7 @@ def activation_defence(
         for c, clusters_of_c in zip(classes, assigned, strict=True):
             sizes = np.bincount(clusters_of_c, minlength=clusters) / len(clusters_of_c)
             flags[labels == c] = sizes[clusters_of_c] < size_threshold  # the relative-size rule
-        runs.append((flags, _score(flags, truth)))
+        runs.append((flags, flag_scores(flags, truth)))
     out: dict[str, Any] = {"seeds": seeds}
     for key in ("flagged", "precision", "recall"):
         values = [r[1][key] for r in runs if not np.isnan(r[1][key])]  # precision: none flagged, none
@@ -80,7 +74,7 @@ def spectral_signature(
         score = SpectralSignatureDefense.spectral_signature_scores(features[idx]).ravel()
         cutoff = np.quantile(score, max(1 - multiplier * expected_rate, 0.0))
         flags[idx] = score >= cutoff
-    out: dict[str, Any] = _score(flags, truth)
+    out: dict[str, Any] = flag_scores(flags, truth)
     if ours is not None:
         out["agreement"] = float((flags == ours).mean())
     return out

@@ -57,11 +57,9 @@ class ActivationClustering(PoisonFilter):
         self.size_threshold, self.seed, self.layer = size_threshold, seed, layer
 
     def flag(self, model: nn.Module, train: Outputs) -> torch.Tensor:
-        if train.y is None:
-            raise ValueError("activation_clustering needs the training labels")
         flags = activation_clusters(
             representations(model, train, self.layer),
-            train.y.cpu().numpy(),
+            train.labels().cpu().numpy(),
             reduce=self.reduce,
             dims=self.dims,
             clusters=self.clusters,

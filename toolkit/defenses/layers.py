@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import torch
 from torch import nn
 
-from toolkit.modelstate import eval_mode
 from toolkit.outputs import Outputs
+from toolkit.training import backbone_features
 
 Layer = Literal["features", "backbone", "logits"]
 
@@ -33,8 +32,4 @@ def representations(model: nn.Module, train: Outputs, layer: Layer) -> np.ndarra
             f"layer 'backbone' needs a model with a backbone (a toolkit classifier); "
             f"{type(model).__name__} has none: use layer 'features' or 'logits'"
         )
-    parts = []
-    with eval_mode(model), torch.inference_mode():
-        for _, xb in train.batches():
-            parts.append(backbone(normalize(xb)).flatten(1).double().cpu())
-    return torch.cat(parts).numpy()
+    return backbone_features(model, train.x, train.device, train.batch_size).flatten(1).double().cpu().numpy()

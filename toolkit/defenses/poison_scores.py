@@ -24,6 +24,18 @@ from typing import Literal
 import numpy as np
 
 
+def flag_scores(flags: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """How boolean ``flags`` find the ``truth`` (the poisoned samples): ``flagged``,
+    ``true_positives``, ``precision`` and ``recall`` (NaN where undefined)."""
+    hits = int((flags & truth).sum())
+    return {
+        "flagged": int(flags.sum()),
+        "true_positives": hits,
+        "precision": hits / int(flags.sum()) if flags.any() else float("nan"),
+        "recall": hits / int(truth.sum()) if truth.any() else float("nan"),
+    }
+
+
 def spectral_outlier_scores(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """The spectral-signature outlier score of every sample, computed within its class."""
     scores = np.zeros(len(labels), dtype=np.float64)

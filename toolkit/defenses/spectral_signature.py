@@ -49,11 +49,9 @@ class SpectralSignature(PoisonFilter):
         self.expected_rate, self.multiplier, self.layer = expected_rate, multiplier, layer
 
     def flag(self, model: nn.Module, train: Outputs) -> torch.Tensor:
-        if train.y is None:
-            raise ValueError("spectral_signature needs the training labels")
         flags = spectral_flags(
             representations(model, train, self.layer),
-            train.y.cpu().numpy(),
+            train.labels().cpu().numpy(),
             expected_rate=self.expected_rate,
             multiplier=self.multiplier,
         )

@@ -115,7 +115,7 @@ class BackdoorTask:
         result = self.measure(main, data, triggered, attack, ctx)
         index = poisoned.extras.get("poisoned", torch.empty(0, dtype=torch.long))
         metrics: dict[str, Any] = {
-            **{k: v for k, v in result.items() if not k.startswith("_")},
+            **public(result),
             "n_poisoned": len(index),
             "poison_rate": len(index) / max(len(poisoned.train), 1),
             "n_test": len(data.test),
@@ -128,7 +128,7 @@ class BackdoorTask:
             defended = ctx.defended()
             metrics["filters"] = filter_scores(defended.history["flagged"], index, len(poisoned.train))
             after = self.measure(defended.model, data, triggered, attack, ctx)
-            metrics["after_removal"] = {k: v for k, v in after.items() if not k.startswith("_")}
+            metrics["after_removal"] = public(after)
             for label, score in metrics["filters"].items():
                 ctx.log.info(f"filter {label}: flagged {score['flagged']}, recall {score['recall']:.3f}")
         if ctx.recipe.detectors:
@@ -141,7 +141,7 @@ class BackdoorTask:
         if self.reference:
             clean = ctx.pipeline.variant("attacks", final=not filters)  # the poisoned model's twin
             ref = self.measure(clean.model, data, triggered, attack, ctx)
-            metrics["clean_model"] = {k: v for k, v in ref.items() if not k.startswith("_")}
+            metrics["clean_model"] = public(ref)
             metrics["accuracy_cost"] = ref["clean_accuracy"] - metrics["clean_accuracy"]
         figures = self._figures(ctx, poisoned, attack, triggered, result, metrics)
         if self.export and ctx.folder is not None:
@@ -325,8 +325,7 @@ def art_filters(
         model, poisoned.train.x, y=poisoned.train.y, device=ctx.device, batch_size=ctx.eval_batch_size
     )
     features, labels = train.features.double().numpy(), poisoned.train.y.numpy()
-    truth = np.zeros(len(labels), dtype=bool)
-    truth[index.numpy()] = True
+    truth = _mask(index.tolist(), len(labels))
     specs = {
         c.name: (ctx.recipe.label("defenses", i), c.params)
         for i, c in enumerate(ctx.recipe.section("defenses"))
@@ -335,9 +334,7 @@ def art_filters(
     def ours(name: str) -> np.ndarray | None:
         if name not in specs or specs[name][0] not in flagged:
             return None
-        mask = np.zeros(len(labels), dtype=bool)
-        mask[flagged[specs[name][0]]] = True
-        return mask
+        return _mask(flagged[specs[name][0]], len(labels))
 
     out: dict[str, Any] = {}
     with ctx.log.stage("baselines"):
@@ -404,20 +401,22 @@ def _filter_table(filters: dict[str, Any], poisons: int) -> Table:
 
 def filter_scores(flagged: dict[str, list[int]], poisoned: torch.Tensor, n: int) -> dict[str, Any]:
     """Precision and recall of each filter's flags against the poisoned training samples."""
-    truth = torch.zeros(n, dtype=torch.bool)
-    truth[poisoned] = True
-    out = {}
-    for label, index in flagged.items():
-        mask = torch.zeros(n, dtype=torch.bool)
-        mask[torch.tensor(index, dtype=torch.long)] = True
-        hits = int((mask & truth).sum())
-        out[label] = {
-            "flagged": int(mask.sum()),
-            "true_positives": hits,
-            "precision": hits / int(mask.sum()) if mask.any() else float("nan"),
-            "recall": hits / int(truth.sum()) if truth.any() else float("nan"),
-        }
-    return out
+    from toolkit.defenses.poison_scores import flag_scores
+
+    truth = _mask(poisoned.tolist(), n)
+    return {label: flag_scores(_mask(index, n), truth) for label, index in flagged.items()}
+
+
+def public(result: dict[str, Any]) -> dict[str, Any]:
+    """The metrics of :meth:`BackdoorTask.measure`, less its per-sample columns (``_``-keys)."""
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+def _mask(index: list[int], n: int) -> np.ndarray:
+    """A boolean mask of ``n`` samples, true at ``index``."""
+    mask = np.zeros(n, dtype=bool)
+    mask[np.asarray(index, dtype=np.int64)] = True
+    return mask
 
 
 def poisoned_set_figure(poisoned: DataBundle, attack: Any, names: list[str]) -> Any:
