@@ -210,6 +210,16 @@ def broken_image_folder(root: Path) -> None:
     (root / "cat" / "3.png").write_bytes(b"not an image")
 
 
+def flat_folder(root: Path, classes: list[str]) -> None:
+    """Images named <class>.<n>.png in one folder (the Kaggle dogs-vs-cats layout)."""
+    from PIL import Image
+
+    root.mkdir()
+    for name in classes:
+        for i in range(3):
+            Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(root / f"{name}.{i}.png")
+
+
 def a_file(name: str) -> Callable[[Path], None]:
     return lambda tmp: (tmp / name).write_text("a file")
 
@@ -464,6 +474,44 @@ CASES: dict[str, Case] = {
         2,
         ["train.init_from: no recipe file at"],
         recipe=BACKDOOR.replace("[train]", '[train]\ninit_from = "nowhere.toml"'),
+    ),
+    "init-from-cycle": Case(
+        VALIDATE,
+        2,
+        ["train.init_from", "a cycle"],
+        recipe=BACKDOOR.replace("[train]", '[train]\ninit_from = "base.toml"'),
+        setup=lambda tmp: (tmp / "base.toml").write_text(
+            BACKDOOR.replace("[train]", '[train]\ninit_from = "case.toml"')
+        ),
+    ),
+    "init-set-unknown-key": Case(
+        [*VALIDATE, "--set", "train.init_set=['train.epoch=1']"],
+        2,
+        ["train.init_from", "train.epoch: unknown key", "(set with train.init_set)"],
+        recipe=BACKDOOR.replace("[train]", '[train]\ninit_from = "base.toml"'),
+        setup=lambda tmp: (tmp / "base.toml").write_text(BACKDOOR),
+    ),
+    "filter-unknown-layer": Case(
+        VALIDATE,
+        2,
+        ["defenses.0.layer", "'features', 'backbone' or 'logits'"],
+        recipe=BACKDOOR + '[[defenses]]\nname = "spectral_signature"\nlayer = "penultimate"\n',
+    ),
+    "backdoor-rate-out-of-range": Case(
+        VALIDATE, 2, ["evaluate.rates.0"], recipe=BACKDOOR + "[evaluate]\nrates = [1.5]\n"
+    ),
+    "image-folder-flat-one-class": Case(
+        RUN,
+        2,
+        ["neither class sub-folders nor images named", "found 1 class name"],
+        recipe=tiny(
+            'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
+            'name = "image_folder"\nroot = "{tmp}/flat"\nholdout = ["x"]',
+        ),
+        setup=lambda tmp: flat_folder(tmp / "flat", ["cat"]),
+    ),
+    "compare-negative-tolerance": Case(
+        ["compare", "{tmp}/run1", "--tolerance", "-1"], 2, ["--tolerance"], setup=metrics_file(b'{"x": 1}')
     ),
     # a run that fails
     "training-diverges": Case([*RUN, "--set", "train.lr=1e30"], 1, ["non-finite"]),
