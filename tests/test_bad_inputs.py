@@ -448,6 +448,25 @@ CASES: dict[str, Case] = {
         ),
         setup=lambda tmp: broken_image_folder(tmp / "pets"),
     ),
+    "image-folder-disk-broken-image": Case(
+        RUN,
+        2,
+        ["cannot read image", "3.png"],
+        recipe=tiny(
+            'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
+            'name = "image_folder"\nroot = "{tmp}/pets"\nholdout = ["fox"]\nsize = 8\nstorage = "disk"',
+        ),
+        setup=lambda tmp: broken_image_folder(tmp / "pets"),
+    ),
+    "image-folder-unknown-storage": Case(
+        VALIDATE,
+        2,
+        ["dataset.storage", "'memory' or 'disk'"],
+        recipe=tiny(
+            'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
+            'name = "image_folder"\nroot = "{tmp}/pets"\nstorage = "tape"',
+        ),
+    ),
     # backdoors
     "backdoor-unknown-target": Case(
         RUN,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -32,6 +32,7 @@ from torch import nn
 from toolkit.augment import batch_augmentation
 from toolkit.data.base import DataInfo, Split
 from toolkit.data.inputs import batches, num_samples, take, to_device, to_model_input
+from toolkit.data.mapped import is_mapped
 from toolkit.errors import RunError
 from toolkit.interrupt import check_stop
 from toolkit.modelstate import eval_mode
@@ -235,7 +236,9 @@ def _loop(
     generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer(model.parameters(), config)
     schedule = make_schedule(optimizer, config)
-    x_all, y_all = to_device(data.x, device), data.y.to(device)
+    # images stored on disk stay there and go to the device a batch at a time
+    x_all = data.x if is_mapped(data.x) else to_device(data.x, device)
+    y_all = data.y.to(device)
     steps = (len(data) + config.batch_size - 1) // config.batch_size
     bar = progress.add_task("training", total=config.epochs * steps) if progress is not None else None
     step = _stepper(
@@ -323,10 +326,16 @@ def _epoch(
     loss_sum, correct = 0.0, 0
     for start in range(0, n, batch_size):
         idx = order[start : start + batch_size]
-        loss, right = step(take(x, idx), y[idx], idx)
+        xb = to_device(take(x, idx.to(_on(x))), y.device)  # no-ops when both sit on one device
+        loss, right = step(xb, y[idx], idx)
         loss_sum += loss
         correct += right
     return loss_sum, correct
+
+
+def _on(x: Any) -> torch.device:
+    """The device of stored inputs (of a mapping's first tensor)."""
+    return next(iter(x.values())).device if isinstance(x, Mapping) else x.device
 
 
 def _augmentation(config: TrainConfig, data: Split, info: DataInfo | None) -> Any:

@@ -22,6 +22,7 @@ import torch
 
 from toolkit.data.base import DataBundle, DataInfo, Split, resolve_classes
 from toolkit.data.inputs import Inputs
+from toolkit.data.mapped import writable_copy
 from toolkit.errors import DataError
 from toolkit.protocols import PoisoningAttack
 
@@ -94,7 +95,7 @@ class TriggerBackdoor(PoisoningAttack):
         if not isinstance(train.x, torch.Tensor):
             raise ValueError(f"{type(self).__name__} needs images as one uint8 tensor")
         index = self.choose(train.y, rng)
-        x, y = train.x.clone(), train.y.clone()
+        x, y = writable_copy(train.x), train.y.clone()  # images on disk stay there
         if len(index):
             x[index] = self.apply(train.x[index])
             y[index] = self.relabel(train.y[index])

@@ -20,7 +20,7 @@ from typing import Any, Literal
 import torch
 
 from toolkit.data.domain import Domain
-from toolkit.data.inputs import Inputs, sample_shape, take, to_model_input
+from toolkit.data.inputs import Inputs, sample_shape, take
 from toolkit.errors import DataError
 
 Modality = Literal["image", "tabular", "text"]
@@ -176,12 +176,11 @@ def split_holdout(
     held_t = torch.tensor(held, dtype=torch.long)
 
     def keep(split: Split) -> Split:
-        mask = remap[split.y] >= 0
-        out = split.subset(mask)
+        out = _rows(split, remap[split.y] >= 0)
         out.y = remap[out.y]
         return out
 
-    ood = test.subset(torch.isin(test.y, held_t)) if held else None
+    ood = _rows(test, torch.isin(test.y, held_t)) if held else None
     kept_train = keep(train)
     mean = std = None
     if modality == "image" and isinstance(kept_train.x, torch.Tensor):
@@ -210,9 +209,28 @@ def stratified_split(y: torch.Tensor, test_size: float, seed: int) -> tuple[torc
     return torch.as_tensor(train_idx), torch.as_tensor(test_idx)
 
 
-def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and standard deviation of ``uint8`` images, in the ``[0, 1]`` scale."""
-    flat = to_model_input(x).transpose(0, 1).reshape(x.shape[1], -1)  # type: ignore[union-attr]
-    mean = flat.mean(dim=1)
-    std = flat.std(dim=1).clamp_min(1e-6)
-    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+def _rows(split: Split, mask: torch.Tensor) -> Split:
+    """The samples where ``mask`` holds: views when they are one run of rows (no copy of
+    images stored on disk), else :meth:`Split.subset`."""
+    index = mask.nonzero().flatten()
+    if len(index) == 0 or int(index[-1] - index[0]) + 1 != len(index):
+        return split.subset(mask)
+    rows = slice(int(index[0]), int(index[-1]) + 1)
+    return Split(take(split.x, rows), split.y[rows], {k: v[rows] for k, v in split.groups.items()})
+
+
+def channel_stats(x: torch.Tensor, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and standard deviation of ``uint8`` images ``(N, C, H, W)``, in the
+    ``[0, 1]`` scale; summed in float64 over ``chunk`` images at a time, so images stored
+    on disk (:mod:`toolkit.data.mapped`) are never all in memory at once."""
+    channels = x.shape[1]
+    total = torch.zeros(channels, dtype=torch.float64)
+    squares = torch.zeros(channels, dtype=torch.float64)
+    for start in range(0, len(x), chunk):
+        part = x[start : start + chunk].double().div_(255.0)
+        total += part.sum(dim=(0, 2, 3))
+        squares += part.square().sum(dim=(0, 2, 3))
+    count = x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / count
+    std = ((squares - count * mean.square()) / max(count - 1, 1)).clamp_min(0).sqrt().clamp_min(1e-6)
+    return tuple(float(m) for m in mean.float()), tuple(float(s) for s in std.float())

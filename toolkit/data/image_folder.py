@@ -8,21 +8,30 @@ format that Pillow reads.
 
 Every image is converted to RGB (or grayscale), resized to ``size`` x ``size`` (bilinear;
 or, with ``crop = "center"``, its shorter side resized to ``size`` and the centre cut out,
-keeping the aspect ratio) and kept in memory as ``uint8``; class names are sorted. The
-split into train and test is stratified and seeded; ``holdout`` classes leave training
-and their test images become the OOD split, as for the other image data sets.
+keeping the aspect ratio) and kept as ``uint8``; class names are sorted. The split into
+train and test is stratified and seeded; ``holdout`` classes leave training and their test
+images become the OOD split, as for the other image data sets.
+
+``storage = "memory"`` (default) decodes the folder at every run and holds it in memory.
+``storage = "disk"`` streams it from disk, for folders that do not fit in memory: the
+images are decoded once, a chunk at a time, into one file of the artifact cache (kind
+``images``, keyed by the files' names, sizes and modification times and by the decoding
+settings), and every later run maps that file (:mod:`toolkit.data.mapped`), so batches are
+read from disk as training and evaluation ask for them. Both give the same tensors.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
-from toolkit.data.base import DataBundle, Split, split_holdout, stratified_split
+from toolkit.data.base import DataBundle, Split, resolve_classes, split_holdout, stratified_split
 from toolkit.errors import DataError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -41,6 +50,7 @@ def load(
     test_size: Annotated[float, Field(gt=0, lt=1)] = 0.2,
     layout: Literal["auto", "folders", "names"] = "auto",
     crop: Literal["resize", "center"] = "resize",
+    storage: Literal["memory", "disk"] = "memory",
 ) -> DataBundle:
     """Read an image folder into memory.
 
@@ -56,6 +66,8 @@ def load(
             are sub-folders).
         crop: ``resize`` (default: squash to ``size`` x ``size``) or ``center`` (resize the
             shorter side, cut the centre).
+        storage: ``memory`` (default: decode at every run, hold in memory) or ``disk``
+            (decode once into the artifact cache, then read memory-mapped).
     """
     base = Path(root).expanduser()
     if not base.is_dir():
@@ -64,22 +76,75 @@ def load(
             "(or the images, named <class>.<n>.<ext>)"
         )
     classes = _classes(base, layout)
-    images, labels = [], []
-    for label, (_, files) in enumerate(classes):
-        for path in files:
-            images.append(_read(path, size=size, grayscale=grayscale, crop=crop))
-            labels.append(label)
-    x = torch.from_numpy(np.stack(images))
-    y = torch.tensor(labels, dtype=torch.long)
+    names = [name for name, _ in classes]
+    files = [path for _, group in classes for path in group]
+    y = torch.tensor([label for label, (_, group) in enumerate(classes) for _ in group], dtype=torch.long)
     train_idx, test_idx = stratified_split(y, test_size, seed)
+    settings: dict[str, Any] = {"size": size, "grayscale": grayscale, "crop": crop}
+    if storage == "disk":
+        # rows in split order, so each split (and each split's kept classes) is one run of
+        # rows: a view of the mapped file, never a copy
+        held = torch.tensor(resolve_classes(names, holdout, "holdout"), dtype=torch.long)
+        order = [train_idx[~torch.isin(y[train_idx], held)], *_kept_first(test_idx, y, held)]
+        rows = torch.cat(order)
+        x = _decoded_on_disk(base, [files[i] for i in rows], settings)
+        n_train = len(order[0])
+        train, test = Split(x[:n_train], y[rows[:n_train]]), Split(x[n_train:], y[rows[n_train:]])
+    else:
+        x = torch.from_numpy(np.stack([_read(path, **settings) for path in files]))
+        train, test = Split(x[train_idx], y[train_idx]), Split(x[test_idx], y[test_idx])
     return split_holdout(
         name=f"image_folder:{base.name}",
         modality="image",
-        class_names=[name for name, _ in classes],
-        train=Split(x[train_idx], y[train_idx]),
-        test=Split(x[test_idx], y[test_idx]),
+        class_names=names,
+        train=train,
+        test=test,
         holdout=holdout,
     )
+
+
+def _kept_first(index: torch.Tensor, y: torch.Tensor, held: torch.Tensor) -> list[torch.Tensor]:
+    """``index`` as two parts: the samples of kept classes, then those of held-out ones."""
+    out = torch.isin(y[index], held)
+    return [index[~out], index[out]]
+
+
+def _decoded_on_disk(base: Path, files: list[Path], settings: dict) -> torch.Tensor:
+    """``files`` decoded with ``settings`` into the artifact cache (once), memory-mapped."""
+    import hashlib
+    import json
+
+    from toolkit.execution.cache import ArtifactCache
+    from toolkit.execution.streamed import open_streamed, save_streamed
+
+    listing = [[str(p.relative_to(base)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    key = hashlib.sha256(json.dumps([str(base.resolve()), listing, settings]).encode()).hexdigest()
+    store = ArtifactCache()
+    found = open_streamed(store, "images", key, "x")
+    if found is None:
+        if store.last_problem:
+            warnings.warn(store.last_problem, stacklevel=2)
+        channels = 1 if settings["grayscale"] else 3
+        shape = (len(files), channels, settings["size"], settings["size"])
+        meta = {"description": f"{len(files)} images of {base} at {settings['size']}px", "root": str(base)}
+        save_streamed(store, "images", key, name="x", dtype=torch.uint8, shape=shape, meta=meta,
+                      chunks=_decode(files, settings))  # fmt: skip
+        found = open_streamed(store, "images", key, "x")
+        if found is None:
+            raise DataError(f"the decoded images of {base} could not be read back: {store.last_problem}")
+    return found[0]
+
+
+def _decode(files: list[Path], settings: dict, chunk: int = 256) -> Iterator[np.ndarray]:
+    """Decoded images, ``chunk`` at a time, with a progress bar on a terminal."""
+    from rich.console import Console
+    from rich.progress import track
+
+    console = Console(stderr=True)
+    steps = range(0, len(files), chunk)
+    for start in track(steps, description="decoding images", console=console, transient=True,
+                       disable=not console.is_terminal):  # fmt: skip
+        yield np.stack([_read(path, **settings) for path in files[start : start + chunk]])
 
 
 def _classes(base: Path, layout: str) -> list[tuple[str, list[Path]]]:

@@ -23,6 +23,7 @@ from typing import Any, Union
 
 import torch
 
+from toolkit.data.mapped import gather
 from toolkit.interrupt import check_stop
 
 #: What a split holds as inputs.
@@ -40,10 +41,11 @@ def num_samples(x: Inputs) -> int:
 
 
 def take(x: Inputs, index: Any) -> Inputs:
-    """The samples at ``index`` (a slice, a boolean mask or integer indices)."""
+    """The samples at ``index`` (a slice, a boolean mask or integer indices); a large subset
+    of images stored on disk stays on disk (:func:`toolkit.data.mapped.gather`)."""
     if isinstance(x, Mapping):
-        return {k: v[index] for k, v in x.items()}
-    return x[index]
+        return {k: gather(v, index) for k, v in x.items()}
+    return gather(x, index)
 
 
 def to_device(x: Inputs, device: torch.device | str) -> Inputs:

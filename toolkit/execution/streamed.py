@@ -1,0 +1,127 @@
+"""One large tensor in the artifact cache, written a chunk at a time and read memory-mapped.
+
+:class:`~toolkit.execution.cache.ArtifactCache` entries are safetensors files that are
+loaded whole. A decoded image folder can be larger than memory, so :func:`save_streamed`
+writes its safetensors file chunk by chunk (the header first, with the checksum patched in
+at the end) and :func:`open_streamed` maps it (:mod:`toolkit.data.mapped`) after checking
+its header and streaming its bytes through the checksum. The file is an ordinary entry:
+``toolkit cache ls``, ``verify`` and ``clear`` treat it like any other, and its checksum is
+the one :func:`~toolkit.execution.cache.checksum` computes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from toolkit.execution.cache import _META_KEY, ArtifactCache, _remove_stale_temporaries, metadata_problem
+
+#: safetensors' names of the dtypes a streamed tensor may have.
+_DTYPES = {torch.uint8: "U8", torch.float32: "F32", torch.int64: "I64"}
+_PLACEHOLDER = "?" * 64  # as long as a SHA-256 hex digest
+_CHUNK_BYTES = 64 * 2**20
+
+
+def save_streamed(
+    cache: ArtifactCache,
+    kind: str,
+    key: str,
+    *,
+    name: str,
+    dtype: torch.dtype,
+    shape: tuple[int, ...],
+    chunks: Iterable[np.ndarray],
+    meta: dict[str, Any],
+) -> Path:
+    """Store the tensor ``name`` of ``shape`` whose rows ``chunks`` yield in order, atomically
+    (temporary file, then rename); a chunk count that does not fill ``shape`` is a ValueError."""
+    target = cache.path(kind, key)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(target.parent)
+    size = int(np.prod(shape)) * torch.empty(0, dtype=dtype).element_size()
+    record = {**meta, "created": time.time(), "kind": kind, "key": key, "checksum": _PLACEHOLDER}
+    header = {
+        "__metadata__": {_META_KEY: json.dumps(record, default=str)},
+        name: {"dtype": _DTYPES[dtype], "shape": list(shape), "data_offsets": [0, size]},
+    }
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)  # safetensors pads its header with spaces to 8 bytes
+    digest = hashlib.sha256(f"{name}|{dtype}|{tuple(shape)}|".encode())
+    fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(struct.pack("<Q", len(text)) + text)
+            written = 0
+            for chunk in chunks:
+                data = np.ascontiguousarray(chunk).tobytes()
+                digest.update(data)
+                fh.write(data)
+                written += len(data)
+            if written != size:
+                raise ValueError(f"the chunks hold {written} bytes, not the {size} of shape {shape}")
+            fh.seek(8 + text.index(_PLACEHOLDER.encode()))
+            fh.write(digest.hexdigest().encode())
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def open_streamed(cache: ArtifactCache, kind: str, key: str, name: str) -> tuple[torch.Tensor, dict] | None:
+    """The tensor ``name`` of an entry, memory-mapped, with the entry's metadata; ``None`` if
+    the entry is missing or fails a check (``cache.last_problem`` then says why)."""
+    from toolkit.data.mapped import open_mapped
+
+    cache.last_problem = None
+    target = cache.path(kind, key)
+    if not target.is_file():
+        return None
+    try:
+        offset, meta, spec = _header(target, name)
+        problem = metadata_problem(meta, kind, key)
+        dtype = next(t for t, code in _DTYPES.items() if code == spec["dtype"])
+        shape = tuple(int(n) for n in spec["shape"])
+        tensor = open_mapped(
+            target, offset=offset, shape=shape, dtype=torch.empty(0, dtype=dtype).numpy().dtype
+        )
+    except Exception as exc:  # a damaged file: short, bad JSON, unknown dtype, wrong size
+        problem, tensor = f"unreadable: {type(exc).__name__}", None
+    if problem is None and tensor is not None and _checksum(name, tensor) != meta["checksum"]:
+        problem = "its tensors do not match their checksum"
+    if problem is not None or tensor is None:
+        cache.last_problem = f"cache entry {target} is not usable ({problem}); it is recomputed and replaced"
+        return None
+    return tensor, meta
+
+
+def _header(path: Path, name: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """Byte offset of the data, the toolkit metadata, and the entry of tensor ``name``."""
+    with open(path, "rb") as fh:
+        (length,) = struct.unpack("<Q", fh.read(8))
+        if length > 100_000_000:
+            raise ValueError("header too long")
+        header = json.loads(fh.read(length))
+    meta = json.loads(header["__metadata__"][_META_KEY])
+    spec = header[name]
+    if spec["data_offsets"][0] != 0 or not isinstance(meta, dict):
+        raise ValueError("unexpected layout")
+    return 8 + length, meta, spec
+
+
+def _checksum(name: str, tensor: torch.Tensor) -> str:
+    digest = hashlib.sha256(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+    flat = tensor.reshape(-1).view(torch.uint8).numpy()
+    for start in range(0, len(flat), _CHUNK_BYTES):
+        digest.update(flat[start : start + _CHUNK_BYTES].data)
+    return digest.hexdigest()
