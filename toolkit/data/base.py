@@ -219,18 +219,21 @@ def _rows(split: Split, mask: torch.Tensor) -> Split:
     return Split(take(split.x, rows), split.y[rows], {k: v[rows] for k, v in split.groups.items()})
 
 
-def channel_stats(x: torch.Tensor, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation of ``uint8`` images ``(N, C, H, W)``, in the
-    ``[0, 1]`` scale; summed in float64 over ``chunk`` images at a time, so images stored
-    on disk (:mod:`toolkit.data.mapped`) are never all in memory at once."""
+    ``[0, 1]`` scale, computed exactly from per-channel histograms of the pixel values, over
+    about 8M values at a time, so images stored on disk (:mod:`toolkit.data.mapped`) are
+    never all in memory at once."""
     channels = x.shape[1]
-    total = torch.zeros(channels, dtype=torch.float64)
-    squares = torch.zeros(channels, dtype=torch.float64)
-    for start in range(0, len(x), chunk):
-        part = x[start : start + chunk].double().div_(255.0)
-        total += part.sum(dim=(0, 2, 3))
-        squares += part.square().sum(dim=(0, 2, 3))
-    count = x.shape[0] * x.shape[2] * x.shape[3]
-    mean = total / count
-    std = ((squares - count * mean.square()) / max(count - 1, 1)).clamp_min(0).sqrt().clamp_min(1e-6)
+    counts = torch.zeros(channels, 256, dtype=torch.int64)
+    step = max(1, 2**23 // max(1, x[0].numel())) if len(x) else 1
+    for start in range(0, len(x), step):
+        part = x[start : start + step]
+        for c in range(channels):
+            counts[c] += torch.bincount(part[:, c].flatten(), minlength=256)
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    n = counts.sum(dim=1).double()
+    mean = (counts.double() * values).sum(dim=1) / n
+    var = (counts.double() * (values - mean[:, None]).square()).sum(dim=1) / (n - 1).clamp_min(1)
+    std = var.sqrt().clamp_min(1e-6)
     return tuple(float(m) for m in mean.float()), tuple(float(s) for s in std.float())
