@@ -52,7 +52,7 @@ def load(
     crop: Literal["resize", "center"] = "resize",
     storage: Literal["memory", "disk"] = "memory",
 ) -> DataBundle:
-    """Read an image folder into memory.
+    """Read an image folder (into memory, or memory-mapped from the artifact cache).
 
     Args:
         seed: seed of the stratified train/test split.
@@ -82,14 +82,7 @@ def load(
     train_idx, test_idx = stratified_split(y, test_size, seed)
     settings: dict[str, Any] = {"size": size, "grayscale": grayscale, "crop": crop}
     if storage == "disk":
-        # rows in split order, so each split (and each split's kept classes) is one run of
-        # rows: a view of the mapped file, never a copy
-        held = torch.tensor(resolve_classes(names, holdout, "holdout"), dtype=torch.long)
-        order = [train_idx[~torch.isin(y[train_idx], held)], *_kept_first(test_idx, y, held)]
-        rows = torch.cat(order)
-        x = _decoded_on_disk(base, [files[i] for i in rows], settings)
-        n_train = len(order[0])
-        train, test = Split(x[:n_train], y[rows[:n_train]]), Split(x[n_train:], y[rows[n_train:]])
+        train, test = _splits_on_disk(base, files, y, (train_idx, test_idx), names, holdout, settings)
     else:
         x = torch.from_numpy(np.stack([_read(path, **settings) for path in files]))
         train, test = Split(x[train_idx], y[train_idx]), Split(x[test_idx], y[test_idx])
@@ -101,6 +94,27 @@ def load(
         test=test,
         holdout=holdout,
     )
+
+
+def _splits_on_disk(
+    base: Path,
+    files: list[Path],
+    y: torch.Tensor,
+    index: tuple[torch.Tensor, torch.Tensor],
+    names: list[str],
+    holdout: list[str | int],
+    settings: dict[str, Any],
+) -> tuple[Split, Split]:
+    """Train and test splits as views of one decoded file, its rows in split order (the
+    kept classes' training images, then the test images of kept and of held-out classes),
+    so that no split, and no split's kept classes, is ever a copy."""
+    train_idx, test_idx = index
+    held = torch.tensor(resolve_classes(names, holdout, "holdout"), dtype=torch.long)
+    order = [train_idx[~torch.isin(y[train_idx], held)], *_kept_first(test_idx, y, held)]
+    rows = torch.cat(order)
+    x = _decoded_on_disk(base, [files[i] for i in rows], settings)
+    n_train = len(order[0])
+    return Split(x[:n_train], y[rows[:n_train]]), Split(x[n_train:], y[rows[n_train:]])
 
 
 def _kept_first(index: torch.Tensor, y: torch.Tensor, held: torch.Tensor) -> list[torch.Tensor]:
