@@ -407,7 +407,8 @@ def test_the_adaptive_term_moves_features_against_the_discriminator(adversary: s
     poisoned = torch.tensor([1.0] * 8 + [0.0] * 24)
     features = torch.randn(32, 6)
     features[:8] += 3.0  # poisons sit apart: easy for D
-    term = Embedding(poisoned, strength=1.0, hidden=16, lr=0.05, balance=True, adversary=adversary)
+    everyone = torch.ones(32, dtype=torch.bool)
+    term = Embedding(poisoned, everyone, strength=1.0, hidden=16, lr=0.05, balance=True, adversary=adversary)
     index = torch.arange(32)
     for _ in range(200):  # train D on the fixed features (each call is one D step)
         term(features, index)
@@ -423,6 +424,25 @@ def test_the_adaptive_term_moves_features_against_the_discriminator(adversary: s
             before = (torch.sigmoid(term.discriminator(features)) - 0.5).abs().mean()
             after = (torch.sigmoid(term.discriminator(moved)) - 0.5).abs().mean()
             assert after < before
+
+
+def test_the_adaptive_term_compares_poisons_with_their_labels_clean_samples() -> None:
+    """With ``against = "target"`` only the samples labelled like the poisons (the poisons
+    and the clean samples of the target class) enter the discriminator and the term: the
+    other samples' features get no gradient."""
+    from toolkit.attacks.adversarial_embedding import AdversarialEmbedding
+
+    clean = bundle()
+    for against, compared in (("target", 20 + 10), ("all", 60)):
+        attack = AdversarialEmbedding(target="k0", rate=0.25, size=2, against=against).bind(clean.info)
+        poisoned = attack.poison(clean, torch.Generator().manual_seed(1))
+        term = attack.objective(poisoned)
+        assert int(term.compared.sum()) == compared  # 20 clean k0s and 10 poisons, or all 60
+        index = torch.arange(60)
+        features = torch.randn(60, 5, requires_grad=True)
+        (grad,) = torch.autograd.grad(term(features, index), features)
+        touched = grad.abs().sum(dim=1) > 0
+        assert touched.tolist() == term.compared.tolist()
 
 
 def test_the_adaptive_recipe_hides_the_poisons_at_a_similar_asr() -> None:

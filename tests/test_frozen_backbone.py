@@ -182,3 +182,29 @@ def test_init_set_overrides_the_backbone_recipe(tmp_path: Path) -> None:
         match=r"(?s)train.init_from: the recipe .* invalid.*train.epoch: .*\(set with train.init_set\)",
     ):
         load_recipe(head, ["train.init_set=['train.epoch=1']"])
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(
+    "name", ["backdoor_catdog", "backdoor_catdog_quick", "backdoor_detect", "backdoor_adaptive"]
+)
+def test_the_cifar_backdoor_recipes_run_shrunk_on_the_shared_subset(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each CIFAR backdoor recipe, with its backbone's recipe, runs end to end on 20 training
+    images per class (ResNet-18 and the small CNN): the reference protocol's pieces fit
+    together; the numbers at full size are in docs/backdoor.md."""
+    from conftest import SHARED_DATA
+
+    root = SHARED_DATA / "cifar10-subset"
+    if not root.is_dir():
+        pytest.skip(f"the shared CIFAR-10 subset is not at {root}")
+    monkeypatch.setenv("TOOLKIT_DATA", str(root))
+    shrink = ["train.epochs=1", "dataset.train_per_class=20", "dataset.test_per_class=10", "runtime.threads=1"]
+    nested = "train.init_set=[" + ", ".join(f"'{item}'" for item in shrink) + "]"
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / f"{name}.toml"
+    m = run(load_recipe(recipe, [*shrink, nested]), console=None).metrics
+    assert m["n_poisoned"] == 2 and m["n_source_test"] == 10  # 10% of 20 dogs; 10 test dogs
+    assert 0 <= m["attack_success_rate"] <= 1 and 0 <= m["clean_accuracy"] <= 1
+    assert set(m["filters"]) == {"activation_clustering", "spectral_signature"}
+    assert ("clean_model" in m) == (name != "backdoor_adaptive")  # the clean twin, where asked for
