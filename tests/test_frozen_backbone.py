@@ -200,7 +200,12 @@ def test_the_cifar_backdoor_recipes_run_shrunk_on_the_shared_subset(
     if not root.is_dir():
         pytest.skip(f"the shared CIFAR-10 subset is not at {root}")
     monkeypatch.setenv("TOOLKIT_DATA", str(root))
-    shrink = ["train.epochs=1", "dataset.train_per_class=20", "dataset.test_per_class=10", "runtime.threads=1"]
+    shrink = [
+        "train.epochs=1",
+        "dataset.train_per_class=20",
+        "dataset.test_per_class=10",
+        "runtime.threads=1",
+    ]
     nested = "train.init_set=[" + ", ".join(f"'{item}'" for item in shrink) + "]"
     recipe = Path(__file__).resolve().parents[1] / "recipes" / f"{name}.toml"
     m = run(load_recipe(recipe, [*shrink, nested]), console=None).metrics
