@@ -271,6 +271,24 @@ def test_triggers_match_arts_pixel_for_pixel() -> None:
     assert (poisoned.train.y[index].numpy() == art_y.argmax(1)).all()
 
 
+def test_arts_backdoor_attack_runs_side_by_side_on_the_same_images() -> None:
+    """``[baselines] art = ["poisoning_attack_backdoor"]``: ART's attack with add_pattern_bd
+    on the clean versions of the images ours poisoned gives the same pixels, in the run."""
+    pytest.importorskip("art")
+    from toolkit.execution.runner import run
+    from toolkit.recipe import load_recipe
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "backdoor_digits.toml"
+    sets = ["train.epochs=1", "attacks.0.trigger='art_pattern'", "attacks.0.size=3", "attacks.0.margin=1",
+            "baselines.art=['poisoning_attack_backdoor']", "evaluate.reference=false", "detectors=[]"]  # fmt: skip
+    result = run(load_recipe(recipe, sets), console=None)
+    art = result.metrics["baselines"]["art"]["poisoning_attack_backdoor"]
+    n = result.metrics["n_poisoned"]
+    assert art == {"perturbation": "add_pattern_bd(distance=2)", "images": n, "identical": n} and n > 100
+    table = next(t for t in result.tables if t.columns[0] == "ART")
+    assert table.rows[0][-1] == f"{n} of {n} poisoned images"
+
+
 def planted(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Representations of two classes, 30 of class 0's 200 shifted along four directions."""
     rng = np.random.default_rng(seed)

@@ -474,6 +474,12 @@ CASES: dict[str, Case] = {
         ["attack PatchTrigger: target: unknown class 'ten'"],
         recipe=BACKDOOR.replace('target = "0"', 'target = "ten"'),
     ),
+    "backdoor-art-attack-cannot-draw-the-trigger": Case(
+        VALIDATE,
+        2,
+        ["baselines.art", "poisoning_attack_backdoor", "not a 2x2 'white_square'"],
+        recipe=BACKDOOR + '[baselines]\nart = ["poisoning_attack_backdoor"]\n',
+    ),
     "backdoor-missing-trigger-file": Case(
         RUN,
         2,

@@ -15,7 +15,13 @@
   on the top singular vector *without* centring them (the paper and ours centre them), so
   its ranking can differ from ours; the agreement of the flags is reported.
 
-Each returns, against the poisoned samples, ``flagged``, ``precision`` and ``recall`` (with
+- ``poisoning_attack_backdoor``: ART's ``PoisoningAttackBackdoor`` with the perturbation of
+  ART that draws the recipe's trigger (``add_pattern_bd`` for ``trigger = "art_pattern"``,
+  ``add_single_bd`` for a one-pixel white square; both at the bottom-right corner, at
+  ``distance = margin + 1``) on the clean versions of the images our attack poisoned,
+  channels-last as ART's helpers assume; it reports how many come out identical to ours.
+
+The detectors return, against the poisoned samples, ``flagged``, ``precision`` and ``recall`` (with
 ``true_positives`` for ``spectral_signature``; for ``activation_defence``, their mean,
 minimum and maximum over the seeds), and the share of
 training samples both flag alike (``agreement``) when our filter ran.
@@ -23,13 +29,15 @@ training samples both flag alike (``agreement``) when our filter ran.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from toolkit.defenses.poison_scores import flag_scores
 
-NAMES = ("activation_defence", "spectral_signature")
+NAMES = ("activation_defence", "spectral_signature", "poisoning_attack_backdoor")
 
 
 def activation_defence(
@@ -78,3 +86,39 @@ def spectral_signature(
     if ours is not None:
         out["agreement"] = float((flags == ours).mean())
     return out
+
+
+def art_perturbation(params: dict[str, Any]) -> tuple[str, Callable[[np.ndarray], np.ndarray]] | str:
+    """ART's perturbation drawing the trigger of a ``patch_trigger`` with ``params`` (its name
+    and the function), or why ART has none."""
+    from art.attacks.poisoning.perturbations import add_pattern_bd, add_single_bd
+
+    trigger, size = params.get("trigger", "white_square"), params.get("size", 4)
+    position, distance = params.get("position", "bottom_right"), params.get("margin", 0) + 1
+    if position != "bottom_right":
+        return f"ART's add_pattern_bd and add_single_bd draw at the bottom-right corner, not at {position!r}"
+    if trigger == "art_pattern":
+        return f"add_pattern_bd(distance={distance})", partial(
+            add_pattern_bd, distance=distance, pixel_value=255
+        )
+    if trigger == "white_square" and size == 1:
+        return f"add_single_bd(distance={distance})", partial(
+            add_single_bd, distance=distance, pixel_value=255
+        )
+    return (
+        f"ART draws trigger = 'art_pattern' (add_pattern_bd) or a one-pixel white_square (add_single_bd), "
+        f"not a {size}x{size} {trigger!r}"
+    )
+
+
+def poisoning_attack_backdoor(
+    clean: np.ndarray, ours: np.ndarray, name: str, perturbation: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, Any]:
+    """ART's ``PoisoningAttackBackdoor`` on ``clean`` images (``uint8``, channels-first),
+    compared with ``ours``, the same images as our attack poisoned them."""
+    from art.attacks.poisoning import PoisoningAttackBackdoor
+
+    last = np.ascontiguousarray(clean.transpose(0, 2, 3, 1))  # ART's helpers assume channels-last
+    art_x, _ = PoisoningAttackBackdoor(perturbation).poison(last, y=np.zeros(len(last)))
+    same = (np.asarray(art_x) == ours.transpose(0, 2, 3, 1)).reshape(len(last), -1).all(axis=1)
+    return {"perturbation": name, "images": len(last), "identical": int(same.sum())}

@@ -71,7 +71,7 @@ class BackdoorTask:
 
     uses = ("model", "train", "attacks", "defenses", "detectors", "baselines")
     requires = ("attacks",)
-    baselines: ClassVar = {"art": ("activation_defence", "spectral_signature")}
+    baselines: ClassVar = {"art": ("activation_defence", "spectral_signature", "poisoning_attack_backdoor")}
 
     def __init__(
         self,
@@ -103,6 +103,8 @@ class BackdoorTask:
             problems.append(
                 Problem("evaluate.rates", f"attack '{attacks[0].name}' has no 'rate' parameter to vary")
             )
+        if "poisoning_attack_backdoor" in recipe.recipe.baselines.get("art", []) and attacks:
+            problems += _check_art_attack(attacks[0])
         return problems
 
     def run(self, ctx: TaskContext) -> TaskResult:
@@ -339,6 +341,12 @@ def art_filters(
     out: dict[str, Any] = {}
     with ctx.log.stage("baselines"):
         for name in ctx.recipe.recipe.baselines["art"]:
+            if name == "poisoning_attack_backdoor":
+                out[name] = _art_attack(ctx, poisoned, index)
+                ctx.log.info(
+                    f"ART {name}: {out[name]['identical']} of {out[name]['images']} images identical"
+                )
+                continue
             if name == "activation_defence":
                 p = specs.get("activation_clustering", ("", {}))[1]
                 out[name] = art_poison.activation_defence(
@@ -353,6 +361,16 @@ def art_filters(
                 )  # fmt: skip
             ctx.log.info(f"ART {name}: recall {out[name]['recall']:.3f}")
     return out
+
+
+def _art_attack(ctx: TaskContext, poisoned: DataBundle, index: torch.Tensor) -> dict[str, Any]:
+    """ART's backdoor attack on the clean versions of the images ours poisoned."""
+    from toolkit.baselines import art_poison
+
+    found = art_poison.art_perturbation(ctx.recipe.family("attacks", "poisoning")[0].params)
+    assert not isinstance(found, str), found  # refused when the recipe was checked
+    clean = images_of(ctx.data().train.x)[index].numpy()
+    return art_poison.poisoning_attack_backdoor(clean, images_of(poisoned.train.x)[index].numpy(), *found)
 
 
 def rate_figure(points: list[dict[str, float]], clean: dict[str, Any] | None) -> Any:
@@ -374,9 +392,24 @@ def rate_figure(points: list[dict[str, float]], clean: dict[str, Any] | None) ->
     return fig
 
 
+def _check_art_attack(spec: Any) -> list[Problem]:
+    """ART's backdoor attack reproduces patch triggers only, and only those ART can draw."""
+    from toolkit.baselines.art_poison import art_perturbation
+
+    where = "baselines.art"
+    if spec.name not in ("patch_trigger", "adversarial_embedding"):
+        return [Problem(where, f"poisoning_attack_backdoor reproduces a patch trigger, not '{spec.name}'")]
+    found = art_perturbation(spec.params)
+    return [Problem(where, f"poisoning_attack_backdoor: {found}")] if isinstance(found, str) else []
+
+
 def _art_table(art: dict[str, Any], poisons: int) -> Table:
     rows = []
     for name, r in art.items():
+        if "perturbation" in r:
+            same = f"{r['identical']} of {r['images']} poisoned images"
+            rows.append([f"{name}: {r['perturbation']}", "", "", "", same])
+            continue
         spread = (
             f" ({r['recall_min']:.3f}-{r['recall_max']:.3f} over {r['seeds']} seeds)" if "seeds" in r else ""
         )
