@@ -61,6 +61,7 @@ def test_a_damaged_streamed_entry_is_refused_with_its_reason(tmp_path: Path) -> 
     path.write_bytes(bytes(raw))
     assert open_streamed(store, "images", "k", "x") is None
     assert "do not match their checksum" in str(store.last_problem)
+    assert [problem for _, problem in store.verify()] == ["its tensors do not match their checksum"]
     path.write_bytes(bytes(raw[:-10]))  # truncated
     assert open_streamed(store, "images", "k", "x") is None and "unreadable" in str(store.last_problem)
 

@@ -150,6 +150,11 @@ class ArtifactCache:
         return [(e, e.problem or self._problem(e)) for e in self.entries()]
 
     def _problem(self, entry: CacheEntry) -> str | None:
+        if entry.kind == "images":  # decoded image folders: checked a chunk at a time
+            from toolkit.execution.streamed import read_streamed
+
+            mapped = read_streamed(entry.path, entry.kind, entry.key, "x")
+            return mapped if isinstance(mapped, str) else None
         found = self._read(entry.path, entry.kind, entry.key)
         return found if isinstance(found, str) else None
 

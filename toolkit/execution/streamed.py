@@ -81,28 +81,35 @@ def save_streamed(
 def open_streamed(cache: ArtifactCache, kind: str, key: str, name: str) -> tuple[torch.Tensor, dict] | None:
     """The tensor ``name`` of an entry, memory-mapped, with the entry's metadata; ``None`` if
     the entry is missing or fails a check (``cache.last_problem`` then says why)."""
-    from toolkit.data.mapped import open_mapped
-
     cache.last_problem = None
     target = cache.path(kind, key)
     if not target.is_file():
         return None
+    found = read_streamed(target, kind, key, name)
+    if isinstance(found, str):
+        cache.last_problem = f"cache entry {target} is not usable ({found}); it is recomputed and replaced"
+        return None
+    return found
+
+
+def read_streamed(target: Path, kind: str, key: str, name: str) -> tuple[torch.Tensor, dict] | str:
+    """The mapped tensor ``name`` of the entry file ``target`` and its metadata, or what is
+    wrong with it (a damaged file, metadata of another entry, a checksum that differs); the
+    checksum is streamed, so the file is never all in memory."""
+    from toolkit.data.mapped import open_mapped
+
     try:
         offset, meta, spec = _header(target, name)
         problem = metadata_problem(meta, kind, key)
         dtype = next(t for t, code in _DTYPES.items() if code == spec["dtype"])
         shape = tuple(int(n) for n in spec["shape"])
-        tensor = open_mapped(
-            target, offset=offset, shape=shape, dtype=torch.empty(0, dtype=dtype).numpy().dtype
-        )
+        numpy_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        tensor = open_mapped(target, offset=offset, shape=shape, dtype=numpy_dtype)
     except Exception as exc:  # a damaged file: short, bad JSON, unknown dtype, wrong size
-        problem, tensor = f"unreadable: {type(exc).__name__}", None
-    if problem is None and tensor is not None and _checksum(name, tensor) != meta["checksum"]:
+        return f"unreadable: {type(exc).__name__}"
+    if problem is None and _checksum(name, tensor) != meta["checksum"]:
         problem = "its tensors do not match their checksum"
-    if problem is not None or tensor is None:
-        cache.last_problem = f"cache entry {target} is not usable ({problem}); it is recomputed and replaced"
-        return None
-    return tensor, meta
+    return problem if problem is not None else (tensor, meta)
 
 
 def _header(path: Path, name: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
