@@ -465,7 +465,7 @@ def test_the_adaptive_term_compares_poisons_with_their_labels_clean_samples() ->
 
 def test_the_adaptive_recipe_hides_the_poisons_at_a_similar_asr() -> None:
     """Tan & Shokri's claim in spirit, on the digits: the poisons of backdoor_digits_detect
-    (activation clustering recall 0.895, spectral signatures 0.763 there) mostly escape both
+    (activation clustering recall 0.921, spectral signatures 0.763 there) mostly escape both
     filters when the attacker also trains against a discriminator, at an ASR above 0.9."""
     from toolkit.execution.runner import run
     from toolkit.recipe import load_recipe
@@ -473,7 +473,7 @@ def test_the_adaptive_recipe_hides_the_poisons_at_a_similar_asr() -> None:
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "backdoor_digits_adaptive.toml"
     m = run(load_recipe(recipe), console=None).metrics
     assert m["n_poisoned"] == 38 and m["attack_success_rate"] > 0.9 and m["clean_accuracy"] > 0.9
-    assert m["filters"]["activation_clustering"]["recall"] < 0.895 - 0.2
+    assert m["filters"]["activation_clustering"]["recall"] < 0.921 - 0.2
     assert m["filters"]["spectral_signature"]["recall"] < 0.763 - 0.2
     assert m["baselines"]["art"]["activation_defence"]["recall_max"] < 0.5
 
