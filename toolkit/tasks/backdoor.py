@@ -417,7 +417,7 @@ def _art_table(art: dict[str, Any], poisons: int) -> Table:
             [name, r["flagged"], r["precision"], f"{r['recall']:.4f}{spread}", r.get("agreement", "")]
         )
     return Table(
-        title=f"ART's poison detectors on the same features, against the {poisons} poisoned training images",
+        title=f"IBM ART on the same features and images, against the {poisons} poisoned training images",
         columns=["ART", "flagged", "precision", "recall", "same flags as ours"],
         rows=rows,
     )
