@@ -503,3 +503,27 @@ def test_filters_read_the_layer_the_recipe_names() -> None:
             assert flags.shape == (60,) and flags.dtype == torch.bool
     with pytest.raises(ValueError, match="layer 'backbone' needs a model with a backbone"):
         representations(PixelReader(), Outputs(PixelReader(), data.train.x), "backbone")
+
+
+def test_arts_detectors_read_the_layer_our_filters_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``layer = "logits"`` on our filters, ART's detectors get the logits too (10 wide
+    on the digits), not the penultimate features."""
+    pytest.importorskip("art")
+    from toolkit.baselines import art_poison
+    from toolkit.execution.runner import run
+    from toolkit.recipe import load_recipe
+
+    widths: dict[str, int] = {}
+    for name in ("activation_defence", "spectral_signature"):
+        real = getattr(art_poison, name)
+
+        def spy(features: np.ndarray, *args: object, _real: object = real, _name: str = name, **kw: object):  # type: ignore[no-untyped-def]
+            widths[_name] = features.shape[1]
+            return _real(features, *args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(art_poison, name, spy)
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "backdoor_digits_detect.toml"
+    sets = ["train.epochs=1", "defenses.0.layer='logits'", "defenses.1.layer='logits'"]
+    m = run(load_recipe(recipe, sets), console=None).metrics
+    assert widths == {"activation_defence": 10, "spectral_signature": 10}
+    assert m["baselines"]["art"]["spectral_signature"]["agreement"] > 0

@@ -317,16 +317,18 @@ def art_filters(
     index: torch.Tensor,
     flagged: dict[str, list[int]],
 ) -> dict[str, Any]:
-    """ART's activation defence and spectral signatures on the features our filters read
-    (the poisoned model's, on the training set it was trained on), with our filters'
-    parameters where the recipe has them (:mod:`toolkit.baselines.art_poison`)."""
+    """ART's activation defence and spectral signatures on the representations our filters
+    read (the poisoned model's, at the filter's ``layer``, on the training set it was trained
+    on), with our filters' parameters where the recipe has them, and ART's backdoor attack
+    (:mod:`toolkit.baselines.art_poison`). Nothing is computed for a baseline not asked for."""
     from toolkit.baselines import art_poison
+    from toolkit.defenses.layers import representations
     from toolkit.outputs import Outputs
 
     train = Outputs(
         model, poisoned.train.x, y=poisoned.train.y, device=ctx.device, batch_size=ctx.eval_batch_size
     )
-    features, labels = train.features.double().numpy(), poisoned.train.y.numpy()
+    labels = poisoned.train.y.numpy()
     truth = _mask(index.tolist(), len(labels))
     specs = {
         c.name: (ctx.recipe.label("defenses", i), c.params)
@@ -347,17 +349,18 @@ def art_filters(
                     f"ART {name}: {out[name]['identical']} of {out[name]['images']} images identical"
                 )
                 continue
+            ours_name = "activation_clustering" if name == "activation_defence" else "spectral_signature"
+            p = specs.get(ours_name, ("", {}))[1]
+            features = representations(model, train, p.get("layer", "features"))  # the layer ours reads
             if name == "activation_defence":
-                p = specs.get("activation_clustering", ("", {}))[1]
                 out[name] = art_poison.activation_defence(
                     features, labels, truth, dims=p.get("dims", 10), clusters=p.get("clusters", 2),
-                    size_threshold=p.get("size_threshold", 0.35), ours=ours("activation_clustering"),
+                    size_threshold=p.get("size_threshold", 0.35), ours=ours(ours_name),
                 )  # fmt: skip
             else:
-                p = specs.get("spectral_signature", ("", {}))[1]
                 out[name] = art_poison.spectral_signature(
                     features, labels, truth, expected_rate=p.get("expected_rate", 0.1),
-                    multiplier=p.get("multiplier", 1.5), ours=ours("spectral_signature"),
+                    multiplier=p.get("multiplier", 1.5), ours=ours(ours_name),
                 )  # fmt: skip
             ctx.log.info(f"ART {name}: recall {out[name]['recall']:.3f}")
     return out
