@@ -68,7 +68,7 @@ def writable_copy(x: torch.Tensor) -> torch.Tensor:
     path, offset = _FILES[x.untyped_storage().data_ptr()]
     itemsize = x.element_size()
     whole = open_mapped(
-        path, offset=offset, shape=(x.untyped_storage().nbytes() // itemsize,), dtype=_numpy_dtype(x)
+        path, offset=offset, shape=(x.untyped_storage().nbytes() // itemsize,), dtype=numpy_dtype(x.dtype)
     )
     return whole.as_strided(tuple(x.shape), tuple(x.stride()), x.storage_offset())
 
@@ -90,12 +90,13 @@ def gather(x: torch.Tensor, index: Any) -> torch.Tensor:
             step = max(1, _CHUNK_BYTES // max(row_bytes, 1))
             for start in range(0, len(rows), step):
                 fh.write(np.ascontiguousarray(x[rows[start : start + step]].numpy()).tobytes())
-        out = open_mapped(name, offset=0, shape=(len(rows), *x.shape[1:]), dtype=_numpy_dtype(x))
+        out = open_mapped(name, offset=0, shape=(len(rows), *x.shape[1:]), dtype=numpy_dtype(x.dtype))
     finally:
         with contextlib.suppress(OSError):  # where an open file cannot be removed, it stays
             os.unlink(name)  # the mapping keeps the data until it is dropped
     return out
 
 
-def _numpy_dtype(x: torch.Tensor) -> Any:
-    return torch.empty(0, dtype=x.dtype).numpy().dtype
+def numpy_dtype(dtype: torch.dtype) -> Any:
+    """NumPy's dtype for a torch dtype."""
+    return torch.empty(0, dtype=dtype).numpy().dtype

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
 _META_KEY = "toolkit"
+_CHUNK_BYTES = 64 * 2**20
 
 
 def default_root() -> Path:
@@ -216,15 +217,23 @@ def _remove_stale_temporaries(folder: Path) -> None:
 
 
 def checksum(tensors: Mapping[str, torch.Tensor]) -> str:
-    """sha256 over the tensors' names, dtypes, shapes and bytes, in name order."""
+    """sha256 over the tensors' names, dtypes, shapes and bytes, in name order; the bytes are
+    read a chunk at a time, so a memory-mapped tensor is never copied whole."""
     import torch
 
     digest = hashlib.sha256()
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
-        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        digest.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest.update(tensor_line(name, t.dtype, tuple(t.shape)))
+        flat = t.reshape(-1).view(torch.uint8).numpy()
+        for start in range(0, len(flat), _CHUNK_BYTES):
+            digest.update(flat[start : start + _CHUNK_BYTES].data)
     return digest.hexdigest()
+
+
+def tensor_line(name: str, dtype: torch.dtype, shape: tuple[int, ...]) -> bytes:
+    """What :func:`checksum` hashes before a tensor's bytes."""
+    return f"{name}|{dtype}|{shape}|".encode()
 
 
 def metadata_problem(meta: Mapping[str, Any], kind: str, key: str) -> str | None:
@@ -242,8 +251,8 @@ def metadata_problem(meta: Mapping[str, Any], kind: str, key: str) -> str | None
     return None
 
 
-def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The JSON metadata in a safetensors file's header, read without torch."""
+def read_header(path: str | Path) -> tuple[int, dict[str, Any]]:
+    """The length and the JSON of a safetensors file's header, read without torch."""
     with open(path, "rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
@@ -254,8 +263,14 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         header = json.loads(fh.read(size))
     if not isinstance(header, dict):
         raise ValueError(f"{path} is not a safetensors file")
-    text = header.get("__metadata__", {}).get(_META_KEY, "{}")
-    meta = json.loads(text)
+    return size, header
+
+
+def read_metadata(path: str | Path, header: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON metadata in a safetensors file's header (``header``, when already read),
+    read without torch."""
+    header = read_header(path)[1] if header is None else header
+    meta = json.loads(header.get("__metadata__", {}).get(_META_KEY, "{}"))
     if not isinstance(meta, dict):
         raise ValueError(f"{path} has no toolkit metadata")
     return meta

@@ -24,12 +24,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from toolkit.execution.cache import _META_KEY, ArtifactCache, _remove_stale_temporaries, metadata_problem
+from toolkit.execution.cache import (
+    _META_KEY,
+    ArtifactCache,
+    _remove_stale_temporaries,
+    checksum,
+    metadata_problem,
+    read_header,
+    read_metadata,
+    tensor_line,
+)
 
 #: safetensors' names of the dtypes a streamed tensor may have.
 _DTYPES = {torch.uint8: "U8", torch.float32: "F32", torch.int64: "I64"}
 _PLACEHOLDER = "?" * 64  # as long as a SHA-256 hex digest
-_CHUNK_BYTES = 64 * 2**20
 
 
 def save_streamed(
@@ -56,7 +64,7 @@ def save_streamed(
     }
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)  # safetensors pads its header with spaces to 8 bytes
-    digest = hashlib.sha256(f"{name}|{dtype}|{tuple(shape)}|".encode())
+    digest = hashlib.sha256(tensor_line(name, dtype, tuple(shape)))
     fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -96,39 +104,26 @@ def read_streamed(target: Path, kind: str, key: str, name: str) -> tuple[torch.T
     """The mapped tensor ``name`` of the entry file ``target`` and its metadata, or what is
     wrong with it (a damaged file, metadata of another entry, a checksum that differs); the
     checksum is streamed, so the file is never all in memory."""
-    from toolkit.data.mapped import open_mapped
+    from toolkit.data.mapped import numpy_dtype, open_mapped
 
     try:
         offset, meta, spec = _header(target, name)
         problem = metadata_problem(meta, kind, key)
         dtype = next(t for t, code in _DTYPES.items() if code == spec["dtype"])
         shape = tuple(int(n) for n in spec["shape"])
-        numpy_dtype = torch.empty(0, dtype=dtype).numpy().dtype
-        tensor = open_mapped(target, offset=offset, shape=shape, dtype=numpy_dtype)
+        tensor = open_mapped(target, offset=offset, shape=shape, dtype=numpy_dtype(dtype))
     except Exception as exc:  # a damaged file: short, bad JSON, unknown dtype, wrong size
         return f"unreadable: {type(exc).__name__}"
-    if problem is None and _checksum(name, tensor) != meta["checksum"]:
+    if problem is None and checksum({name: tensor}) != meta["checksum"]:
         problem = "its tensors do not match their checksum"
     return problem if problem is not None else (tensor, meta)
 
 
 def _header(path: Path, name: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
     """Byte offset of the data, the toolkit metadata, and the entry of tensor ``name``."""
-    with open(path, "rb") as fh:
-        (length,) = struct.unpack("<Q", fh.read(8))
-        if length > 100_000_000:
-            raise ValueError("header too long")
-        header = json.loads(fh.read(length))
-    meta = json.loads(header["__metadata__"][_META_KEY])
+    length, header = read_header(path)
+    meta = read_metadata(path, header)
     spec = header[name]
-    if spec["data_offsets"][0] != 0 or not isinstance(meta, dict):
+    if spec["data_offsets"][0] != 0:
         raise ValueError("unexpected layout")
     return 8 + length, meta, spec
-
-
-def _checksum(name: str, tensor: torch.Tensor) -> str:
-    digest = hashlib.sha256(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-    flat = tensor.reshape(-1).view(torch.uint8).numpy()
-    for start in range(0, len(flat), _CHUNK_BYTES):
-        digest.update(flat[start : start + _CHUNK_BYTES].data)
-    return digest.hexdigest()
