@@ -99,6 +99,14 @@ def tiny(old: str, new: str) -> str:
     return TINY_RECIPE.replace(old, new)
 
 
+def pets(extra: str = "") -> str:
+    """The tiny recipe on the image folder ``{tmp}/pets`` (fox held out, 8 pixels), plus ``extra``."""
+    return tiny(
+        'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
+        'name = "image_folder"\nroot = "{tmp}/pets"\nholdout = ["fox"]\nsize = 8' + extra,
+    )
+
+
 def cifar(old: str = "", new: str = "") -> str:
     return CIFAR_RECIPE.replace(old, new) if old else CIFAR_RECIPE
 
@@ -442,30 +450,21 @@ CASES: dict[str, Case] = {
         RUN,
         2,
         ["cannot read image", "3.png"],
-        recipe=tiny(
-            'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
-            'name = "image_folder"\nroot = "{tmp}/pets"\nholdout = ["fox"]\nsize = 8',
-        ),
+        recipe=pets(),
         setup=lambda tmp: broken_image_folder(tmp / "pets"),
     ),
     "image-folder-disk-broken-image": Case(
         RUN,
         2,
         ["cannot read image", "3.png"],
-        recipe=tiny(
-            'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
-            'name = "image_folder"\nroot = "{tmp}/pets"\nholdout = ["fox"]\nsize = 8\nstorage = "disk"',
-        ),
+        recipe=pets('\nstorage = "disk"'),
         setup=lambda tmp: broken_image_folder(tmp / "pets"),
     ),
     "image-folder-unknown-storage": Case(
         VALIDATE,
         2,
         ["dataset.storage", "'memory' or 'disk'"],
-        recipe=tiny(
-            'name = "synthetic"\nholdout = ["c3"]\nn_per_class = 60',
-            'name = "image_folder"\nroot = "{tmp}/pets"\nstorage = "tape"',
-        ),
+        recipe=pets('\nstorage = "tape"'),
     ),
     # backdoors
     "backdoor-unknown-target": Case(
