@@ -131,7 +131,8 @@ def _decoded_on_disk(base: Path, files: list[Path], settings: dict) -> torch.Ten
     from toolkit.execution.cache import ArtifactCache
     from toolkit.execution.streamed import open_streamed, save_streamed
 
-    listing = [[str(p.relative_to(base)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    stats = [(p, p.stat()) for p in files]
+    listing = [[str(p.relative_to(base)), st.st_size, st.st_mtime_ns] for p, st in stats]
     key = hashlib.sha256(json.dumps([str(base.resolve()), listing, settings]).encode()).hexdigest()
     store = ArtifactCache()
     found = open_streamed(store, "images", key, "x")
