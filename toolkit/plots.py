@@ -24,15 +24,25 @@ def _figure(*, ncols: int = 1, width: float = 5.0, height: float = 3.6) -> tuple
 
 
 def training_curves(history: Sequence[Mapping[str, float]]) -> Figure:
-    """Loss and accuracy per epoch, on the training and the test split."""
+    """Loss and accuracy per epoch, on the training and the test split (with the test
+    split's Matthews correlation when recorded, and the kept epoch of ``select = "best"``)."""
     fig, (ax_loss, ax_acc) = _figure(ncols=2)
     epochs = [h["epoch"] for h in history]
     for key, label in (("train", "train"), ("test", "test")):
         if f"{key}_loss" in history[0]:
             ax_loss.plot(epochs, [h[f"{key}_loss"] for h in history], marker=".", label=label)
             ax_acc.plot(epochs, [h[f"{key}_accuracy"] for h in history], marker=".", label=label)
+    low = 0.0
+    if "test_mcc" in history[0]:
+        mcc = [h["test_mcc"] for h in history]
+        ax_acc.plot(epochs, mcc, marker=".", linestyle="--", label="test MCC")
+        low = min(0.0, *mcc)
+    chosen = [h["epoch"] for h in history if h.get("selected")]
+    for ax in (ax_loss, ax_acc) if chosen else ():
+        ax.axvline(chosen[0], color="gray", linestyle=":", linewidth=1, label="kept epoch")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1.02))
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (MCC)" if low < 0 or "test_mcc" in history[0] else "accuracy",
+               title="accuracy", ylim=(low - 0.02 if low < 0 else 0, 1.02))  # fmt: skip
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
@@ -256,6 +266,26 @@ def feature_attributions(
     ax.barh(pos - 0.2, adv_mean[order], height=0.4, label="adversarial")
     ax.set_yticks(pos, labels, fontsize="small")
     ax.set(xlabel="mean |attribution|", title=title)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def word_attributions(sentence: Mapping[str, Any], *, title: str = "") -> Figure:
+    """Each word's attribution by each method, as grouped vertical bars, each method scaled
+    to its largest magnitude (methods differ in units: probabilities, logits, LIME weights)."""
+    words = sentence["words"]
+    methods = sentence["attributions"]
+    fig, (ax,) = _figure(width=max(5.0, 0.45 * len(words) + 1.5), height=3.4)
+    pos = np.arange(len(words))
+    width = 0.8 / max(len(methods), 1)
+    for k, (label, scores) in enumerate(methods.items()):
+        values = np.asarray(scores, dtype=float)
+        top = float(np.abs(values).max()) or 1.0
+        ax.bar(pos - 0.4 + width * (k + 0.5), values / top, width=width, label=label)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xticks(pos, words, rotation=45, ha="right", fontsize="small")
+    short = title if len(title) <= 70 else title[:67] + "..."
+    ax.set(ylabel="attribution / max |attribution|", title=f"{short} -> {sentence.get('target', '')}")
     ax.legend(fontsize="small")
     return fig
 

@@ -79,7 +79,21 @@ class TrainConfig(_Strict):
     momentum: FloatLike = Field(0.9, ge=0, description="SGD momentum")
     nesterov: bool = False
     weight_decay: FloatLike = Field(0.0, ge=0)
-    schedule: Literal["none", "cosine", "step"] = "none"
+    schedule: Literal["none", "cosine", "step", "linear"] = Field(
+        "none",
+        description="cosine, step: per epoch; linear: warm-up, then decay to 0, per step",
+    )
+    warmup: FloatLike = Field(
+        0.0, ge=0, lt=1, description="fraction of the steps of the linear schedule's warm-up"
+    )
+    clip_norm: FloatLike | None = Field(None, gt=0, description="clip the gradients' global L2 norm to this")
+    monitor: Literal["accuracy", "mcc"] = Field(
+        "accuracy",
+        description="the per-epoch score on the test split that select reads (mcc also enters the history)",
+    )
+    select: Literal["last", "best"] = Field(
+        "last", description="keep the last epoch's weights, or those of the epoch with the best monitor score"
+    )
     step_size: int = Field(30, ge=1, description="epochs between decays of the step schedule")
     gamma: FloatLike = Field(0.1, gt=0, description="decay factor of the step schedule")
     augment: list[Literal["random_crop", "hflip"]] = Field(default_factory=list)
@@ -474,6 +488,7 @@ def parse_recipe(
         problems.extend(_problems(exc, prefix=(), known=_known_keys))
 
     components = _resolve_sections(raw, problems)
+    _take_from_model(raw, components)
     task = _resolve_task(raw, problems)
     if task is not None:
         problems.extend(_check_sections(task, raw))
@@ -646,6 +661,19 @@ def _resolve_nested(
         params[params_key] = dict(found.params)
         out.append(found)
     return tuple(out)
+
+
+def _take_from_model(raw: Mapping[str, Any], components: dict[str, list[Component]]) -> None:
+    """Fill dataset parameters the recipe leaves out from the model's, as the dataset declares
+    with ``FROM_MODEL = {"tokenizer": "checkpoint"}`` (dataset parameter -> model parameter):
+    a text data set is tokenized by the model's own tokenizer unless the recipe says otherwise."""
+    data, model = components.get("dataset") or [], components.get("model") or []
+    table = raw.get("dataset")
+    if not data or not model or not isinstance(table, Mapping):
+        return
+    for param, source in (declared(data[0].factory, "FROM_MODEL") or {}).items():
+        if param not in table and model[0].params.get(source) is not None:
+            data[0].params[param] = model[0].params[source]
 
 
 def declared(factory: Any, attr: str) -> Any:

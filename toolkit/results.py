@@ -33,9 +33,12 @@ class TaskResult:
         samples: per-sample columns a researcher re-analyses, by table name: each table
             maps column names to arrays of one length (``samples/<name>.npz`` in the run
             folder; predictions, probabilities, detector scores, group columns).
+        files: other files of the run folder by name (``attributions.json``,
+            ``explanations.html``): text, written as UTF-8.
     """
 
     metrics: dict[str, Any]
     tables: list[Table] = field(default_factory=list)
     figures: dict[str, Figure] = field(default_factory=dict)
     samples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)

@@ -2,9 +2,14 @@
 
 Mini-batch training with cross-entropy: ``loss = CE(model(augment(x_b)), y_b)``, optimizer
 SGD (momentum, Nesterov, weight decay), Adam or AdamW, an optional cosine or step learning
-rate schedule stepped once per epoch, and batch-level augmentation on tensors. Shuffling
-and augmentation draw from one generator seeded by the recipe, so a CPU run is repeatable.
-After every epoch the loss and accuracy on the training and test splits are recorded.
+rate schedule stepped once per epoch or a linear one stepped per step (warm-up from 0 over
+``warmup`` of the steps, then decay to 0, as in Devlin et al. 2019 and Hugging Face's
+``get_linear_schedule_with_warmup``), optional clipping of the gradients' global L2 norm,
+and batch-level augmentation on tensors. Shuffling and augmentation draw from one
+generator seeded by the recipe, so a CPU run is repeatable. After every epoch the loss and
+accuracy on the training and test splits are recorded (and the test split's Matthews
+correlation when ``monitor = "mcc"``); with ``select = "best"`` the weights of the epoch
+with the best monitored score are kept.
 
 Example:
     >>> from toolkit.data.synthetic import load
@@ -66,7 +71,7 @@ def make_optimizer(params: Any, config: TrainConfig) -> torch.optim.Optimizer:
 def make_schedule(
     optimizer: torch.optim.Optimizer, config: TrainConfig
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """The per-epoch learning-rate schedule (``None`` for a constant rate)."""
+    """The per-epoch learning-rate schedule (``None`` for a constant rate or a per-step one)."""
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
     if config.schedule == "step":
@@ -74,19 +79,44 @@ def make_schedule(
     return None
 
 
+def step_schedule(
+    optimizer: torch.optim.Optimizer, config: TrainConfig, steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The per-step schedule (``schedule = "linear"``) over ``steps`` optimizer steps in all:
+    ``lr * s / w`` for the first ``w = warmup * steps`` steps, then ``lr * (steps - s) / (steps - w)``."""
+    if config.schedule != "linear":
+        return None
+    warm = int(config.warmup * steps)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (steps - step) / max(1, steps - warm))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def evaluate(
     model: nn.Module, split: Split, *, device: torch.device | str = "cpu", batch_size: int = 1024
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``split`` (eval mode, no gradients)."""
-    total_loss, correct = 0.0, 0
+    loss, predictions = predict(model, split, device=device, batch_size=batch_size)
+    return loss, float((predictions == split.y).float().mean()) if len(split) else 0.0
+
+
+def predict(
+    model: nn.Module, split: Split, *, device: torch.device | str = "cpu", batch_size: int = 1024
+) -> tuple[float, torch.Tensor]:
+    """Mean cross-entropy and the predicted classes (on the CPU) of ``model`` on ``split``."""
+    total_loss, parts = 0.0, []
     with eval_mode(model), torch.inference_mode():
         for start, xb in batches(split.x, batch_size):
             yb = split.y[start : start + batch_size].to(device)
             logits = model(to_model_input(to_device(xb, device)))
             total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
-            correct += int((logits.argmax(1) == yb).sum())
-    n = max(len(split), 1)
-    return total_loss / n, correct / n
+            parts.append(logits.argmax(1).cpu())
+    predictions = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
+    return total_loss / max(len(split), 1), predictions
 
 
 def train(
@@ -242,8 +272,10 @@ def _loop(
     steps = (len(data) + config.batch_size - 1) // config.batch_size
     bar = progress.add_task("training", total=config.epochs * steps) if progress is not None else None
     step = _stepper(
-        model, optimizer, augment, batch_hook, generator, progress, bar, config.epochs, frozen, objective
-    )
+        model, optimizer, augment, batch_hook, generator, progress, bar, config.epochs, frozen, objective,
+        per_step=step_schedule(optimizer, config, config.epochs * steps), clip_norm=config.clip_norm,
+    )  # fmt: skip
+    best = _Best(config, test)
 
     history: list[dict[str, Any]] = []
     _train_mode(model, frozen)
@@ -256,14 +288,49 @@ def _loop(
         record = {"epoch": epoch, "train_loss": loss_sum / len(data), "train_accuracy": correct / len(data)}
         record["lr"] = lr
         if test is not None and len(test) > 0:
-            record["test_loss"], record["test_accuracy"] = evaluate(
-                model, test, device=device, batch_size=eval_batch_size
-            )
+            record.update(_scores(model, test, config, device, eval_batch_size))
+            best.offer(model, record)
             _train_mode(model, frozen)
         record["seconds"] = time.perf_counter() - started
         history.append(record)
+    best.restore(model, history)
     model.eval()
     return history
+
+
+def _scores(
+    model: nn.Module, test: Split, config: TrainConfig, device: torch.device, batch_size: int
+) -> dict[str, float]:
+    """The test split's loss and accuracy (and Matthews correlation, when monitored)."""
+    loss, predictions = predict(model, test, device=device, batch_size=batch_size)
+    out = {"test_loss": loss, "test_accuracy": float((predictions == test.y).float().mean())}
+    if config.monitor == "mcc":
+        from sklearn.metrics import matthews_corrcoef
+
+        out["test_mcc"] = float(matthews_corrcoef(test.y.numpy(), predictions.numpy()))
+    return out
+
+
+class _Best:
+    """The weights of the epoch with the best monitored test score (``select = "best"``)."""
+
+    def __init__(self, config: TrainConfig, test: Split | None) -> None:
+        self.key = f"test_{config.monitor}"
+        self.active = config.select == "best"
+        if self.active and (test is None or len(test) == 0):
+            raise RunError('train.select = "best" needs a test split to score each epoch on')
+        self.score, self.epoch, self.state = -math.inf, 0, None
+
+    def offer(self, model: nn.Module, record: dict[str, Any]) -> None:
+        if self.active and record[self.key] > self.score:
+            self.score, self.epoch = record[self.key], record["epoch"]
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def restore(self, model: nn.Module, history: list[dict[str, Any]]) -> None:
+        """Load the best epoch's weights and mark its record ``selected``."""
+        if self.active and self.state is not None:
+            model.load_state_dict(self.state)
+            history[self.epoch - 1]["selected"] = 1.0
 
 
 def _stepper(
@@ -277,9 +344,13 @@ def _stepper(
     epochs: int,
     frozen: bool = False,
     objective: Objective | None = None,
+    *,
+    per_step: torch.optim.lr_scheduler.LRScheduler | None = None,
+    clip_norm: float | None = None,
 ) -> Callable[[int, Any, torch.Tensor, torch.Tensor], tuple[float, int]]:
     """One optimization step on a stored batch: augment, convert, defense hook, forward,
-    backward, update; returns the batch's summed loss and its correct count."""
+    backward, clip, update, step the per-step schedule; returns the batch's summed loss and
+    its correct count."""
 
     def step(epoch: int, xb: Any, yb: torch.Tensor, index: torch.Tensor) -> tuple[float, int]:
         check_stop()  # a signal whose exception a finalizer swallowed still stops the run
@@ -298,7 +369,11 @@ def _stepper(
             loss = F.cross_entropy(logits, yb) + objective(features, index)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
         optimizer.step()
+        if per_step is not None:
+            per_step.step()
         value = float(loss.detach())
         if not math.isfinite(value):  # stop at once: a diverged model must not be cached
             raise TrainingDiverged(

@@ -31,19 +31,39 @@ class Split:
     """One split: inputs, integer labels and, where relevant, sensitive-attribute columns.
 
     ``groups`` maps a sensitive attribute to an ``int64`` tensor aligned with ``y``: 1 for
-    the privileged group, 0 for the unprivileged one (see ``DataInfo.sensitive``).
+    the privileged group, 0 for the unprivileged one (see ``DataInfo.sensitive``). ``text``
+    holds the raw sentences of a text split (``x`` holds their token ids), for explainers
+    that perturb words and defenses that rewrite sentences.
     """
 
     x: Inputs
     y: torch.Tensor
     groups: dict[str, torch.Tensor] = field(default_factory=dict)
+    text: list[str] | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
-    def subset(self, index: torch.Tensor) -> Split:
-        """The samples at ``index`` (a boolean mask or integer indices)."""
-        return Split(take(self.x, index), self.y[index], {k: v[index] for k, v in self.groups.items()})
+    def subset(self, index: Any) -> Split:
+        """The samples at ``index`` (a slice, a boolean mask or integer indices)."""
+        return Split(
+            take(self.x, index),
+            self.y[index],
+            {k: v[index] for k, v in self.groups.items()},
+            _texts(self.text, index),
+        )
+
+
+def _texts(text: list[str] | None, index: Any) -> list[str] | None:
+    """The sentences at ``index`` (a slice, a boolean mask or integer indices)."""
+    if text is None:
+        return None
+    if isinstance(index, slice):
+        return text[index]
+    index = torch.as_tensor(index)
+    if index.dtype == torch.bool:
+        index = index.nonzero().flatten()
+    return [text[int(i)] for i in index.flatten()]
 
 
 @dataclass
@@ -67,6 +87,10 @@ class DataInfo:
     sensitive: dict[str, tuple[str, str]] = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)
     domain: Domain | None = None
+    #: Text data: the checkpoint (hub name or folder) whose tokenizer made the token ids,
+    #: and how many ids it has (a model refuses a smaller vocabulary).
+    tokenizer: str | None = None
+    vocab_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.domain is None:
@@ -215,8 +239,7 @@ def _rows(split: Split, mask: torch.Tensor) -> Split:
     index = mask.nonzero().flatten()
     if len(index) == 0 or int(index[-1] - index[0]) + 1 != len(index):
         return split.subset(mask)
-    rows = slice(int(index[0]), int(index[-1]) + 1)
-    return Split(take(split.x, rows), split.y[rows], {k: v[rows] for k, v in split.groups.items()})
+    return split.subset(slice(int(index[0]), int(index[-1]) + 1))
 
 
 def channel_stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:

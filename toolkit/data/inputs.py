@@ -65,12 +65,26 @@ def concat(parts: Sequence[Inputs]) -> Inputs:
 
 def to_model_input(x: Inputs) -> Inputs:
     """A batch as the model takes it: ``uint8`` images become ``float32`` in ``[0, 1]``,
-    other tensors become floating point, and a mapping (token ids, masks) is passed as stored."""
+    other tensors become floating point, and a mapping (token ids, masks) is passed as stored,
+    except that a batch with an ``attention_mask`` (padded on the right) is trimmed to its
+    longest sequence: dynamic padding per batch."""
     if isinstance(x, Mapping):
-        return x
+        return trim(x)
     if x.dtype == torch.uint8:
         return x.float().div_(255.0)
     return x if x.is_floating_point() else x.float()
+
+
+def trim(x: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Token inputs without the padding columns that no sequence of the batch uses (the
+    ``(N, L)`` tensors cut to the longest ``attention_mask``; others as they are)."""
+    mask = x.get("attention_mask")
+    if mask is None or mask.dim() != 2 or mask.shape[0] == 0:
+        return dict(x)
+    length = max(int(mask.sum(dim=1).max()), 1)
+    if length == mask.shape[1]:
+        return dict(x)
+    return {k: v[:, :length] if v.dim() == 2 and v.shape[1] == mask.shape[1] else v for k, v in x.items()}
 
 
 def sample_shape(x: Inputs) -> tuple[int, ...] | dict[str, tuple[int, ...]]:

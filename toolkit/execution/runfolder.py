@@ -16,6 +16,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -73,6 +74,10 @@ class RunFolder:
             samples.mkdir()
             for name, columns in result.samples.items():
                 write_samples(samples / f"{name}.npz", columns)
+        for name, text in result.files.items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) or name in _RESERVED:
+                raise ValueError(f"a task's file name must be a plain, unreserved file name, not {name!r}")
+            (self.path / name).write_text(text, encoding="utf-8")
         (self.path / "recipe.toml").write_text(recipe_toml, encoding="utf-8")
         report.write_json(self.path / "metrics.json", result.metrics)
         report.write_json(self.path / "history.json", history)
@@ -90,6 +95,10 @@ class RunFolder:
         if self._created_parent:
             with contextlib.suppress(OSError):
                 self.parent.rmdir()  # only when empty
+
+
+#: Files the run folder writes itself; a task's ``files`` may not take these names.
+_RESERVED = {"recipe.toml", "metrics.json", "history.json", "report.html", "meta.json", "log.txt"}
 
 
 def write_samples(path: Path, columns: dict[str, np.ndarray]) -> None:

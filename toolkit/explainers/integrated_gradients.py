@@ -7,11 +7,15 @@ Sundararajan, Taly & Yan, "Axiomatic Attribution for Deep Networks", ICML 2017.
 with a black baseline ``b = 0`` and ``n_steps`` (default 32) points of the
 Gauss-Legendre rule, as ``captum.attr.IntegratedGradients`` computes it. Attributions have
 the input's shape; the maps sum (over pixels and channels) to ``f_t(x) - f_t(b)``.
+
+On text (token ids), the path runs through the token embeddings from a baseline of padding
+tokens (:mod:`toolkit.explainers.token_ig`): one attribution per token, ``(N, L)``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import torch
 from pydantic import Field
@@ -29,9 +33,28 @@ class IntegratedGradients:
 
     def __init__(self, *, n_steps: Annotated[int, Field(ge=2)] = 32) -> None:
         self.n_steps = n_steps
+        self.tokenizer_name: str | None = None
+        #: After explaining text: ``|sum(attributions) - (f_c(x) - f_c(b))|`` per sentence and
+        #: the baseline sentence's probability of the target class.
+        self.completeness_: torch.Tensor | None = None
+        self.base_: torch.Tensor | None = None
 
-    def explain(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Integrated gradients of each input for its target class, from a black baseline."""
+    def bind(self, info: Any) -> IntegratedGradients:
+        self.tokenizer_name = info.tokenizer
+        return self
+
+    def explain(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> torch.Tensor:
+        """Integrated gradients of each input for its target class, from a black baseline
+        (a padding-token baseline on the token embeddings for text)."""
+        if isinstance(inputs, Mapping):
+            from toolkit.explainers.text import text_tokenizer
+            from toolkit.explainers.token_ig import token_integrated_gradients
+
+            tokenizer = text_tokenizer(self.tokenizer_name, model, "integrated_gradients")
+            out, self.completeness_, self.base_ = token_integrated_gradients(
+                model, inputs, targets, n_steps=self.n_steps, tokenizer=tokenizer
+            )
+            return out
         return Captum(method="IntegratedGradients", params={"n_steps": self.n_steps}).explain(
             model, inputs, targets
         )

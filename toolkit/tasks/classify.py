@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 class ClassifyTask:
     """Train and evaluate a classifier (``task = "classify"``); no ``[evaluate]`` parameters.
 
-    Metrics (``metrics.json``): ``accuracy``, ``per_class_accuracy`` (by class name),
+    Metrics (``metrics.json``): ``accuracy``, ``mcc`` (Matthews correlation, Matthews 1975;
+    scikit-learn's ``matthews_corrcoef``, the CoLA score), ``per_class_accuracy`` (by class name),
     ``confusion`` (true x predicted, test split), ``n_train``, ``n_test``. Figures: the
     training curves and the confusion matrix. Per sample (``samples/classify.npz``):
     ``label`` and ``prediction``.
@@ -30,6 +31,8 @@ class ClassifyTask:
     requires = ()
 
     def run(self, ctx: TaskContext) -> TaskResult:
+        from sklearn.metrics import matthews_corrcoef
+
         from toolkit import plots
         from toolkit.metrics.robustness import confusion
 
@@ -40,19 +43,21 @@ class ClassifyTask:
         matrix = confusion(y, pred, len(names))
         per_class = {n: float(matrix[k, k] / max(matrix[k].sum(), 1)) for k, n in enumerate(names)}
         accuracy = float((pred == y).mean()) if len(y) else float("nan")
-        ctx.log.info(f"test accuracy {accuracy:.4f}")
+        mcc = float(matthews_corrcoef(y, pred)) if len(y) else float("nan")
+        ctx.log.info(f"test accuracy {accuracy:.4f}, Matthews correlation {mcc:.4f}")
         figures = {"confusion": plots.confusion(matrix, names, title="test split", xlabel="predicted")}
         if ctx.trained().history:
             figures = {"training_curves": plots.training_curves(ctx.trained().history), **figures}
         metrics = {
             "accuracy": accuracy,
+            "mcc": mcc,
             "per_class_accuracy": per_class,
             "confusion": matrix.tolist(),
             "n_train": len(data.train),
             "n_test": len(data.test),
         }
         table = Table(
-            title=f"Classification: test accuracy {accuracy:.4f}",
+            title=f"Classification: test accuracy {accuracy:.4f}, MCC {mcc:.4f}",
             columns=["class", "accuracy", "test samples"],
             rows=[[n, per_class[n], int(matrix[k].sum())] for k, n in enumerate(names)],
         )

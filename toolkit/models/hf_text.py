@@ -1,0 +1,162 @@
+"""A Hugging Face transformer for sequence classification, on token ids and attention masks.
+
+Any ``AutoModelForSequenceClassification`` checkpoint (Wolf et al., "Transformers:
+State-of-the-Art Natural Language Processing", EMNLP 2020 demos): a hub name (default
+``distilbert-base-uncased``, Sanh et al. 2019), a local folder, or a folder name under
+``$TOOLKIT_DATA/models`` (``all-MiniLM-L6-v2`` in ``../shared/data/models``). A checkpoint
+without a classification head for this data's classes (a plain encoder, or another
+number of labels) gets a new one, initialized from the recipe's seed.
+
+The model takes the mapping ``{"input_ids", "attention_mask"}`` and returns logits
+``(N, K)``. ``forward_features`` returns what the final linear layer of the head reads
+(the pooled sentence vector, for feature-based detectors and poison filters) and
+``head`` is that layer. Weights are read from local files only unless
+``allow_download`` is true, and the data must be tokenized by this checkpoint's tokenizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from toolkit.data.base import DataInfo
+from toolkit.errors import UsageError
+
+
+class TextClassifier(nn.Module):
+    """A sequence classifier with the toolkit's classifier interface.
+
+    Args:
+        model: the ``transformers`` model (``...ForSequenceClassification``).
+        checkpoint: where it came from (hub name or folder): explainers load its tokenizer.
+        max_length: tokens per input at most (longer inputs are cut), or ``None``.
+    """
+
+    def __init__(self, model: nn.Module, *, checkpoint: str, max_length: int | None = None) -> None:
+        super().__init__()
+        self.hf = model
+        self.checkpoint = checkpoint
+        self.max_length = max_length
+        # the head's output layer, reachable as ``head`` without entering the state dict twice
+        self.__dict__["head"] = _final_linear(model)
+
+    def embeddings(self) -> nn.Module:
+        """The input (token) embedding layer: where integrated gradients integrates."""
+        return self.hf.get_input_embeddings()  # type: ignore[operator]
+
+    def _run(self, x: Mapping[str, torch.Tensor], **extra: Any) -> torch.Tensor:
+        ids, mask = x["input_ids"], x.get("attention_mask")
+        if self.max_length is not None:
+            ids = ids[:, : self.max_length]
+            mask = mask[:, : self.max_length] if mask is not None else None
+        return self.hf(input_ids=ids, attention_mask=mask, **extra).logits  # type: ignore[no-any-return]
+
+    def forward(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits ``(N, K)``."""
+        return self._run(x)
+
+    def forward_features(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The input of the final linear layer ``(N, F)``: the pooled sentence representation."""
+        captured: list[torch.Tensor] = []
+        handle = self.head.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+        try:
+            self._run(x)
+        finally:
+            handle.remove()
+        return captured[-1]
+
+
+def build(
+    info: DataInfo,
+    *,
+    checkpoint: str = "distilbert-base-uncased",
+    max_length: Annotated[int, Field(ge=4, le=4096)] | None = None,
+    freeze: Literal["none", "encoder"] = "none",
+    allow_download: bool = False,
+) -> TextClassifier:
+    """Load ``checkpoint`` with a classification head for the data's classes.
+
+    Args:
+        info: the data's description; its token ids must come from this checkpoint's tokenizer.
+        checkpoint: hub name, folder, or folder name under ``$TOOLKIT_DATA/models``
+            (default ``distilbert-base-uncased``).
+        max_length: tokens per input at most (default: as the data were tokenized; a recipe's
+            dataset takes this value when it sets none).
+        freeze: ``"encoder"`` trains the classification head only (default ``"none"``: all).
+        allow_download: fetch missing files from the hub (default false: local files only).
+    """
+    from toolkit.text.tokens import locate, missing_checkpoint
+
+    if info.modality != "text" or info.tokenizer is None:
+        raise UsageError(
+            f"model hf_text needs tokenized text data, but '{info.name}' is {info.modality} data; "
+            "use a text data set (glue_cola, text_csv)"
+        )
+    _check_tokenizer(info, checkpoint, allow_download)
+    source = locate(checkpoint)
+    try:
+        from transformers import AutoModelForSequenceClassification
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:  # pragma: no cover - the text extra is missing
+        raise UsageError("model hf_text needs transformers: pip install 'toolkit[text]'") from exc
+    names = list(info.class_names)
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()  # "newly initialized head" is expected, not a warning
+    hf_logging.disable_progress_bar()
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=len(names), id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)}, ignore_mismatched_sizes=True,
+            local_files_only=not allow_download,
+        )  # fmt: skip
+    except (OSError, ValueError) as exc:
+        raise UsageError(missing_checkpoint(checkpoint, "model.checkpoint", exc)) from exc
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+    vocab = int(getattr(model.config, "vocab_size", 0) or 0)
+    if info.vocab_size is not None and vocab and info.vocab_size > vocab:
+        raise UsageError(
+            f"model hf_text: the data's tokenizer ({info.tokenizer}) has {info.vocab_size} ids but "
+            f"'{checkpoint}' embeds {vocab}; tokenize with the model's tokenizer"
+        )
+    if freeze == "encoder":
+        for p in model.base_model.parameters():
+            p.requires_grad_(False)
+    return TextClassifier(model, checkpoint=source, max_length=max_length)
+
+
+build.modalities = ("text",)  # type: ignore[attr-defined]  # refused for other data by `toolkit validate`
+
+
+def _check_tokenizer(info: DataInfo, checkpoint: str, allow_download: bool) -> None:
+    """Refuse data tokenized by another tokenizer than ``checkpoint``'s (when it has one)."""
+    from toolkit.errors import DataError
+    from toolkit.text.tokens import load_tokenizer, tokenizer_digest
+
+    if info.tokenizer == checkpoint:
+        return
+    try:
+        ours = load_tokenizer(checkpoint, allow_download=allow_download, what="model.checkpoint")
+    except DataError:
+        return  # a checkpoint without tokenizer files: the vocabulary size is still checked
+    theirs = load_tokenizer(str(info.tokenizer), allow_download=allow_download)
+    if tokenizer_digest(ours) != tokenizer_digest(theirs):
+        raise UsageError(
+            f"model hf_text: the data were tokenized by '{info.tokenizer}', whose tokenizer differs "
+            f"from the one of '{checkpoint}'; leave dataset.tokenizer out (it then takes the model's "
+            "checkpoint) or set it to the same checkpoint"
+        )
+
+
+def _final_linear(model: nn.Module) -> nn.Linear:
+    """The last linear layer of the model: the classification head's output layer."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise UsageError("model hf_text: the checkpoint has no linear classification layer")
+    return linears[-1]

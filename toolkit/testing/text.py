@@ -1,0 +1,80 @@
+"""Tiny offline text fixtures: a BERT model folder and a CoLA folder, built in seconds.
+
+Tests (ours and a plugin's) need a transformer and sentences without the network. A
+model folder written by :func:`tiny_bert` loads like any Hugging Face checkpoint
+(``AutoTokenizer``/``AutoModelForSequenceClassification``); :func:`tiny_cola` writes a
+GLUE-layout CoLA folder whose acceptable sentences follow one word order (determiner, noun,
+verb) and whose unacceptable ones scramble it, so a tiny model learns it in a few epochs.
+
+Example:
+    >>> import tempfile
+    >>> folder = tiny_bert(tempfile.mkdtemp())
+    >>> from transformers import AutoTokenizer
+    >>> AutoTokenizer.from_pretrained(folder).tokenize("the dog runs .")
+    ['the', 'dog', 'runs', '.']
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+NOUNS = ["dog", "cat", "man", "woman", "nurse", "doctor", "teacher", "farmer", "child", "bird"]
+VERBS = ["runs", "sleeps", "sings", "works", "laughs", "waits", "eats", "reads"]
+DETERMINERS = ["the", "a", "this", "that"]
+OTHER = ["he", "she", "his", "her", "him", "is", "was", "happy", "tired", "and", "to", "very"]
+OTHER += [".", ",", "'", "s"]
+
+
+def vocabulary() -> list[str]:
+    """The WordPiece vocabulary of the tiny model (special tokens first, a few sub-words)."""
+    words = DETERMINERS + NOUNS + VERBS + OTHER + ["un", "##happy", "##s", "##ing"]
+    return SPECIAL + sorted(set(words), key=words.index)
+
+
+def tiny_bert(folder: str | Path, *, hidden: int = 32, layers: int = 2, seed: int = 0) -> str:
+    """Write a randomly initialized tiny BERT (``BertForSequenceClassification``, 2 labels)
+    with a fast WordPiece tokenizer to ``folder``; returns the folder."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    vocab = {token: i for i, token in enumerate(vocabulary())}
+    tokenizer = BertTokenizerFast(vocab=vocab, do_lower_case=True)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=2 * hidden, max_position_embeddings=64, num_labels=2,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    BertForSequenceClassification(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
+def tiny_sentences(n: int, *, seed: int = 0) -> tuple[list[str], list[int]]:
+    """``n`` sentences, half acceptable (``the dog runs .``) and half scrambled (``runs dog the .``)."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for i in range(n):
+        words = [rng.choice(DETERMINERS), rng.choice(NOUNS), rng.choice(VERBS)]
+        good = i % 2 == 0
+        if not good:
+            rng.shuffle(words)
+            if words[0] in DETERMINERS and words[2] in VERBS:  # the shuffle kept the order
+                words = [words[2], words[1], words[0]]
+        texts.append(" ".join(words) + " .")
+        labels.append(int(good))
+    return texts, labels
+
+
+def tiny_cola(folder: str | Path, *, train: int = 200, dev: int = 60, seed: int = 0) -> str:
+    """Write a GLUE-layout CoLA folder (``train.tsv``, ``dev.tsv``; four columns, no header)."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, n, s in (("train.tsv", train, seed), ("dev.tsv", dev, seed + 1)):
+        texts, labels = tiny_sentences(n, seed=s)
+        lines = [f"tiny\t{y}\t{'' if y else '*'}\t{t}\n" for t, y in zip(texts, labels, strict=True)]
+        (out / name).write_text("".join(lines), encoding="utf-8")
+    return str(out)

@@ -1,0 +1,1 @@
+"""Text: tokenization and its cache, gender-word swapping and sentence augmenters."""
