@@ -290,6 +290,36 @@ def word_attributions(sentence: Mapping[str, Any], *, title: str = "") -> Figure
     return fig
 
 
+def occupation_gaps(gaps: Mapping[str, Mapping[str, float]], shares: Mapping[str, float]) -> Figure:
+    """Per occupation (sorted by its share of women), the score gap
+    ``P(fav | female) - P(fav | male)`` of each model, as bars."""
+    names = sorted(shares, key=lambda n: shares[n])
+    fig, (ax,) = _figure(width=max(6.0, 0.22 * len(names) + 2), height=3.8)
+    pos = np.arange(len(names))
+    width = 0.8 / max(len(gaps), 1)
+    for k, (label, gap) in enumerate(gaps.items()):
+        ax.bar(pos - 0.4 + width * (k + 0.5), [gap[n] for n in names], width=width, label=label)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xticks(
+        pos, [f"{n} ({shares[n]:.0f}%)" for n in names], rotation=75, ha="right", fontsize="x-small"
+    )
+    ax.set(ylabel="P(fav | female) - P(fav | male)", title="score gap per occupation (share of women)")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def bars(values: Mapping[str, float], *, ylabel: str, title: str = "") -> Figure:
+    """One bar per named value."""
+    fig, (ax,) = _figure(width=max(4.0, 0.6 * len(values) + 1.5))
+    ax.bar(range(len(values)), list(values.values()))
+    ax.set_xticks(range(len(values)), list(values), rotation=30, ha="right", fontsize="small")
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set(ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
 def png_bytes(fig: Figure, *, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (deterministic: no timestamp in the file)."""
     import io

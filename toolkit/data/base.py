@@ -91,6 +91,8 @@ class DataInfo:
     #: and how many ids it has (a model refuses a smaller vocabulary).
     tokenizer: str | None = None
     vocab_size: int | None = None
+    #: Text data: the tokens per sentence at most (sentences a defense adds are cut there too).
+    max_length: int | None = None
 
     def __post_init__(self) -> None:
         if self.domain is None:

@@ -81,6 +81,7 @@ def load(
         test=text_split(dev[0], dev[1], **common),
         tokenizer=checkpoint,
         allow_download=allow_download,
+        max_length=max_length,
     )
 
 

@@ -85,6 +85,7 @@ def load(
         test=split(test_rows, test_path or path),
         tokenizer=checkpoint,
         allow_download=allow_download,
+        max_length=max_length,
         sensitive={c: (f"not {v}", v) for c, v in sensitive.items()},
     )
 

@@ -52,11 +52,15 @@ def lengths(inputs: Mapping[str, torch.Tensor]) -> list[int]:
 
 
 def sentences(tokenizer: Any, inputs: Mapping[str, torch.Tensor], what: str) -> list[str]:
-    """The sentences the token ids stand for; each must tokenize back to the same ids."""
+    """The sentences the token ids stand for (unknown words as the unknown token); each must
+    tokenize back to the same ids."""
     out = []
+    frame = {getattr(tokenizer, f"{t}_token_id", None) for t in ("cls", "sep", "pad", "bos", "eos")} - {None}
     for row, n in zip(inputs["input_ids"].tolist(), lengths(inputs), strict=True):
         ids = row[:n]
-        text = tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        # the framing tokens go (the tokenizer adds them again); unknown-word tokens stay
+        kept = [i for i in ids if i not in frame]
+        text = tokenizer.decode(kept, skip_special_tokens=False, clean_up_tokenization_spaces=False)
         again = tokenizer(text)["input_ids"]
         if again != ids:
             raise UsageError(

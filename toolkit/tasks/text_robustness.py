@@ -1,0 +1,118 @@
+"""Robustness of a text classifier to rewritten inputs: accuracy and MCC per augmentation.
+
+Each augmenter of the recipe (:mod:`toolkit.text.augment`: character noise, keyboard
+typos, word deletion and swaps, shuffling, synonyms, antonyms, back-translation) rewrites
+every test sentence (seeded); the rewritten sentences are tokenized like the data and
+scored with the labels of the originals. Antonyms can flip the true label, so their drop
+is no robustness failure: the table marks them.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from toolkit.results import Table, TaskResult
+
+if TYPE_CHECKING:
+    from toolkit.execution.context import TaskContext
+
+
+class TextRobustnessTask:
+    """Score a text classifier on augmented copies of its test split (``task = "text_robustness"``).
+
+    Args:
+        augmenters: tables with ``name`` and the augmenter's parameters, e.g.
+            ``[{name = "char_noise", p = 0.1}, {name = "word_delete", p = 0.2}]``.
+        seed: seeds the augmenters (default 0).
+
+    Metrics: per augmenter (and ``clean``) ``accuracy``, ``mcc``, ``changed`` (the fraction of
+    sentences it changed) and ``flips_label``.
+    """
+
+    uses = ("model", "train", "defenses")
+    requires = ()
+
+    def __init__(self, *, augmenters: list[dict[str, Any]], seed: int = 0) -> None:
+        from toolkit.errors import UsageError
+        from toolkit.text.augment import make_augmenter
+
+        if not augmenters:
+            raise UsageError("evaluate.augmenters: name at least one augmenter")
+        self.augmenters = {}
+        for k, table in enumerate(augmenters):
+            params = dict(table)
+            name = params.pop("name", None)
+            if not isinstance(name, str):
+                raise UsageError(f"evaluate.augmenters.{k}: each augmenter needs a name")
+            label = name if name not in self.augmenters else f"{name}.{k}"
+            self.augmenters[label] = make_augmenter(name, **params)
+        self.seed = seed
+
+    @classmethod
+    def check(cls, recipe: Any) -> list[Any]:
+        """Text data, and augmenters that exist with valid parameters (built once, here)."""
+        from toolkit.errors import UsageError
+        from toolkit.recipe import Problem, dataset_modality
+
+        modality = dataset_modality(recipe.dataset)
+        if modality not in (None, "text"):
+            return [Problem("task", f"the text_robustness task rewrites text, but the dataset is {modality}")]
+        try:
+            cls(**recipe.task.params)
+        except (UsageError, ValueError, TypeError) as exc:
+            return [Problem("evaluate.augmenters", str(exc))]
+        return []
+
+    def run(self, ctx: TaskContext) -> TaskResult:
+        from sklearn.metrics import matthews_corrcoef
+
+        from toolkit import plots
+        from toolkit.data.base import Split
+        from toolkit.errors import UsageError
+        from toolkit.text.tokens import tokenize
+        from toolkit.training import predict
+
+        data, model = ctx.data(), ctx.model()
+        texts, info = data.test.text, data.info
+        if texts is None or info.tokenizer is None:
+            raise UsageError("the text_robustness task needs text data (glue_cola, text_csv)")
+        y = data.test.y.numpy()
+        variants: dict[str, list[str]] = {"clean": list(texts)}
+        for label, augmenter in self.augmenters.items():
+            variants[label] = augmenter.augment(list(texts), random.Random(self.seed))
+        metrics: dict[str, Any] = {}
+        for label, sentences in variants.items():
+            ids = tokenize(sentences, info.tokenizer, max_length=info.max_length or 512)
+            _, pred = predict(
+                model, Split(ids, data.test.y), device=ctx.device, batch_size=ctx.eval_batch_size
+            )
+            metrics[label] = {
+                "accuracy": float((pred.numpy() == y).mean()),
+                "mcc": float(matthews_corrcoef(y, pred.numpy())),
+                "changed": float(np.mean([a != b for a, b in zip(sentences, texts, strict=True)])),
+                "flips_label": bool(getattr(self.augmenters.get(label), "flips_label", False)),
+            }
+            ctx.log.info(
+                f"{label}: accuracy {metrics[label]['accuracy']:.4f}, MCC {metrics[label]['mcc']:.4f}"
+            )
+        rows = [
+            [k, v["accuracy"], v["mcc"], v["changed"], "yes" if v["flips_label"] else ""]
+            for k, v in metrics.items()
+        ]
+        table = Table(
+            title="Accuracy and MCC on augmented test sentences",
+            columns=["augmentation", "accuracy", "MCC", "sentences changed", "may flip the label"],
+            rows=rows,
+        )
+        figure = plots.bars(
+            {k: v["mcc"] for k, v in metrics.items()}, ylabel="MCC", title="MCC per augmentation"
+        )
+        examples = {
+            "text": np.array(texts[:20]),
+            **{k: np.array(v[:20]) for k, v in variants.items() if k != "clean"},
+        }
+        return TaskResult(metrics=metrics, tables=[table], figures={"mcc_by_augmentation": figure},
+                          samples={"examples": examples})  # fmt: skip
