@@ -12,10 +12,10 @@ import torch
 
 pytest.importorskip("transformers")
 
-from toolkit.data.inputs import to_model_input  # noqa: E402
-from toolkit.errors import DataError, UsageError  # noqa: E402
-from toolkit.recipe import parse_recipe  # noqa: E402
-from toolkit.testing.text import tiny_bert, tiny_cola, tiny_sentences  # noqa: E402
+from toolkit.data.inputs import to_model_input
+from toolkit.errors import DataError, UsageError
+from toolkit.recipe import parse_recipe
+from toolkit.testing.text import tiny_bert, tiny_cola, tiny_sentences
 
 
 @pytest.fixture(scope="module")
@@ -504,3 +504,13 @@ def test_pad_cat_pads_ids_and_masks() -> None:
     out = pad_cat([a, b], pad_id=0)
     assert out["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
     assert out["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_text_components_pass_the_conformance_checks(tiny: dict[str, str]) -> None:
+    from toolkit.testing import check_component
+
+    check_component("datasets", "glue_cola", params={"tokenizer": tiny["model"], "root": tiny["cola"]})
+    for kind, name in (("models", "hf_text"), ("explainers", "shap"), ("explainers", "lime"),
+                       ("explainers", "integrated_gradients"), ("defenses", "gender_swap"),
+                       ("defenses", "text_augment")):  # fmt: skip
+        check_component(kind, name)  # on the tiny text data of toolkit.testing.text

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -33,6 +33,7 @@ class TextAugment(DataDefense):
     """
 
     modalities = ("text",)
+    example_params: ClassVar[dict[str, Any]] = {"augmenter": "word_delete", "params": {"p": 0.2}}
 
     def __init__(
         self,

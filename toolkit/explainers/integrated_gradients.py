@@ -15,7 +15,7 @@ tokens (:mod:`toolkit.explainers.token_ig`): one attribution per token, ``(N, L)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import torch
 from pydantic import Field
@@ -30,6 +30,8 @@ class IntegratedGradients:
     Args:
         n_steps: integration points (default 32).
     """
+
+    modalities: ClassVar[tuple[str, ...]] = ("image", "tabular", "text")
 
     def __init__(self, *, n_steps: Annotated[int, Field(ge=2)] = 32) -> None:
         self.n_steps = n_steps

@@ -10,7 +10,7 @@ is no robustness failure: the table marks them.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -34,6 +34,7 @@ class TextRobustnessTask:
 
     uses = ("model", "train", "defenses")
     requires = ()
+    example_params: ClassVar[dict[str, Any]] = {"augmenters": [{"name": "shuffle"}]}
 
     def __init__(self, *, augmenters: list[dict[str, Any]], seed: int = 0) -> None:
         from toolkit.errors import UsageError

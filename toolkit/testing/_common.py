@@ -190,6 +190,10 @@ def _cached_data(kind: str, seed: int) -> DataBundle:
         return _bounded(_cached_data("tabular", seed))
     if kind == "fair":
         return _fair(seed)
+    if kind == "text":
+        from toolkit.testing.text import example_text_data
+
+        return example_text_data(seed)
     raise ValueError(f"no check data '{kind}'")
 
 
@@ -254,6 +258,10 @@ def example_data(factory: Any) -> DataBundle | None:
 
 
 def _default_build(bundle: DataBundle) -> tuple[Callable[..., nn.Module], dict[str, Any]]:
+    if bundle.info.modality == "text" and bundle.info.tokenizer is not None:
+        from toolkit.models.hf_text import build as hf_text
+
+        return hf_text, {"checkpoint": bundle.info.tokenizer}
     if bundle.info.modality == "image" and isinstance(bundle.train.x, torch.Tensor):
         from toolkit.models.small_cnn import build as cnn
 
@@ -272,8 +280,9 @@ def _fit(
     from toolkit.recipe import TrainConfig
     from toolkit.training import train
 
+    text = bundle.info.modality == "text" and bundle.info.tokenizer is not None
     if build is None:
-        if isinstance(bundle.train.x, Mapping):
+        if isinstance(bundle.train.x, Mapping) and not text:
             raise AssertionError(
                 f"the data '{bundle.info.name}' has multi-part inputs: give the check a model "
                 "(check_detector or check_defense with model=build)"
@@ -281,7 +290,12 @@ def _fit(
         build, params = _default_build(bundle)
     torch.manual_seed(seed)
     model = build(bundle.info, **dict(params or {}))
-    train(model, bundle.train, TrainConfig(epochs=3, lr=0.1, batch_size=32), seed=seed, info=bundle.info)
+    config = (
+        TrainConfig(epochs=8, lr=3e-3, batch_size=16, optimizer="adamw")
+        if text
+        else TrainConfig(epochs=3, lr=0.1, batch_size=32)
+    )
+    train(model, bundle.train, config, seed=seed, info=bundle.info)
     return model.eval()
 
 
@@ -310,6 +324,11 @@ def _setup(
     return bundle, _fit(bundle, seed, model)
 
 
-def _modalities(factory: Any, default: Sequence[str]) -> list[str]:
+def _modalities(factory: Any, default: Sequence[str], *, text: bool = False) -> list[str]:
+    """The check data a component is checked on: the ``default`` modalities it supports, and
+    (with ``text``) the tiny offline text data of :mod:`toolkit.testing.text` when it declares text."""
     declared = getattr(factory, "modalities", None)
-    return [m for m in default if declared is None or m in declared]
+    out = [m for m in default if declared is None or m in declared]
+    if text and declared is not None and "text" in declared and "text" not in out:
+        out.append("text")
+    return out

@@ -73,7 +73,7 @@ def _check_data_defense(
     bundles = (
         [data]
         if data is not None
-        else [_bundle(seed, modality=m) for m in _modalities(factory, ("image", "tabular"))]
+        else [_bundle(seed, modality=m) for m in _modalities(factory, ("image", "tabular"), text=True)]
     )
     for bundle in bundles:
         where = f"on {bundle.info.name} ({bundle.info.modality})"
@@ -106,7 +106,7 @@ def _check_batch_defense(
         cases = [(data, _fit(data, seed, build))]
     else:
         names = {"image": "image", "tabular": "bounded"}
-        cases = [_setup(None, names[m], seed, build) for m in _modalities(factory, ("image", "tabular"))]
+        cases = [_setup(None, names[m], seed, build) for m in _modalities(factory, ("image", "tabular"), text=True)]
     for bundle, model in cases:
         info = bundle.info
         where = f"on {info.name} ({info.modality}, input domain {info.input_domain.describe()})"
@@ -163,7 +163,7 @@ def _check_filter_defense(
     from toolkit.outputs import Outputs
     from toolkit.protocols import bind
 
-    for modality in [None] if data is not None else _modalities(factory, ("image", "tabular")):
+    for modality in [None] if data is not None else _modalities(factory, ("image", "tabular"), text=True):
         bundle, model = _setup(data, modality or "image", seed, build)
         where = f"on {bundle.info.name} ({bundle.info.modality})"
         state = _state(model)

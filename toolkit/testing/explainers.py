@@ -12,11 +12,13 @@ from toolkit.data.base import DataBundle
 from toolkit.data.inputs import take, to_model_input
 from toolkit.testing._common import (
     _about,
+    _clone,
     _fit,
     _grads,
     _grads_changed,
     _modalities,
     _mode,
+    _same,
     _setup,
     _state,
     _state_changes,
@@ -41,7 +43,7 @@ def check_explainer(
         if data is not None:
             cases = [(data, _fit(data, seed))]
         else:
-            wanted = _modalities(factory, ("image", "tabular"))
+            wanted = _modalities(factory, ("image", "tabular"), text=True)
             assert wanted, (
                 f"it declares modalities {getattr(factory, 'modalities', None)}: give it example data "
                 "(check_explainer(cls, data=bundle) or an example_data attribute)"
@@ -56,14 +58,18 @@ def _check_explainer_on(
 ) -> None:
     info = bundle.info
     where = f"on {info.name} ({info.modality})"
-    inputs = _tensor(to_model_input(take(bundle.test.x, slice(0, 8))), f"{where}: explainers").clone()
+    raw = to_model_input(take(bundle.test.x, slice(0, 8)))
+    inputs: Any = (
+        {k: v.clone() for k, v in raw.items()} if isinstance(raw, Mapping) else _tensor(raw, "").clone()
+    )
     targets = bundle.test.y[:8].clone()
-    n = inputs.shape[0]
-    allowed = [tuple(inputs.shape)]
-    if inputs.dim() == 4 and inputs.shape[1] != 1:
-        allowed.append((n, 1, *inputs.shape[2:]))
+    shape = tuple((inputs["input_ids"] if isinstance(inputs, Mapping) else inputs).shape)
+    n = shape[0]
+    allowed = [shape]  # token inputs: one attribution per token, (N, L)
+    if len(shape) == 4 and shape[1] != 1:
+        allowed.append((n, 1, *shape[2:]))
     state, grads = _state(model), _grads(model)
-    before = inputs.clone()
+    before = _clone(inputs)
     maps = {}
     for training in (False, True):
         model.train(training)
@@ -86,7 +92,7 @@ def _check_explainer_on(
             f"{where}: explain() changed the model's weights or buffers ({', '.join(changed[:3])})"
         )
         assert not _grads_changed(model, grads), f"{where}: explain() left gradients on the model's weights"
-        assert torch.equal(inputs, before), f"{where}: explain() changed its inputs in place"
+        assert _same(inputs, before), f"{where}: explain() changed its inputs in place"
         maps[training] = out
     model.eval()
     again = factory(**params).explain(model, inputs, targets)

@@ -15,6 +15,7 @@ from toolkit.testing._common import (
     _about,
     _bundle,
     _clone,
+    _modalities,
     _same,
 )
 
@@ -33,7 +34,9 @@ def check_model(
 
     On ``data`` (needed for multi-part inputs: the example inputs are its test samples),
     else on random inputs of ``info``'s shape, else on synthetic images or, if the model
-    refuses them with a :class:`~toolkit.errors.UsageError`, synthetic features.
+    refuses them with a :class:`~toolkit.errors.UsageError`, synthetic features, or (when it
+    declares ``modalities`` with text) the tiny text data of :mod:`toolkit.testing.text`. A
+    text model with a ``checkpoint`` parameter is checked on the data's own checkpoint.
     """
     with _about(build, "model"):
         _check_model(build, dict(params or {}), info, data, seed)
@@ -47,6 +50,7 @@ def _check_model(
     seed: int,
 ) -> None:
     info, x = _model_data(build, params, info, data, seed)
+    params = with_checkpoint(build, info, params)
     n = num_samples(x)
     torch.manual_seed(seed)
     model = build(info, **params)
@@ -74,6 +78,23 @@ def _check_model(
     assert _same(x, before), "the model changed its input"
 
 
+def with_checkpoint(
+    build: Callable[..., nn.Module], info: DataInfo, params: dict[str, Any]
+) -> dict[str, Any]:
+    """``params`` with ``checkpoint`` set to the text data's tokenizer checkpoint, for a text
+    model that takes a ``checkpoint`` the parameters do not name (a text model is checked
+    with the checkpoint its example data were tokenized by)."""
+    import inspect
+
+    if info.modality != "text" or info.tokenizer is None or "checkpoint" in params:
+        return params
+    try:
+        takes = "checkpoint" in inspect.signature(build).parameters
+    except (TypeError, ValueError):
+        return params
+    return {**params, "checkpoint": info.tokenizer} if takes else params
+
+
 def _model_data(
     build: Callable[..., nn.Module],
     params: dict[str, Any],
@@ -89,10 +110,10 @@ def _model_data(
             "the data has multi-part inputs: give the check example data (check_model(build, data=bundle))"
         )
         return info, torch.rand(8, *info.input_shape)
-    for modality in ("image", "tabular"):
+    for modality in _modalities(build, ("image", "tabular"), text=True):
         candidate = _bundle(seed, modality=modality)
         try:
-            build(candidate.info, **params)
+            build(candidate.info, **with_checkpoint(build, candidate.info, params))
         except UsageError:
             continue
         return candidate.info, to_model_input(take(candidate.test.x, slice(0, 8)))

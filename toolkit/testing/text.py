@@ -16,8 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
+from typing import Any
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 NOUNS = ["dog", "cat", "man", "woman", "nurse", "doctor", "teacher", "farmer", "child", "bird"]
@@ -78,3 +80,34 @@ def tiny_cola(folder: str | Path, *, train: int = 200, dev: int = 60, seed: int 
         lines = [f"tiny\t{y}\t{'' if y else '*'}\t{t}\n" for t, y in zip(texts, labels, strict=True)]
         (out / name).write_text("".join(lines), encoding="utf-8")
     return str(out)
+
+
+@functools.cache
+def _example_folder() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="toolkit-text-check-")
+
+
+@functools.cache
+def _example_text_data(seed: int) -> Any:
+    from toolkit.data.glue_cola import load
+
+    folder = Path(_example_folder())
+    model = (
+        tiny_bert(folder / "tiny-bert") if not (folder / "tiny-bert").is_dir() else str(folder / "tiny-bert")
+    )
+    cola = (
+        tiny_cola(folder / "cola", train=120, dev=40)
+        if not (folder / "cola").is_dir()
+        else str(folder / "cola")
+    )
+    return load(seed, tokenizer=model, root=cola)
+
+
+def example_text_data(seed: int = 0) -> Any:
+    """Text check data: the tiny CoLA tokenized by the tiny BERT (both written once per process
+    to a temporary folder); the model to check with is ``hf_text`` on ``info.tokenizer``."""
+    import copy
+
+    return copy.deepcopy(_example_text_data(seed))
