@@ -514,3 +514,65 @@ def test_text_components_pass_the_conformance_checks(tiny: dict[str, str]) -> No
                        ("explainers", "integrated_gradients"), ("defenses", "gender_swap"),
                        ("defenses", "text_augment")):  # fmt: skip
         check_component(kind, name)  # on the tiny text data of toolkit.testing.text
+
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+@pytest.mark.parametrize(
+    "name", ["cola_distilbert", "cola_minilm", "cola_explain", "text_bias", "text_bias_cda"]
+)
+def test_the_text_recipes_run_shrunk_onto_the_tiny_model(
+    name: str, tiny: dict[str, str], tmp_path: Path
+) -> None:
+    """Each shipped text recipe runs end to end with its model and data swapped for the tiny
+    ones by --set (the reference protocol needs DistilBERT and GLUE; the numbers at full
+    size are in docs/text.md)."""
+    from toolkit.execution.runner import run as run_recipe
+    from toolkit.recipe import load_recipe
+
+    shares = tmp_path / "occupations.json"
+    shares.write_text(json.dumps({"nurse": 90, "farmer": 22}))
+    shrink = [
+        f"model.checkpoint='{tiny['model']}'", "model.allow_download=false", "model.max_length=32",
+        f"dataset.root='{tiny['cola']}'", "train.epochs=2", "train.lr=3e-3", "runtime.threads=1",
+    ]  # fmt: skip
+    if name.startswith("text_bias"):
+        shrink.append(f"evaluate.occupations='{shares}'")
+    if name == "cola_explain":
+        shrink += ["explainers.0.max_evals=20", "explainers.1.num_samples=30", "explainers.2.n_steps=8"]
+    result = run_recipe(
+        load_recipe(RECIPES / f"{name}.toml", shrink), out_dir=tmp_path / "runs", console=None
+    )
+    metrics = result.metrics
+    if name.startswith("cola_") and name != "cola_explain":
+        assert -1 <= metrics["mcc"] <= 1 and 0 <= metrics["accuracy"] <= 1
+    elif name == "cola_explain":
+        assert len(metrics["sentences"]) == 3 and set(metrics["explainers"]) == {
+            "shap",
+            "lime",
+            "integrated_gradients",
+        }
+    else:
+        assert ("with defenses" in metrics) == (name == "text_bias_cda")
+        assert metrics["n_probes"] > 0
+
+
+@pytest.mark.data
+def test_cola_minilm_runs_shrunk_on_the_shared_model_and_sentences(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import SHARED_DATA
+
+    from toolkit.execution.runner import run as run_recipe
+    from toolkit.recipe import load_recipe
+
+    if (
+        not (SHARED_DATA / "models" / "all-MiniLM-L6-v2").is_dir()
+        or not (SHARED_DATA / "text" / "cola").is_dir()
+    ):
+        pytest.skip(f"the shared CoLA sentences and MiniLM model are not under {SHARED_DATA}")
+    monkeypatch.setenv("TOOLKIT_DATA", str(SHARED_DATA))
+    shrink = ["dataset.max_train=64", "train.epochs=1", "runtime.threads=1"]
+    result = run_recipe(load_recipe(RECIPES / "cola_minilm.toml", shrink), out_dir=tmp_path, console=None)
+    assert result.metrics["n_train"] == 64 and result.metrics["n_test"] == 856
