@@ -72,6 +72,21 @@ size = 2
 """
 
 
+TEXT = """\
+task = "classify"
+name = "text"
+[dataset]
+name = "glue_cola"
+root = "{tmp}/cola"
+[model]
+name = "hf_text"
+checkpoint = "{tmp}/tiny-bert"
+[train]
+epochs = 1
+batch_size = 16
+"""
+
+
 @dataclass
 class Case:
     """One bad input.
@@ -226,6 +241,35 @@ def flat_folder(root: Path, classes: list[str]) -> None:
     for name in classes:
         for i in range(3):
             Image.new("RGB", (8, 8), (40 * i, 0, 0)).save(root / f"{name}.{i}.png")
+
+
+def text(old: str = "", new: str = "") -> str:
+    assert old in TEXT, old
+    return TEXT.replace(old, new) if old else TEXT
+
+
+def text_files(change: Callable[[Path], None] | None = None) -> Callable[[Path], None]:
+    """The tiny BERT and CoLA folders of toolkit.testing.text in the test's folder, then ``change``."""
+
+    def setup(tmp: Path) -> None:
+        from toolkit.testing.text import tiny_bert, tiny_cola
+
+        tiny_bert(tmp / "tiny-bert")
+        tiny_cola(tmp / "cola", train=40, dev=20)
+        if change is not None:
+            change(tmp)
+
+    return setup
+
+
+def other_vocabulary(tmp: Path) -> None:
+    """A second tiny BERT whose WordPiece vocabulary is in another order."""
+    from toolkit.testing.text import tiny_bert, vocabulary
+
+    other = Path(tiny_bert(tmp / "other-bert"))
+    words = vocabulary()
+    (other / "vocab.txt").write_text("\n".join(words[:5] + words[5:][::-1]) + "\n")
+    (other / "tokenizer.json").unlink()
 
 
 def a_file(name: str) -> Callable[[Path], None]:
@@ -563,6 +607,91 @@ CASES: dict[str, Case] = {
         ["cache", "verify"], 1, ["BAD", "0 of 1 entries"], setup=cached_entry(zero_weights)
     ),
     "cache-clear-bad-kind": Case(["cache", "clear", "--kind", "../x"], 2, ["--kind"]),
+    # text data, models and tasks
+    "cola-no-files": Case(
+        RUN, 2, ["no CoLA files in"], recipe=text('"{tmp}/cola"', '"{tmp}/nowhere"'), setup=text_files()
+    ),  # fmt: skip
+    "cola-bad-label": Case(
+        RUN,
+        2,
+        ["dev.tsv, line 2", "not 0 or 1"],
+        recipe=text(),
+        setup=text_files(lambda t: (t / "cola" / "dev.tsv").write_text("s\t1\t\ta b .\ns\tmaybe\t\tb a .\n")),
+    ),  # fmt: skip
+    "cola-three-columns": Case(
+        RUN,
+        2,
+        ["train.tsv, line 1", "3 tab-separated columns"],
+        recipe=text(),
+        setup=text_files(lambda t: (t / "cola" / "train.tsv").write_text("a\tb\tc\n")),
+    ),  # fmt: skip
+    "hf-text-missing-checkpoint": Case(
+        RUN,
+        2,
+        ["cannot load", "allow_download"],
+        recipe=text('"{tmp}/tiny-bert"', '"{tmp}/no-such-model"'),
+        setup=text_files(),
+    ),  # fmt: skip
+    "hf-text-other-tokenizer": Case(
+        RUN,
+        2,
+        ["whose tokenizer differs"],
+        setup=text_files(other_vocabulary),
+        recipe=text('root = "{tmp}/cola"', 'root = "{tmp}/cola"\ntokenizer = "{tmp}/other-bert"'),
+    ),  # fmt: skip
+    "hf-text-on-images": Case(
+        VALIDATE,
+        2,
+        ["works on text", "digits"],
+        recipe='task = "classify"\nname = "x"\n[dataset]\nname = "digits"\n[model]\nname = "hf_text"\n',
+    ),
+    "text-csv-missing-column": Case(
+        RUN,
+        2,
+        ["no column 'text'"],
+        setup=text_files(lambda t: (t / "r.csv").write_text("review,label\na,0\nb,1\n")),
+        recipe=text('name = "glue_cola"\nroot = "{tmp}/cola"', 'name = "text_csv"\npath = "{tmp}/r.csv"'),
+    ),  # fmt: skip
+    "explain-on-images": Case(
+        VALIDATE,
+        2,
+        ["explains text"],
+        recipe=tiny('task = "ood"', 'task = "explain"').replace(
+            '[[detectors]]\nname = "msp"\n\n[[detectors]]\nname = "energy"\n',
+            '[[explainers]]\nname = "saliency"\n',
+        ),
+    ),  # fmt: skip
+    "text-robustness-unknown-augmenter": Case(
+        VALIDATE,
+        2,
+        ["evaluate.augmenters", "char_noize", "char_noise"],
+        recipe=text('task = "classify"', 'task = "text_robustness"')
+        + '[evaluate]\naugmenters = [{name = "char_noize"}]\n',
+    ),  # fmt: skip
+    "text-bias-no-occupations": Case(
+        RUN,
+        2,
+        ["evaluate.occupations", "no file"],
+        setup=text_files(),
+        recipe=text('task = "classify"', 'task = "text_bias"')
+        + '[evaluate]\noccupations = "{tmp}/none.json"\n',
+    ),  # fmt: skip
+    "text-bias-occupations-a-list": Case(
+        RUN,
+        2,
+        ["occ.json", "expected a JSON object"],
+        setup=text_files(lambda t: (t / "occ.json").write_text("[1, 2]")),
+        recipe=text('task = "classify"', 'task = "text_bias"')
+        + '[evaluate]\noccupations = "{tmp}/occ.json"\n',
+    ),  # fmt: skip
+    "text-augment-bad-lexicon": Case(
+        RUN,
+        2,
+        ["lex.json"],
+        setup=text_files(lambda t: (t / "lex.json").write_text('{"dog": "cat"}')),
+        recipe=text()
+        + '[[defenses]]\nname = "text_augment"\naugmenter = "synonym"\nparams = {lexicon = "{tmp}/lex.json"}\n',
+    ),  # fmt: skip
     # comparing runs
     "compare-malformed-json": Case(
         ["compare", "{tmp}/run1"], 2, ["metrics.json", "JSON"], setup=metrics_file(b'{"x": ')

@@ -2,7 +2,9 @@
 
 A recipe whose trained model other recipes start from (``[train] init_from``) needs no
 question of its own: this task trains (or reuses) the model and reports test accuracy,
-per-class accuracy and the confusion matrix, with the training curves.
+the Matthews correlation, per-class accuracy and the confusion matrix, with the training
+curves. Defenses apply as in any recipe (a data hook such as ``text_augment`` trains on
+augmented sentences).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class ClassifyTask:
     ``label`` and ``prediction``.
     """
 
-    uses = ("model", "train")
+    uses = ("model", "train", "defenses")
     requires = ()
 
     def run(self, ctx: TaskContext) -> TaskResult:
