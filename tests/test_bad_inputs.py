@@ -610,35 +610,35 @@ CASES: dict[str, Case] = {
     # text data, models and tasks
     "cola-no-files": Case(
         RUN, 2, ["no CoLA files in"], recipe=text('"{tmp}/cola"', '"{tmp}/nowhere"'), setup=text_files()
-    ),  # fmt: skip
+    ),
     "cola-bad-label": Case(
         RUN,
         2,
         ["dev.tsv, line 2", "not 0 or 1"],
         recipe=text(),
         setup=text_files(lambda t: (t / "cola" / "dev.tsv").write_text("s\t1\t\ta b .\ns\tmaybe\t\tb a .\n")),
-    ),  # fmt: skip
+    ),
     "cola-three-columns": Case(
         RUN,
         2,
         ["train.tsv, line 1", "3 tab-separated columns"],
         recipe=text(),
         setup=text_files(lambda t: (t / "cola" / "train.tsv").write_text("a\tb\tc\n")),
-    ),  # fmt: skip
+    ),
     "hf-text-missing-checkpoint": Case(
         RUN,
         2,
         ["cannot load", "allow_download"],
         recipe=text('"{tmp}/tiny-bert"', '"{tmp}/no-such-model"'),
         setup=text_files(),
-    ),  # fmt: skip
+    ),
     "hf-text-other-tokenizer": Case(
         RUN,
         2,
         ["whose tokenizer differs"],
         setup=text_files(other_vocabulary),
         recipe=text('root = "{tmp}/cola"', 'root = "{tmp}/cola"\ntokenizer = "{tmp}/other-bert"'),
-    ),  # fmt: skip
+    ),
     "hf-text-on-images": Case(
         VALIDATE,
         2,
@@ -651,7 +651,7 @@ CASES: dict[str, Case] = {
         ["no column 'text'"],
         setup=text_files(lambda t: (t / "r.csv").write_text("review,label\na,0\nb,1\n")),
         recipe=text('name = "glue_cola"\nroot = "{tmp}/cola"', 'name = "text_csv"\npath = "{tmp}/r.csv"'),
-    ),  # fmt: skip
+    ),
     "explain-on-images": Case(
         VALIDATE,
         2,
@@ -660,14 +660,14 @@ CASES: dict[str, Case] = {
             '[[detectors]]\nname = "msp"\n\n[[detectors]]\nname = "energy"\n',
             '[[explainers]]\nname = "saliency"\n',
         ),
-    ),  # fmt: skip
+    ),
     "text-robustness-unknown-augmenter": Case(
         VALIDATE,
         2,
         ["evaluate.augmenters", "char_noize", "char_noise"],
         recipe=text('task = "classify"', 'task = "text_robustness"')
         + '[evaluate]\naugmenters = [{name = "char_noize"}]\n',
-    ),  # fmt: skip
+    ),
     "text-bias-no-occupations": Case(
         RUN,
         2,
@@ -675,7 +675,7 @@ CASES: dict[str, Case] = {
         setup=text_files(),
         recipe=text('task = "classify"', 'task = "text_bias"')
         + '[evaluate]\noccupations = "{tmp}/none.json"\n',
-    ),  # fmt: skip
+    ),
     "text-bias-occupations-a-list": Case(
         RUN,
         2,
@@ -683,7 +683,7 @@ CASES: dict[str, Case] = {
         setup=text_files(lambda t: (t / "occ.json").write_text("[1, 2]")),
         recipe=text('task = "classify"', 'task = "text_bias"')
         + '[evaluate]\noccupations = "{tmp}/occ.json"\n',
-    ),  # fmt: skip
+    ),
     "text-augment-bad-lexicon": Case(
         RUN,
         2,
@@ -691,7 +691,7 @@ CASES: dict[str, Case] = {
         setup=text_files(lambda t: (t / "lex.json").write_text('{"dog": "cat"}')),
         recipe=text()
         + '[[defenses]]\nname = "text_augment"\naugmenter = "synonym"\nparams = {lexicon = "{tmp}/lex.json"}\n',
-    ),  # fmt: skip
+    ),
     # comparing runs
     "compare-malformed-json": Case(
         ["compare", "{tmp}/run1"], 2, ["metrics.json", "JSON"], setup=metrics_file(b'{"x": ')

@@ -319,7 +319,8 @@ class _Best:
         self.active = config.select == "best"
         if self.active and (test is None or len(test) == 0):
             raise RunError('train.select = "best" needs a test split to score each epoch on')
-        self.score, self.epoch, self.state = -math.inf, 0, None
+        self.score, self.epoch = -math.inf, 0
+        self.state: dict[str, torch.Tensor] | None = None
 
     def offer(self, model: nn.Module, record: dict[str, Any]) -> None:
         if self.active and record[self.key] > self.score:

@@ -18,7 +18,7 @@ split a CoLA score is reported on.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -73,7 +73,11 @@ def load(
     if max_train is not None and max_train < len(train_s):
         kept, _ = seeded_split(train_y, 1 - max_train / len(train_s), seed=seed)
         train_s, train_y = [train_s[i] for i in kept], [train_y[i] for i in kept]
-    common = {"tokenizer": checkpoint, "max_length": max_length, "allow_download": allow_download}
+    common: dict[str, Any] = {
+        "tokenizer": checkpoint,
+        "max_length": max_length,
+        "allow_download": allow_download,
+    }
     return text_bundle(
         name="glue_cola",
         class_names=CLASS_NAMES,
@@ -114,7 +118,8 @@ def read_tsv(path: Path) -> Sentences:
     """Sentences and labels of a CoLA file: four columns (GLUE and raw CoLA) or two
     (``sentence<TAB>label``); a header line is skipped; anything else is a :class:`DataError`
     naming the file and line."""
-    sentences, labels = [], []
+    sentences: list[str] = []
+    labels: list[int] = []
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             cells = line.rstrip("\n\r").split("\t")

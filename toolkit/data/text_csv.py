@@ -61,9 +61,7 @@ def load(
     """
     checkpoint = need_tokenizer(tokenizer, "text_csv")
     rows = read_rows(Path(path).expanduser(), [text, label, *sensitive], delimiter)
-    names = list(class_names) or sorted({r[label] for r in rows})
-    if len(names) < 2:
-        raise DataError(f"dataset text_csv: {path} has {len(names)} label value(s); at least 2 are needed")
+    names = _class_names(rows, label, class_names, path)
     if test_path is not None:
         test_rows = read_rows(Path(test_path).expanduser(), [text, label, *sensitive], delimiter)
     else:
@@ -88,6 +86,13 @@ def load(
         max_length=max_length,
         sensitive={c: (f"not {v}", v) for c, v in sensitive.items()},
     )
+
+
+def _class_names(rows: Rows, label: str, given: list[str], path: str) -> list[str]:
+    names = list(given) or sorted({r[label] for r in rows})
+    if len(names) < 2:
+        raise DataError(f"dataset text_csv: {path} has {len(names)} label value(s); at least 2 are needed")
+    return names
 
 
 def _groups(rows: Rows, sensitive: dict[str, str]) -> dict[str, torch.Tensor]:

@@ -72,7 +72,7 @@ class Lime:
                 spans = tokenizer(text, return_offsets_mapping=True, add_special_tokens=True)
                 pieces = [(a, b) for a, b in spans["offset_mapping"] if b > a]
                 explainer = LimeTextExplainer(
-                    split_expression=lambda s, p=pieces: [s[a:b] for a, b in p],  # type: ignore[misc]
+                    split_expression=lambda s, p=pieces: [s[a:b] for a, b in p],
                     bow=False, mask_string=tokenizer.mask_token or tokenizer.unk_token,
                     random_state=self.seed,
                 )  # fmt: skip

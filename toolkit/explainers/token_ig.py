@@ -56,7 +56,7 @@ def token_integrated_gradients(
     targets = targets.to(device)
 
     def forward(token_ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        return model({"input_ids": token_ids, "attention_mask": attention})  # type: ignore[no-any-return]
+        return model({"input_ids": token_ids, "attention_mask": attention})
 
     with frozen(model):
         method = LayerIntegratedGradients(forward, embeddings())

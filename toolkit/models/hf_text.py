@@ -53,7 +53,7 @@ class TextClassifier(nn.Module):
         if self.max_length is not None:
             ids = ids[:, : self.max_length]
             mask = mask[:, : self.max_length] if mask is not None else None
-        return self.hf(input_ids=ids, attention_mask=mask, **extra).logits  # type: ignore[no-any-return]
+        return self.hf(input_ids=ids, attention_mask=mask, **extra).logits
 
     def forward(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits ``(N, K)``."""
@@ -62,7 +62,8 @@ class TextClassifier(nn.Module):
     def forward_features(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The input of the final linear layer ``(N, F)``: the pooled sentence representation."""
         captured: list[torch.Tensor] = []
-        handle = self.head.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
+        head: nn.Module = self.__dict__["head"]
+        handle = head.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
         try:
             self._run(x)
         finally:

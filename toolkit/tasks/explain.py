@@ -92,7 +92,7 @@ class ExplainTask:
             methods[label] = _explain(ctx.build(spec), model, random_model, inputs, targets, tokenizer)
         per_sentence = _sentences(texts, inputs, probs, targets, data.info.class_names, methods, tokenizer)
         agreement = _agreement(per_sentence, list(methods))
-        metrics = {
+        metrics: dict[str, Any] = {
             "explainers": {k: v["summary"] for k, v in methods.items()},
             "agreement": agreement,
             "sanity_threshold": self.sanity_threshold,

@@ -42,7 +42,7 @@ class TextRobustnessTask:
 
         if not augmenters:
             raise UsageError("evaluate.augmenters: name at least one augmenter")
-        self.augmenters = {}
+        self.augmenters: dict[str, Any] = {}
         for k, table in enumerate(augmenters):
             params = dict(table)
             name = params.pop("name", None)

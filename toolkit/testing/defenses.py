@@ -105,8 +105,10 @@ def _check_batch_defense(
     if data is not None:
         cases = [(data, _fit(data, seed, build))]
     else:
-        names = {"image": "image", "tabular": "bounded"}
-        cases = [_setup(None, names[m], seed, build) for m in _modalities(factory, ("image", "tabular"), text=True)]
+        names = {"image": "image", "tabular": "bounded", "text": "text"}
+        cases = [
+            _setup(None, names[m], seed, build) for m in _modalities(factory, ("image", "tabular"), text=True)
+        ]
     for bundle, model in cases:
         info = bundle.info
         where = f"on {info.name} ({info.modality}, input domain {info.input_domain.describe()})"

@@ -39,13 +39,16 @@ def tiny_bert(folder: str | Path, *, hidden: int = 32, layers: int = 2, seed: in
     """Write a randomly initialized tiny BERT (``BertForSequenceClassification``, 2 labels)
     with a fast WordPiece tokenizer to ``folder``; returns the folder."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    import transformers
+    from transformers import BertConfig, BertForSequenceClassification
+
+    fast = transformers.BertTokenizerFast  # type: ignore[attr-defined]  # a lazy export
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     vocab = {token: i for i, token in enumerate(vocabulary())}
-    tokenizer = BertTokenizerFast(vocab=vocab, do_lower_case=True)
-    config = BertConfig(
+    tokenizer = fast(vocab=vocab, do_lower_case=True)
+    config = BertConfig(  # type: ignore[call-arg]  # num_labels: a PretrainedConfig keyword
         vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
         intermediate_size=2 * hidden, max_position_embeddings=64, num_labels=2,
     )  # fmt: skip
