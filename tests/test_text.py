@@ -576,3 +576,34 @@ def test_cola_minilm_runs_shrunk_on_the_shared_model_and_sentences(
     shrink = ["dataset.max_train=64", "train.epochs=1", "runtime.threads=1"]
     result = run_recipe(load_recipe(RECIPES / "cola_minilm.toml", shrink), out_dir=tmp_path, console=None)
     assert result.metrics["n_train"] == 64 and result.metrics["n_test"] == 856
+
+
+def test_replacing_a_checkpoints_files_changes_the_trained_models_key(
+    tiny: dict[str, str], tmp_path: Path
+) -> None:
+    import os
+    import shutil
+
+    from toolkit.execution.log import RunLog
+    from toolkit.execution.pipeline import Pipeline
+    from toolkit.models.hf_text import files_key
+
+    folder = Path(shutil.copytree(tiny["model"], tmp_path / "copy"))
+    data = recipe(tiny)
+    data["model"]["checkpoint"] = str(folder)
+
+    def key() -> str:
+        pipeline = Pipeline(
+            parse_recipe(data), device=torch.device("cpu"), cache=None, log=RunLog(None, None)
+        )
+        spec = pipeline.stage("train")
+        assert spec["model_files"] == files_key({"checkpoint": str(folder)})
+        from toolkit.recipe import fingerprint
+
+        return fingerprint(spec)
+
+    before = key()
+    weights = folder / "model.safetensors"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    assert key() != before
+    assert files_key({"checkpoint": "some-org/some-model"}) == "hub:some-org/some-model"

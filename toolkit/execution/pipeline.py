@@ -413,8 +413,14 @@ class Pipeline:
     def stage(self, stage: str) -> dict[str, Any]:
         """What ``stage``'s result depends on: the recipe's stage (:meth:`ResolvedRecipe.stages`)
         and, after ``data``, the digest of the data actually loaded, so a changed data file
-        never reuses a model trained on the old one. Its fingerprint is the cache key."""
+        never reuses a model trained on the old one, and what the model factory's
+        ``files_key(params)`` says identifies the files it loads (a checkpoint's weights).
+        Its fingerprint is the cache key."""
         spec = dict(self.recipe.stages()[stage])
+        model = self.recipe.model
+        files_key = getattr(model.factory, "files_key", None) if model is not None else None
+        if stage not in ("data", "poison") and model is not None and callable(files_key):
+            spec["model_files"] = files_key(model.params)  # a checkpoint's weights, say
         if stage not in ("data", "poison") and self.recipe.init is not None:
             spec["init_key"] = fingerprint(self.initial().stage("train"))  # its data, as read
         if stage != "data":

@@ -135,6 +135,36 @@ def build(
 build.modalities = ("text",)  # type: ignore[attr-defined]  # refused for other data by `toolkit validate`
 
 
+def files_key(params: Mapping[str, Any]) -> str:
+    """What identifies the checkpoint's files, for the cache key of a model trained from it:
+    a local folder's file names, sizes and modification times; for a hub name, the revision
+    in the Hugging Face cache (or the name alone when nothing is cached yet). Replacing the
+    weights under the same name then retrains."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from toolkit.text.tokens import locate
+
+    source = locate(str(params.get("checkpoint") or "distilbert-base-uncased"))
+    folder = Path(source)
+    if folder.is_dir():
+        stats = [
+            [p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.iterdir()) if p.is_file()
+        ]
+        return hashlib.sha256(json.dumps(stats).encode()).hexdigest()
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(source, "config.json")
+    except Exception:  # an invalid repository name, say: the name alone identifies it
+        found = None
+    return f"hub:{source}@{Path(found).parent.name}" if isinstance(found, str) else f"hub:{source}"
+
+
+build.files_key = files_key  # type: ignore[attr-defined]  # read by the pipeline's train stage
+
+
 def _check_tokenizer(info: DataInfo, checkpoint: str, allow_download: bool) -> None:
     """Refuse data tokenized by another tokenizer than ``checkpoint``'s (when it has one)."""
     from toolkit.errors import DataError
