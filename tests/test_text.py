@@ -607,3 +607,26 @@ def test_replacing_a_checkpoints_files_changes_the_trained_models_key(
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
     assert key() != before
     assert files_key({"checkpoint": "some-org/some-model"}) == "hub:some-org/some-model"
+
+
+def test_bias_metrics_on_a_hand_made_table() -> None:
+    """Four male/female pairs worked out by hand: men get 3 favourable outcomes of 4, women 2."""
+    from toolkit.tasks.text_bias import bias_metrics
+
+    p = np.array([0.9, 0.4, 0.8, 0.7, 0.3, 0.2, 0.6, 0.5])  # pairs: (male, female)
+    m = bias_metrics(
+        p,
+        labels=np.array([1, 1, 1, 1, 0, 0, 0, 0]),
+        male=np.array([1, 0] * 4),
+        occupation=np.array(["nurse"] * 4 + ["carpenter"] * 4),
+        shares={"nurse": 90.0, "carpenter": 2.0},
+    )
+    assert m["favourable_rate"] == {"female": 0.5, "male": 0.75}
+    assert m["disparate_impact"] == pytest.approx(2 / 3)
+    assert m["statistical_parity_difference"] == pytest.approx(-0.25)
+    assert m["equal_opportunity_difference"] == pytest.approx(0.5 - 1.0)  # TPR_f - TPR_m
+    assert m["average_odds_difference"] == pytest.approx(((0.5 - 0.5) + (0.5 - 1.0)) / 2)
+    assert m["counterfactual_flip_rate"] == pytest.approx(0.25)  # only the first pair flips
+    assert m["gap"] == pytest.approx({"nurse": 0.55 - 0.85, "carpenter": 0.35 - 0.45})
+    assert m["gap_share_spearman"] == pytest.approx(-1.0)
+    assert m["probe_accuracy"] == pytest.approx(5 / 8)

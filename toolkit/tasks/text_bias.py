@@ -109,26 +109,53 @@ def _probe(
     model: nn.Module, tokenizer: Any, probes: list[Any], fav: int, shares: dict[str, float], batch_size: int
 ) -> dict[str, Any]:
     """Every bias metric of one model on the probe sentences."""
-    from scipy.stats import spearmanr
-
     from toolkit.explainers.text import Predictor
-    from toolkit.metrics.fairness import binary_report, selection_rate
     from toolkit.modelstate import eval_mode
 
     with eval_mode(model):
         p_fav = Predictor(model, tokenizer, batch_size=batch_size)([p.text for p in probes])[:, fav]
-    predicted = (p_fav >= 0.5).astype(np.int64)  # binary: favourable or not
-    labels = np.array([p.label for p in probes])
-    male = np.array([p.gender == "male" for p in probes]).astype(np.int64)  # 1: privileged
+    return bias_metrics(
+        p_fav,
+        labels=np.array([p.label for p in probes]),
+        male=np.array([p.gender == "male" for p in probes]),
+        occupation=np.array([p.occupation for p in probes]),
+        shares=shares,
+    )
+
+
+def bias_metrics(
+    p_fav: np.ndarray,
+    *,
+    labels: np.ndarray,
+    male: np.ndarray,
+    occupation: np.ndarray,
+    shares: dict[str, float],
+) -> dict[str, Any]:
+    """The bias metrics of probabilities of the favourable outcome ``p_fav`` on probes given
+    as male/female pairs in consecutive rows (male first), with their labels (1 favourable),
+    genders and occupations; ``shares`` maps occupations to their share of women.
+
+    Example:
+        >>> m = bias_metrics(np.array([0.9, 0.2, 0.8, 0.7]), labels=np.array([1, 1, 1, 1]),
+        ...                  male=np.array([1, 0, 1, 0]), occupation=np.array(["a", "a", "b", "b"]),
+        ...                  shares={"a": 10.0, "b": 90.0})
+        >>> m["counterfactual_flip_rate"], m["disparate_impact"], round(m["gap"]["a"], 2)
+        (0.5, 0.5, -0.7)
+    """
+    from scipy.stats import spearmanr
+
+    from toolkit.metrics.fairness import binary_report, selection_rate
+
+    male = male.astype(np.int64)  # 1: privileged
+    predicted = (p_fav >= 0.5).astype(np.int64)  # favourable or not
     report = binary_report(labels, predicted, male)
-    flips = predicted[male == 1] != predicted[male == 0]  # pairs are adjacent: male, female
+    flips = predicted[male == 1] != predicted[male == 0]
     gap = {}
-    occupation = np.array([p.occupation for p in probes])
     for name in shares:
         here = occupation == name
         gap[name] = float(p_fav[here & (male == 0)].mean() - p_fav[here & (male == 1)].mean())
     names = list(shares)
-    rho = spearmanr([gap[n] for n in names], [shares[n] for n in names])
+    rho = spearmanr([gap[n] for n in names], [shares[n] for n in names]) if len(names) > 1 else None
     return {
         "counterfactual_flip_rate": float(flips.mean()),
         "favourable_rate": {
@@ -140,8 +167,8 @@ def _probe(
         "equal_opportunity_difference": report["equal_opportunity_difference"],
         "average_odds_difference": report["average_odds_difference"],
         "probe_accuracy": float((predicted == labels).mean()),
-        "gap_share_spearman": float(rho.statistic),
-        "gap_share_p_value": float(rho.pvalue),
+        "gap_share_spearman": float(rho.statistic) if rho is not None else float("nan"),
+        "gap_share_p_value": float(rho.pvalue) if rho is not None else float("nan"),
         "gap": gap,
         "p_favourable": p_fav,
     }
@@ -180,7 +207,7 @@ def _tables(results: dict[str, dict[str, Any]], shares: dict[str, float]) -> lis
     for gender in ("female", "male"):
         rows.insert(4, [f"favourable rate, {gender}", *(results[k]["favourable_rate"][gender] for k in keys)])
     order = sorted(shares, key=lambda n: results[keys[-1]]["gap"][n])
-    extremes = order[:3] + order[-3:]
+    extremes = order if len(order) <= 6 else order[:3] + order[-3:]
     return [
         Table(
             title="Gender bias on the probe sentences (women: unprivileged)",
