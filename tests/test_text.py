@@ -630,3 +630,25 @@ def test_bias_metrics_on_a_hand_made_table() -> None:
     assert m["gap"] == pytest.approx({"nurse": 0.55 - 0.85, "carpenter": 0.35 - 0.45})
     assert m["gap_share_spearman"] == pytest.approx(-1.0)
     assert m["probe_accuracy"] == pytest.approx(5 / 8)
+
+
+def test_mean_pooling_averages_the_last_layer_over_the_mask(tiny: dict[str, str]) -> None:
+    from toolkit.data.glue_cola import load
+    from toolkit.data.inputs import take
+    from toolkit.models.hf_text import build
+
+    bundle = load(0, tokenizer=tiny["model"], root=tiny["cola"])
+    model = build(bundle.info, checkpoint=tiny["model"], pooling="mean").eval()
+    x = to_model_input(take(bundle.test.x, slice(0, 4)))
+    with torch.no_grad():
+        hidden = model.hf.base_model(**x).last_hidden_state
+        features = model.forward_features(x)
+        logits = model(x)
+    mask = x["attention_mask"]
+    for i in range(4):
+        n = int(mask[i].sum())
+        assert torch.allclose(features[i], hidden[i, :n].mean(0), atol=1e-6)
+    assert torch.allclose(model.head(features), logits, atol=1e-6)
+    padded = {k: torch.nn.functional.pad(v, (0, 5)) for k, v in x.items()}  # more padding: same answer
+    with torch.no_grad():
+        assert torch.allclose(model(padded), logits, atol=1e-5)

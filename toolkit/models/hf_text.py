@@ -12,6 +12,12 @@ The model takes the mapping ``{"input_ids", "attention_mask"}`` and returns logi
 (the pooled sentence vector, for feature-based detectors and poison filters) and
 ``head`` is that layer. Weights are read from local files only unless
 ``allow_download`` is true, and the data must be tokenized by this checkpoint's tokenizer.
+
+``pooling = "mean"`` replaces the checkpoint's own sentence vector (BERT's ``[CLS]`` pooler,
+DistilBERT's first token) by the mean of the last layer's token vectors over the attention
+mask, ``f = sum_t m_t h_t / sum_t m_t``, followed by dropout and the head's last linear
+layer: the pooling sentence-transformers checkpoints (all-MiniLM-L6-v2) were trained with
+(Reimers & Gurevych, "Sentence-BERT", EMNLP 2019).
 """
 
 from __future__ import annotations
@@ -36,31 +42,52 @@ class TextClassifier(nn.Module):
         max_length: tokens per input at most (longer inputs are cut), or ``None``.
     """
 
-    def __init__(self, model: nn.Module, *, checkpoint: str, max_length: int | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, *, checkpoint: str, max_length: int | None = None, pooling: str = "model"
+    ) -> None:
         super().__init__()
         self.hf = model
         self.checkpoint = checkpoint
         self.max_length = max_length
+        self.pooling = pooling
         # the head's output layer, reachable as ``head`` without entering the state dict twice
         self.__dict__["head"] = _final_linear(model)
+        if pooling == "mean":
+            config = getattr(model, "config", None)
+            self.dropout = nn.Dropout(float(getattr(config, "hidden_dropout_prob", None) or 0.1))
 
     def embeddings(self) -> nn.Module:
         """The input (token) embedding layer: where integrated gradients integrates."""
         return self.hf.get_input_embeddings()  # type: ignore[operator]
 
-    def _run(self, x: Mapping[str, torch.Tensor], **extra: Any) -> torch.Tensor:
+    def _inputs(self, x: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         ids, mask = x["input_ids"], x.get("attention_mask")
+        mask = torch.ones_like(ids) if mask is None else mask
         if self.max_length is not None:
-            ids = ids[:, : self.max_length]
-            mask = mask[:, : self.max_length] if mask is not None else None
-        return self.hf(input_ids=ids, attention_mask=mask, **extra).logits
+            ids, mask = ids[:, : self.max_length], mask[:, : self.max_length]
+        return ids, mask
+
+    def _run(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        ids, mask = self._inputs(x)
+        return self.hf(input_ids=ids, attention_mask=mask).logits
+
+    def _mean(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The mean of the last layer's token vectors over the attention mask."""
+        ids, mask = self._inputs(x)
+        hidden = self.hf.base_model(input_ids=ids, attention_mask=mask).last_hidden_state  # type: ignore[operator]
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
 
     def forward(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits ``(N, K)``."""
+        if self.pooling == "mean":
+            return self.__dict__["head"](self.dropout(self._mean(x)))
         return self._run(x)
 
     def forward_features(self, x: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """The input of the final linear layer ``(N, F)``: the pooled sentence representation."""
+        if self.pooling == "mean":
+            return self._mean(x)
         captured: list[torch.Tensor] = []
         head: nn.Module = self.__dict__["head"]
         handle = head.register_forward_pre_hook(lambda _m, args: captured.append(args[0]))
@@ -77,6 +104,7 @@ def build(
     checkpoint: str = "distilbert-base-uncased",
     max_length: Annotated[int, Field(ge=4, le=4096)] | None = None,
     freeze: Literal["none", "encoder"] = "none",
+    pooling: Literal["model", "mean"] = "model",
     allow_download: bool = False,
 ) -> TextClassifier:
     """Load ``checkpoint`` with a classification head for the data's classes.
@@ -88,6 +116,8 @@ def build(
         max_length: tokens per input at most (default: as the data were tokenized; a recipe's
             dataset takes this value when it sets none).
         freeze: ``"encoder"`` trains the classification head only (default ``"none"``: all).
+        pooling: ``"model"``: the checkpoint's own sentence vector and head (default);
+            ``"mean"``: the masked mean of the last layer, then the head's last linear layer.
         allow_download: fetch missing files from the hub (default false: local files only).
     """
     from toolkit.text.tokens import locate, missing_checkpoint
@@ -129,7 +159,15 @@ def build(
     if freeze == "encoder":
         for p in model.base_model.parameters():
             p.requires_grad_(False)
-    return TextClassifier(model, checkpoint=source, max_length=max_length)
+    out = TextClassifier(model, checkpoint=source, max_length=max_length, pooling=pooling)
+    width = int(getattr(model.config, "hidden_size", 0) or 0)
+    reads = _final_linear(model).in_features
+    if pooling == "mean" and width and reads != width:
+        raise UsageError(
+            f'model hf_text: pooling = "mean" needs a head that reads {width} features; the last '
+            f"linear layer of '{checkpoint}' reads {reads}; use pooling = \"model\""
+        )
+    return out
 
 
 build.modalities = ("text",)  # type: ignore[attr-defined]  # refused for other data by `toolkit validate`
