@@ -23,9 +23,10 @@ data set's test split, so the cost of the remedy is visible.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
 from toolkit.results import Table, TaskResult
 
@@ -49,8 +50,12 @@ class TextBiasTask:
     requires = ()
 
     def __init__(
-        self, *, occupations: str | None = None, favourable: str = "acceptable", batch_size: int = 256
-    ):
+        self,
+        *,
+        occupations: str | None = None,
+        favourable: str = "acceptable",
+        batch_size: Annotated[int, Field(ge=1)] = 256,
+    ) -> None:
         self.occupations, self.favourable, self.batch_size = occupations, favourable, batch_size
 
     @classmethod
