@@ -20,7 +20,10 @@ a class attribute (for a function, an attribute set after its definition) holdin
 a recipe table of a registered dataset (``{"name": "my_dataset", "n": 100}``, loaded with
 seed 0) or a function returning a :class:`~toolkit.data.base.DataBundle`; ``check_*(...,
 data=bundle)`` does the same by hand. A component with required parameters names an
-example set of them as ``example_params``.
+example set of them as ``example_params``. A component that declares ``modalities`` with
+``"text"`` (a model, an explainer, a defense) is checked on the tiny offline text data of
+:mod:`toolkit.testing.text` (a tiny BERT and CoLA-style sentences, built once per process
+in a temporary folder), a model with a ``checkpoint`` parameter on that data's checkpoint.
 
 What is checked:
 
@@ -43,7 +46,8 @@ What is checked:
   seed=...)``: a history, the model changed in place only, the same result for the same seed).
 - detectors: float scores of shape ``(N,)``, finite, the same for the same seed, inputs,
   logits and model parameters unchanged, the model's train/eval mode restored.
-- explainers: attributions with the input's shape (or ``(N, 1, H, W)`` for images), finite,
+- explainers: attributions with the input's shape (or ``(N, 1, H, W)`` for images, ``(N, L)``
+  for token inputs), finite,
   the same on a second call; the model and the inputs left as they were; on image data,
   and on tabular data unless the explainer declares ``modalities = ("image",)``.
 - tasks: a class with ``run(ctx)``; ``uses``, ``requires`` and ``baselines`` well formed;
