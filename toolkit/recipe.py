@@ -75,6 +75,11 @@ class TrainConfig(_Strict):
     epochs: int = Field(10, ge=0, strict=True, description="passes over the training split")
     batch_size: int = Field(128, ge=1, description="samples per step")
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    fused: bool = Field(
+        False,
+        description="Adam/AdamW: the fused kernel (one pass over all parameters; much faster for "
+        "transformers on a CPU, the same algorithm with other rounding); ignored where unsupported",
+    )
     lr: FloatLike = Field(0.01, gt=0, description="learning rate")
     momentum: FloatLike = Field(0.9, ge=0, description="SGD momentum")
     nesterov: bool = False

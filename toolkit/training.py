@@ -65,6 +65,12 @@ def make_optimizer(params: Any, config: TrainConfig) -> torch.optim.Optimizer:
             weight_decay=config.weight_decay,
         )
     cls = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+    if config.fused:
+        params = list(params)
+        try:  # the fused kernel needs floating-point parameters on a device that has it
+            return cls(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            pass
     return cls(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
