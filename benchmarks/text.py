@@ -85,19 +85,24 @@ def training_timings(model_dir: str, steps: int, batch_size: int, repeats: int =
     texts, labels = tiny_sentences(steps * batch_size, seed=0)
     ids = encode(tokenizer, texts, max_length=64)
     y = torch.tensor(labels)
-    times: dict[str, list[float]] = {"ours": [], "trainer": []}
+    loops = {
+        "ours": functools.partial(_ours, fused=False),
+        "ours_fused": functools.partial(_ours, fused=True),
+        "trainer": _trainer,
+    }
+    times: dict[str, list[float]] = {name: [] for name in loops}
     for round_ in range(repeats + 1):
-        for name, loop in (("ours", _ours), ("trainer", _trainer)):
+        for name, loop in loops.items():
             seconds = loop(model_dir, ids, y, batch_size, steps)
             if round_:
                 times[name].append(seconds)
-    ours, trainer = statistics.median(times["ours"]), statistics.median(times["trainer"])
-    return {
-        "steps": steps,
-        "ours_steps_per_s": steps / ours,
-        "trainer_steps_per_s": steps / trainer,
-        "ratio_ours_over_trainer": trainer / ours,
-    }
+    median = {name: statistics.median(t) for name, t in times.items()}
+    out: dict[str, float] = {"steps": steps}
+    for name, seconds in median.items():
+        out[f"{name}_steps_per_s"] = steps / seconds
+    out["ratio_ours_over_trainer"] = median["trainer"] / median["ours"]
+    out["ratio_ours_fused_over_trainer"] = median["trainer"] / median["ours_fused"]
+    return out
 
 
 def _ours(
