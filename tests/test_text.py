@@ -652,3 +652,22 @@ def test_mean_pooling_averages_the_last_layer_over_the_mask(tiny: dict[str, str]
     padded = {k: torch.nn.functional.pad(v, (0, 5)) for k, v in x.items()}  # more padding: same answer
     with torch.no_grad():
         assert torch.allclose(model(padded), logits, atol=1e-5)
+
+
+def test_fused_adamw_takes_the_same_steps_up_to_rounding() -> None:
+    from toolkit.data.base import Split
+    from toolkit.recipe import TrainConfig
+    from toolkit.training import make_optimizer, train
+
+    x, y = torch.randn(64, 5), torch.randint(0, 2, (64,))
+    weights = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        config = TrainConfig(
+            epochs=3, batch_size=16, optimizer="adamw", lr=1e-2, weight_decay=0.01, fused=fused
+        )
+        assert make_optimizer(model.parameters(), config).defaults.get("fused") is (True if fused else None)
+        train(model, Split(x, y), config, seed=0)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.allclose(weights[0], weights[1], atol=1e-5)
