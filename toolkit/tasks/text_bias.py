@@ -160,7 +160,9 @@ def bias_metrics(
         here = occupation == name
         gap[name] = float(p_fav[here & (male == 0)].mean() - p_fav[here & (male == 1)].mean())
     names = list(shares)
-    rho = spearmanr([gap[n] for n in names], [shares[n] for n in names]) if len(names) > 1 else None
+    gaps, share = np.array([gap[n] for n in names]), np.array([shares[n] for n in names])
+    varies = len(names) > 1 and np.ptp(gaps) > 0 and np.ptp(share) > 0  # else no rank correlation
+    rho = spearmanr(gaps, share) if varies else None
     return {
         "counterfactual_flip_rate": float(flips.mean()),
         "favourable_rate": {
