@@ -120,7 +120,7 @@ def build(
             ``"mean"``: the masked mean of the last layer, then the head's last linear layer.
         allow_download: fetch missing files from the hub (default false: local files only).
     """
-    from toolkit.text.tokens import locate, missing_checkpoint
+    from toolkit.text.tokens import locate
 
     if info.modality != "text" or info.tokenizer is None:
         raise UsageError(
@@ -129,27 +129,7 @@ def build(
         )
     _check_tokenizer(info, checkpoint, allow_download)
     source = locate(checkpoint)
-    try:
-        from transformers import AutoModelForSequenceClassification
-        from transformers.utils import logging as hf_logging
-    except ImportError as exc:  # pragma: no cover - the text extra is missing
-        raise UsageError("model hf_text needs transformers: pip install 'toolkit[text]'") from exc
-    names = list(info.class_names)
-    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()  # "newly initialized head" is expected, not a warning
-    hf_logging.disable_progress_bar()
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=len(names), id2label=dict(enumerate(names)),
-            label2id={n: i for i, n in enumerate(names)}, ignore_mismatched_sizes=True,
-            local_files_only=not allow_download,
-        )  # fmt: skip
-    except (OSError, ValueError) as exc:
-        raise UsageError(missing_checkpoint(checkpoint, "model.checkpoint", exc)) from exc
-    finally:
-        hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
+    model = _load(source, checkpoint, list(info.class_names), allow_download)
     vocab = int(getattr(model.config, "vocab_size", 0) or 0)
     if info.vocab_size is not None and vocab and info.vocab_size > vocab:
         raise UsageError(
@@ -157,7 +137,8 @@ def build(
             f"'{checkpoint}' embeds {vocab}; tokenize with the model's tokenizer"
         )
     if freeze == "encoder":
-        for p in model.base_model.parameters():
+        encoder: nn.Module = model.base_model
+        for p in encoder.parameters():
             p.requires_grad_(False)
     out = TextClassifier(model, checkpoint=source, max_length=max_length, pooling=pooling)
     width = int(getattr(model.config, "hidden_size", 0) or 0)
@@ -201,6 +182,32 @@ def files_key(params: Mapping[str, Any]) -> str:
 
 
 build.files_key = files_key  # type: ignore[attr-defined]  # read by the pipeline's train stage
+
+
+def _load(source: str, checkpoint: str, names: list[str], allow_download: bool) -> Any:
+    """The checkpoint with a head for ``names``, quietly (a new head is expected, not news)."""
+    from toolkit.text.tokens import missing_checkpoint
+
+    try:
+        from transformers import AutoModelForSequenceClassification
+        from transformers.utils import logging as hf_logging
+    except ImportError as exc:  # pragma: no cover - the text extra is missing
+        raise UsageError("model hf_text needs transformers: pip install 'toolkit[text]'") from exc
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=len(names), id2label=dict(enumerate(names)),
+            label2id={n: i for i, n in enumerate(names)}, ignore_mismatched_sizes=True,
+            local_files_only=not allow_download,
+        )  # fmt: skip
+    except (OSError, ValueError) as exc:
+        raise UsageError(missing_checkpoint(checkpoint, "model.checkpoint", exc)) from exc
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _check_tokenizer(info: DataInfo, checkpoint: str, allow_download: bool) -> None:
