@@ -163,15 +163,12 @@ def files_key(params: Mapping[str, Any]) -> str:
     import json
     from pathlib import Path
 
-    from toolkit.text.tokens import locate
+    from toolkit.text.tokens import folder_stamp, locate
 
     source = locate(str(params.get("checkpoint") or "distilbert-base-uncased"))
     folder = Path(source)
     if folder.is_dir():
-        stats = [
-            [p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.iterdir()) if p.is_file()
-        ]
-        return hashlib.sha256(json.dumps(stats).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(folder_stamp(folder)).encode()).hexdigest()
     try:
         from huggingface_hub import try_to_load_from_cache
 

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -63,16 +64,28 @@ def missing_checkpoint(checkpoint: str, what: str, exc: Exception) -> str:
     )
 
 
+def folder_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """The name, size and modification time of each file in ``folder`` (none if it is no
+    folder): what identifies a local checkpoint's files."""
+    if not folder.is_dir():
+        return ()
+    return tuple(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir()) if p.is_file()
+    )
+
+
 def load_tokenizer(checkpoint: str, *, allow_download: bool = False, what: str = "dataset.tokenizer") -> Any:
     """The fast tokenizer of ``checkpoint`` (see :func:`locate`); local files only unless
-    ``allow_download``. A missing or slow-only tokenizer is a :class:`DataError`."""
+    ``allow_download``. A missing or slow-only tokenizer is a :class:`DataError`. One process
+    loads a tokenizer once (the data set, the model, the explainers and the tasks share it)
+    while its folder's files stay as they were."""
     try:
-        from transformers import AutoTokenizer
+        import transformers  # noqa: F401
     except ImportError as exc:  # pragma: no cover - the text extra is missing
         raise DataError(f"{what}: text data needs transformers: pip install 'toolkit[text]'") from exc
     source = locate(checkpoint)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=not allow_download, use_fast=True)
+        tokenizer = _tokenizer(source, allow_download, folder_stamp(Path(source)))
     except (OSError, ValueError) as exc:
         raise DataError(missing_checkpoint(checkpoint, what, exc)) from exc
     if not getattr(tokenizer, "is_fast", False):
@@ -80,9 +93,22 @@ def load_tokenizer(checkpoint: str, *, allow_download: bool = False, what: str =
     return tokenizer
 
 
+@functools.lru_cache(maxsize=8)
+def _tokenizer(source: str, allow_download: bool, stamp: tuple[tuple[str, int, int], ...]) -> Any:
+    """The tokenizer at ``source``, loaded once per ``stamp`` of its folder's files."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(source, local_files_only=not allow_download, use_fast=True)
+
+
 def tokenizer_digest(tokenizer: Any) -> str:
-    """SHA-256 of the tokenizer's complete serialized state."""
-    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
+    """SHA-256 of the tokenizer's serialized state (vocabulary, normalizer, pre-tokenizer,
+    special tokens), less the padding and truncation settings, which each call of
+    :func:`encode` sets itself (a shared tokenizer keeps the last call's)."""
+    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    state.pop("padding", None)
+    state.pop("truncation", None)
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
 def encode(tokenizer: Any, texts: Sequence[str], *, max_length: int) -> dict[str, torch.Tensor]:
@@ -119,8 +145,3 @@ def tokenize(
     with contextlib.suppress(OSError):  # a read-only cache: the ids are still right, only not kept
         store.save("tokens", key, ids, meta)
     return ids
-
-
-def vocab_size(checkpoint: str, *, allow_download: bool = False) -> int:
-    """The number of token ids ``checkpoint``'s tokenizer can produce (added tokens included)."""
-    return len(load_tokenizer(checkpoint, allow_download=allow_download))
