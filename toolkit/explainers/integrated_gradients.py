@@ -22,9 +22,10 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.explainers.captum_adapter import Captum
+from toolkit.explainers.text import TokenExplainer
 
 
-class IntegratedGradients:
+class IntegratedGradients(TokenExplainer):
     """Integrated gradients (Sundararajan et al., ICML 2017) via Captum.
 
     Args:
@@ -35,24 +36,18 @@ class IntegratedGradients:
 
     def __init__(self, *, n_steps: Annotated[int, Field(ge=2)] = 32) -> None:
         self.n_steps = n_steps
-        self.tokenizer_name: str | None = None
         #: After explaining text: ``|sum(attributions) - (f_c(x) - f_c(b))|`` per sentence and
         #: the baseline sentence's probability of the target class.
         self.completeness_: torch.Tensor | None = None
         self.base_: torch.Tensor | None = None
 
-    def bind(self, info: Any) -> IntegratedGradients:
-        self.tokenizer_name = info.tokenizer
-        return self
-
     def explain(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> torch.Tensor:
         """Integrated gradients of each input for its target class, from a black baseline
         (a padding-token baseline on the token embeddings for text)."""
         if isinstance(inputs, Mapping):
-            from toolkit.explainers.text import text_tokenizer
             from toolkit.explainers.token_ig import token_integrated_gradients
 
-            tokenizer = text_tokenizer(self.tokenizer_name, model, "integrated_gradients")
+            tokenizer = self.tokenizer(model, "integrated_gradients")
             out, self.completeness_, self.base_ = token_integrated_gradients(
                 model, inputs, targets, n_steps=self.n_steps, tokenizer=tokenizer
             )

@@ -23,11 +23,11 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.errors import UsageError
-from toolkit.explainers.text import Predictor, lengths, need_tokens, place, sentences, text_tokenizer
+from toolkit.explainers.text import Predictor, TokenExplainer, lengths, place
 from toolkit.modelstate import eval_mode
 
 
-class Lime:
+class Lime(TokenExplainer):
     """LIME (Ribeiro et al. 2016) over tokens, on class probabilities.
 
     Args:
@@ -49,11 +49,6 @@ class Lime:
     ) -> None:
         self.num_samples, self.num_features = num_samples, num_features
         self.batch_size, self.seed = batch_size, seed
-        self.tokenizer_name: str | None = None
-
-    def bind(self, info: Any) -> Lime:
-        self.tokenizer_name = info.tokenizer
-        return self
 
     def explain(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> torch.Tensor:
         """Per-token LIME weights ``(N, L)`` for each sentence's target class (0 on special
@@ -62,9 +57,7 @@ class Lime:
             from lime.lime_text import LimeTextExplainer
         except ImportError as exc:  # pragma: no cover - the explain extra is missing
             raise UsageError("explainer lime needs lime: pip install 'toolkit[explain]'") from exc
-        tokens = need_tokens(inputs, "lime")
-        tokenizer = text_tokenizer(self.tokenizer_name, model, "lime")
-        texts = sentences(tokenizer, tokens, "lime")
+        tokens, tokenizer, texts = self.prepare(model, inputs, "lime")
         rows = []
         with eval_mode(model):
             predict = Predictor(model, tokenizer, batch_size=self.batch_size)

@@ -22,11 +22,11 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.errors import UsageError
-from toolkit.explainers.text import Predictor, lengths, need_tokens, place, sentences, text_tokenizer
+from toolkit.explainers.text import Predictor, TokenExplainer, lengths, place
 from toolkit.modelstate import eval_mode
 
 
-class Shap:
+class Shap(TokenExplainer):
     """SHAP (Lundberg & Lee 2017) Partition explainer over tokens, on class probabilities.
 
     Args:
@@ -43,13 +43,8 @@ class Shap:
         self, *, max_evals: Annotated[int, Field(ge=10)] = 500, batch_size: Annotated[int, Field(ge=1)] = 64
     ) -> None:
         self.max_evals, self.batch_size = max_evals, batch_size
-        self.tokenizer_name: str | None = None
         self.completeness_: torch.Tensor | None = None
         self.base_: torch.Tensor | None = None
-
-    def bind(self, info: Any) -> Shap:
-        self.tokenizer_name = info.tokenizer
-        return self
 
     def explain(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> torch.Tensor:
         """Per-token SHAP values ``(N, L)`` of each sentence for its target class."""
@@ -57,9 +52,7 @@ class Shap:
             import shap
         except ImportError as exc:  # pragma: no cover - the explain extra is missing
             raise UsageError("explainer shap needs shap: pip install 'toolkit[explain]'") from exc
-        tokens = need_tokens(inputs, "shap")
-        tokenizer = text_tokenizer(self.tokenizer_name, model, "shap")
-        texts = sentences(tokenizer, tokens, "shap")
+        tokens, tokenizer, texts = self.prepare(model, inputs, "shap")
         with eval_mode(model):
             predict = Predictor(model, tokenizer, batch_size=self.batch_size)
             explainer = shap.Explainer(predict, shap.maskers.Text(tokenizer), algorithm="partition")

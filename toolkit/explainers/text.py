@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -34,6 +34,32 @@ def text_tokenizer(info_tokenizer: str | None, model: nn.Module, what: str) -> A
     if not name:
         raise UsageError(f"explainer {what} needs text data tokenized by a known tokenizer")
     return load_tokenizer(name)
+
+
+_Bound = TypeVar("_Bound", bound="TokenExplainer")
+
+
+class TokenExplainer:
+    """What the text explainers share: the data's tokenizer (named by ``bind(info)``, else
+    the model's checkpoint) and, for perturbation methods, the sentences behind the ids."""
+
+    tokenizer_name: str | None = None
+
+    def bind(self: _Bound, info: Any) -> _Bound:
+        self.tokenizer_name = info.tokenizer
+        return self
+
+    def tokenizer(self, model: nn.Module, what: str) -> Any:
+        """The tokenizer the explained inputs were made with."""
+        return text_tokenizer(self.tokenizer_name, model, what)
+
+    def prepare(
+        self, model: nn.Module, inputs: Any, what: str
+    ) -> tuple[Mapping[str, torch.Tensor], Any, list[str]]:
+        """The token inputs, the tokenizer and the sentences the ids stand for."""
+        tokens = need_tokens(inputs, what)
+        tokenizer = self.tokenizer(model, what)
+        return tokens, tokenizer, sentences(tokenizer, tokens, what)
 
 
 def need_tokens(inputs: Any, what: str) -> Mapping[str, torch.Tensor]:
@@ -82,7 +108,6 @@ class Predictor:
         self.model, self.tokenizer = model, tokenizer
         self.batch_size, self.max_length = batch_size, max_length
         self.device = next(model.parameters()).device
-        self.calls = 0
 
     def __call__(self, texts: Sequence[str] | np.ndarray) -> np.ndarray:
         from toolkit.text.tokens import encode
@@ -96,7 +121,6 @@ class Predictor:
                 )
                 logits = self.model({k: v.to(self.device) for k, v in batch.items()})
                 parts.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-        self.calls += len(texts)
         return np.concatenate(parts) if parts else np.zeros((0, 0))
 
 
