@@ -311,9 +311,9 @@ def _scores(
     loss, predictions = predict(model, test, device=device, batch_size=batch_size)
     out = {"test_loss": loss, "test_accuracy": float((predictions == test.y).float().mean())}
     if config.monitor == "mcc":
-        from sklearn.metrics import matthews_corrcoef
+        from toolkit.metrics.classification import mcc
 
-        out["test_mcc"] = float(matthews_corrcoef(test.y.numpy(), predictions.numpy()))
+        out["test_mcc"] = mcc(test.y.numpy(), predictions.numpy())
     return out
 
 

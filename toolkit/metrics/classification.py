@@ -12,3 +12,18 @@ def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     if t.shape != p.shape:
         raise ValueError(f"labels and predictions differ in shape: {t.shape} vs {p.shape}")
     return float(np.mean(t == p)) if t.size else float("nan")
+
+
+def mcc(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """The Matthews correlation coefficient (Matthews 1975), scikit-learn's
+    ``matthews_corrcoef``: for two classes ``(TP·TN - FP·FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))``,
+    0 for a constant prediction, ``nan`` for no samples.
+
+    Example:
+        >>> mcc([0, 1, 1, 0], [0, 1, 0, 0])
+        0.5773502691896258
+    """
+    from sklearn.metrics import matthews_corrcoef
+
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    return float(matthews_corrcoef(t, p)) if t.size else float("nan")

@@ -33,9 +33,8 @@ class ClassifyTask:
     requires = ()
 
     def run(self, ctx: TaskContext) -> TaskResult:
-        from sklearn.metrics import matthews_corrcoef
-
         from toolkit import plots
+        from toolkit.metrics import classification
         from toolkit.metrics.robustness import confusion
 
         data = ctx.data()
@@ -44,8 +43,8 @@ class ClassifyTask:
         pred = ctx.outputs("test").predictions.numpy()
         matrix = confusion(y, pred, len(names))
         per_class = {n: float(matrix[k, k] / max(matrix[k].sum(), 1)) for k, n in enumerate(names)}
-        accuracy = float((pred == y).mean()) if len(y) else float("nan")
-        mcc = float(matthews_corrcoef(y, pred)) if len(y) else float("nan")
+        accuracy = classification.accuracy(y, pred)
+        mcc = classification.mcc(y, pred)
         ctx.log.info(f"test accuracy {accuracy:.4f}, Matthews correlation {mcc:.4f}")
         figures = {"confusion": plots.confusion(matrix, names, title="test split", xlabel="predicted")}
         if ctx.trained().history:

@@ -183,16 +183,12 @@ def bias_metrics(
 
 def _test_scores(model: nn.Module, test: Any, ctx: TaskContext) -> dict[str, float]:
     """Accuracy and MCC on the data set's test split: what the remedy costs."""
-    from sklearn.metrics import matthews_corrcoef
-
+    from toolkit.metrics.classification import accuracy, mcc
     from toolkit.training import predict
 
     _, predictions = predict(model, test, device=ctx.device, batch_size=ctx.eval_batch_size)
     y = test.y.numpy()
-    return {
-        "test_accuracy": float((predictions.numpy() == y).mean()),
-        "test_mcc": float(matthews_corrcoef(y, predictions.numpy())),
-    }
+    return {"test_accuracy": accuracy(y, predictions.numpy()), "test_mcc": mcc(y, predictions.numpy())}
 
 
 _SHOWN = [

@@ -68,11 +68,10 @@ class TextRobustnessTask:
         return []
 
     def run(self, ctx: TaskContext) -> TaskResult:
-        from sklearn.metrics import matthews_corrcoef
-
         from toolkit import plots
         from toolkit.data.base import Split
         from toolkit.errors import UsageError
+        from toolkit.metrics.classification import accuracy, mcc
         from toolkit.text.tokens import tokenize
         from toolkit.training import predict
 
@@ -86,13 +85,15 @@ class TextRobustnessTask:
             variants[label] = augmenter.augment(list(texts), random.Random(self.seed))
         metrics: dict[str, Any] = {}
         for label, sentences in variants.items():
-            ids = tokenize(sentences, info.tokenizer, max_length=info.max_length or 512)
-            _, pred = predict(
-                model, Split(ids, data.test.y), device=ctx.device, batch_size=ctx.eval_batch_size
-            )
+            split = data.test  # the clean sentences are tokenized already
+            if label != "clean":
+                split = Split(
+                    tokenize(sentences, info.tokenizer, max_length=info.max_length or 512), data.test.y
+                )
+            _, pred = predict(model, split, device=ctx.device, batch_size=ctx.eval_batch_size)
             metrics[label] = {
-                "accuracy": float((pred.numpy() == y).mean()),
-                "mcc": float(matthews_corrcoef(y, pred.numpy())),
+                "accuracy": accuracy(y, pred.numpy()),
+                "mcc": mcc(y, pred.numpy()),
                 "changed": float(np.mean([a != b for a, b in zip(sentences, texts, strict=True)])),
                 "flips_label": bool(getattr(self.augmenters.get(label), "flips_label", False)),
             }
