@@ -65,14 +65,12 @@ def load(
         >>> # TOOLKIT_DATA=../shared/data: load(0, tokenizer="all-MiniLM-L6-v2")
     """
     checkpoint = need_tokenizer(tokenizer, "glue_cola")
-    (train_s, train_y), dev = _read(root, allow_download)
+    train, dev = _read(root, allow_download)
     if dev is None:
-        kept, held = seeded_split(train_y, validation, seed=seed)
-        dev = ([train_s[i] for i in held], [train_y[i] for i in held])
-        train_s, train_y = [train_s[i] for i in kept], [train_y[i] for i in kept]
-    if max_train is not None and max_train < len(train_s):
-        kept, _ = seeded_split(train_y, 1 - max_train / len(train_s), seed=seed)
-        train_s, train_y = [train_s[i] for i in kept], [train_y[i] for i in kept]
+        kept, held = seeded_split(train[1], validation, seed=seed)
+        train, dev = _pick(train, kept), _pick(train, held)
+    if max_train is not None and max_train < len(train[0]):
+        train = _pick(train, seeded_split(train[1], 1 - max_train / len(train[0]), seed=seed)[0])
     common: dict[str, Any] = {
         "tokenizer": checkpoint,
         "max_length": max_length,
@@ -81,7 +79,7 @@ def load(
     return text_bundle(
         name="glue_cola",
         class_names=CLASS_NAMES,
-        train=text_split(train_s, train_y, **common),
+        train=text_split(train[0], train[1], **common),
         test=text_split(dev[0], dev[1], **common),
         tokenizer=checkpoint,
         allow_download=allow_download,
@@ -108,6 +106,11 @@ def _read(root: str | None, allow_download: bool) -> tuple[Sentences, Sentences 
         f"dataset glue_cola: no CoLA files in {where}; give dataset.root (a folder with train.tsv, "
         "the GLUE layout, or raw/in_domain_train.tsv), set TOOLKIT_DATA, or allow_download = true"
     )
+
+
+def _pick(part: Sentences, index: list[int]) -> Sentences:
+    """The sentences and labels at ``index``."""
+    return [part[0][i] for i in index], [part[1][i] for i in index]
 
 
 def _join(parts: list[Sentences]) -> Sentences:
