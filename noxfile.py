@@ -121,3 +121,13 @@ def recipes(session: nox.Session) -> None:
             session.log(f"skipping the run of {recipe}: no CIFAR-10 under TOOLKIT_DATA={env['TOOLKIT_DATA']}")
             continue
         session.run("toolkit", "run", recipe, *small(recipe), "--no-cache", "--out", out, env=env)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs.yml) with warnings as errors: broken links and
+    anchors, pages missing from the navigation, and the generated component reference."""
+    install(session, "-e", ".[docs]")
+    site = os.path.join(session.create_tmp(), "site")
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    session.run("python", "-m", "mkdocs", "build", "--strict", "--clean", "--site-dir", site, env=env)
