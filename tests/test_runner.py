@@ -135,15 +135,15 @@ def test_parse_recipe_and_run_in_python() -> None:
     assert result.path.parent == Path("elsewhere/py")
 
 
-def test_local_executor_runs_jobs_and_reports_failures_without_stopping(tiny_recipe: Path) -> None:
-    from toolkit.execution.executor import Job, LocalExecutor
+def test_serial_executor_runs_jobs_and_reports_failures_without_stopping(tiny_recipe: Path) -> None:
+    from toolkit.execution.executor import Job, SerialExecutor
 
     jobs = [
         Job(str(tiny_recipe), ("train.epochs=1",)),
         Job(str(tiny_recipe), ("train.epochs=-1",)),  # invalid: reported, the others go on
         Job(str(tiny_recipe), ("train.epochs=1", "detectors.1.name=max_logit")),
     ]
-    results = list(LocalExecutor().map(jobs))
+    results = list(SerialExecutor().map(jobs))
     assert [r.job for r in results] == jobs
     assert results[0].path is not None and (results[0].path / "metrics.json").is_file()
     assert results[1].path is None and results[1].error and "train.epochs" in results[1].error

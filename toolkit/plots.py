@@ -320,6 +320,18 @@ def bars(values: Mapping[str, float], *, ylabel: str, title: str = "") -> Figure
     return fig
 
 
+def compare_bars(runs: Mapping[str, Sequence[float]], metrics: Sequence[str]) -> Figure:
+    """Grouped bars: a group per metric, a bar per run (``toolkit compare --figure``)."""
+    fig, (ax,) = _figure(width=max(5.0, 0.6 * len(metrics) * max(1, len(runs)) / 2 + 2), height=4.0)
+    width = 0.8 / max(1, len(runs))
+    for i, (name, values) in enumerate(runs.items()):
+        ax.bar(np.arange(len(metrics)) + i * width, values, width=width, label=name)
+    ax.set_xticks(np.arange(len(metrics)) + width * (len(runs) - 1) / 2, metrics, rotation=30, ha="right")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
 def png_bytes(fig: Figure, *, dpi: int = 110) -> bytes:
     """The figure as PNG bytes (deterministic: no timestamp in the file)."""
     import io

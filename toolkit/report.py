@@ -92,15 +92,27 @@ def render_html(
     figures: Mapping[str, bytes],
     metrics: Mapping[str, Any],
     recipe_toml: str,
+    facts: Sequence[tuple[str, Any]] | None = None,
 ) -> str:
-    """A self-contained HTML report: tables, embedded PNG figures, metrics, recipe and metadata."""
+    """A self-contained HTML report: tables, embedded PNG figures, metrics, recipe and metadata.
+
+    ``facts`` are the rows of the table under the title (default: a run's task, recipe,
+    fingerprint, device, model, times and versions, read from ``meta``)."""
     figs = "".join(
         f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
         f'{base64.b64encode(png).decode()}"><figcaption>{html.escape(name)}</figcaption></figure>'
         for name, png in figures.items()
     )
+    summary_rows = list(facts) if facts is not None else _run_facts(meta)
+    summary = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary_rows
+    )
+    return _page(title, meta, tables, figs, summary, metrics, recipe_toml)
+
+
+def _run_facts(meta: Mapping[str, Any]) -> list[tuple[str, Any]]:
     timings = meta.get("timings", {})
-    summary_rows = [
+    return [
         ("task", meta.get("task")),
         ("recipe", meta.get("recipe_source")),
         ("fingerprint", meta.get("fingerprints", {}).get("run", "")[:16]),
@@ -118,9 +130,17 @@ def render_html(
             f"{meta.get('versions', {}).get('toolkit')} (git {meta.get('git', {}).get('commit') or 'n/a'})",
         ),
     ]
-    summary = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in summary_rows
-    )
+
+
+def _page(
+    title: str,
+    meta: Mapping[str, Any],
+    tables: Sequence[Table],
+    figs: str,
+    summary: str,
+    metrics: Mapping[str, Any],
+    recipe_toml: str,
+) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_CSS}</style></head><body>

@@ -7,6 +7,12 @@ pickle. A writer killed outright leaves its temporary file (``.<key>.*.tmp``), w
 ignore and the next save in that folder removes once it is an hour old. The root is
 ``$TOOLKIT_CACHE`` or ``~/.cache/toolkit/cache``.
 
+Runs in parallel (a sweep's processes, several machines on one shared folder) that need the
+same artifact make it once: :meth:`ArtifactCache.lock` is an operating-system file lock
+(``<kind>/.<key>.lock``, through ``filelock``) that the maker holds while it computes and
+saves; the others wait on it, then find the entry and load it. The lock is released when
+its holder exits, even when it is killed, so a crashed maker never blocks the others.
+
 Example:
     >>> import tempfile, torch
     >>> store = ArtifactCache(tempfile.mkdtemp())
@@ -32,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import filelock
     import torch
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -89,6 +96,15 @@ class ArtifactCache:
             if not _KEY.match(part):
                 raise ValueError(f"invalid cache name {part!r}")
         return self.root / kind / f"{key}.safetensors"
+
+    def lock(self, kind: str, key: str) -> filelock.BaseFileLock:
+        """The file lock for making ``kind``/``key`` (a context manager; ``acquire(timeout=0)``
+        raises ``filelock.Timeout`` when another process holds it)."""
+        import filelock
+
+        target = self.path(kind, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return filelock.FileLock(str(target.parent / f".{key}.lock"))
 
     def exists(self, kind: str, key: str) -> bool:
         return self.path(kind, key).is_file()
@@ -197,8 +213,9 @@ class ArtifactCache:
             for path in folder.glob("*.safetensors"):
                 path.unlink()
                 removed += 1
-            for path in folder.glob(".*.tmp"):
-                path.unlink()
+            for path in [*folder.glob(".*.tmp"), *folder.glob(".*.lock")]:
+                with contextlib.suppress(OSError):
+                    path.unlink()
             with contextlib.suppress(OSError):
                 folder.rmdir()
         return removed

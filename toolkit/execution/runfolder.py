@@ -1,8 +1,9 @@
 """The run folder: written under a temporary name, renamed when complete.
 
 ``runs/<name>/<timestamp>-<fingerprint>/`` holds ``recipe.toml`` (resolved), ``meta.json``,
-``metrics.json``, ``history.json``, ``figures/*.png``, ``samples/*.npz`` (per-sample
-columns), ``report.html`` and ``log.txt``. Until it is complete it is
+``metrics.json``, ``history.json``, ``tables.json`` (the result tables, for ``toolkit
+report``), ``figures/*.png``, ``samples/*.npz`` (per-sample columns), ``report.html`` and
+``log.txt``. Until it is complete it is
 ``.partial-<timestamp>-<fingerprint>``; a failed run removes it, and ``runs/<name>/`` too
 if nothing else is in it, so nothing half-written looks finished. A run killed outright
 (SIGKILL, a power cut) cannot clean up: its partial folder names its owner (``.owner``: host
@@ -38,14 +39,29 @@ class RunFolder:
         name: the recipe's name.
         fingerprint: the run stage's fingerprint (its first 8 characters name the folder).
         started: when the run started.
+        final: the run folder itself, instead of a new name under ``out_dir/name`` (a
+            sweep's point); it must not exist yet.
     """
 
-    def __init__(self, out_dir: str | Path, name: str, fingerprint: str, started: _dt.datetime) -> None:
-        self.parent = Path(out_dir) / name
+    def __init__(
+        self,
+        out_dir: str | Path,
+        name: str,
+        fingerprint: str,
+        started: _dt.datetime,
+        *,
+        final: str | Path | None = None,
+    ) -> None:
+        self.parent = Path(out_dir) / name if final is None else Path(final).parent
         created = not self.parent.exists()
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
-            self.final = _free_name(self.parent, f"{started:%Y%m%d-%H%M%S}-{fingerprint[:8]}")
+            if final is None:
+                self.final = _free_name(self.parent, f"{started:%Y%m%d-%H%M%S}-{fingerprint[:8]}")
+            elif Path(final).exists():
+                raise FileExistsError(17, "a run folder of that name exists", str(final))
+            else:
+                self.final = Path(final)
             self.path = self.parent / f".partial-{self.final.name}"
             self.path.mkdir()
             (self.path / ".owner").write_text(json.dumps(_owner()), encoding="utf-8")
@@ -81,6 +97,8 @@ class RunFolder:
         (self.path / "recipe.toml").write_text(recipe_toml, encoding="utf-8")
         report.write_json(self.path / "metrics.json", result.metrics)
         report.write_json(self.path / "history.json", history)
+        tables = [{"title": t.title, "columns": t.columns, "rows": t.rows} for t in result.tables]
+        report.write_json(self.path / "tables.json", tables)  # for toolkit report
         return pngs
 
     def finish(self) -> Path:
@@ -98,7 +116,44 @@ class RunFolder:
 
 
 #: Files the run folder writes itself; a task's ``files`` may not take these names.
-_RESERVED = {"recipe.toml", "metrics.json", "history.json", "report.html", "meta.json", "log.txt"}
+_RESERVED = {
+    "recipe.toml",
+    "metrics.json",
+    "history.json",
+    "tables.json",
+    "report.html",
+    "meta.json",
+    "log.txt",
+}
+
+
+def rerender(folder: str | Path) -> Path:
+    """Write a finished run folder's ``report.html`` again from its stored files (metrics,
+    tables, figures, recipe and metadata); returns the report's path."""
+    from toolkit.errors import UsageError
+    from toolkit.results import Table
+
+    path = Path(folder)
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        toml = (path / "recipe.toml").read_text(encoding="utf-8")
+        stored = path / "tables.json"
+        raw = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else []
+        tables = [Table(str(t["title"]), list(t["columns"]), list(t["rows"])) for t in raw]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{path} is not a complete run folder: {exc}") from exc
+    pngs = {p.stem: p.read_bytes() for p in sorted((path / "figures").glob("*.png"))}
+    html = report.render_html(
+        title=f"{meta.get('name', path.parent.name)}: {meta.get('task', '')}",
+        meta=meta,
+        tables=tables,
+        figures=pngs,
+        metrics=metrics,
+        recipe_toml=toml,
+    )
+    (path / "report.html").write_text(html, encoding="utf-8")
+    return path / "report.html"
 
 
 def write_samples(path: Path, columns: dict[str, np.ndarray]) -> None:

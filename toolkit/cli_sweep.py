@@ -1,0 +1,171 @@
+"""``toolkit sweep`` and ``toolkit report``: studies over a grid, and reports re-rendered.
+
+Registered on the ``toolkit`` command by :mod:`toolkit.cli`; neither imports torch before it
+runs something.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from toolkit.cli import SetOption, _console, _print_tables, app
+from toolkit.errors import RunError, UsageError
+
+
+@app.command()
+def sweep(
+    recipe: Annotated[
+        Path, typer.Argument(help="The recipe file (TOML); its [sweep] table is the default plan.")
+    ],
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid", "-g", help="A swept key: key=v1,v2 (each value TOML); several make a product."
+        ),
+    ] = None,
+    zip_: Annotated[
+        list[str] | None,
+        typer.Option("--zip", help="Keys whose values go together: key=v1,v2 with as many values each."),
+    ] = None,
+    seeds: Annotated[int | None, typer.Option(min=1, help="Runs per point (seed, seed + 1, ...).")] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (a process pool), ray, or serial (this process).")
+    ] = "local",
+    jobs: Annotated[int, typer.Option(min=1, help="Runs at once.")] = 1,
+    threads: Annotated[
+        int | None, typer.Option(help="torch threads per run (default: the cores divided by --jobs).")
+    ] = None,
+    overrides: SetOption = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric", "-m", help="A summary column: a metric name or pattern (detectors.*.auroc)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Parent folder of the run folders.")] = Path(
+        "runs"
+    ),
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Continue the newest sweep of this recipe: run only unfinished points."
+        ),
+    ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither reuse nor store trained models.")
+    ] = False,
+    track: Annotated[str | None, typer.Option(help="Log every finished point to a tracker: mlflow.")] = None,
+    track_uri: Annotated[str | None, typer.Option(help="The tracker's URI (mlflow: a tracking URI).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the sweep folder.")] = False,
+) -> None:
+    """Run a recipe over a grid of overrides and seeds; write a summary, figures and a report."""
+    from toolkit.execution.executor import make_executor
+    from toolkit.recipe import load_recipe
+    from toolkit.sweep.plan import SweepPlan, parse_axes
+    from toolkit.sweep.run import check_points, run_sweep, write_plan
+
+    base = list(overrides or [])
+    resolved = load_recipe(recipe, base)
+    source = resolved.source or str(recipe)
+    config = resolved.recipe.sweep
+    plan = SweepPlan.make(
+        grid={**(config.grid if config else {}), **parse_axes(grid or [], "--grid")},
+        zip={**(config.zip if config else {}), **parse_axes(zip_ or [], "--zip")},
+        seeds=seeds or (config.seeds if config else 1),
+        base_seed=resolved.seed,
+        metrics=metric or (config.metrics if config else []),
+    )
+    if len(plan.points) == 1 and not plan.keys:
+        raise UsageError(f"{recipe}: nothing to sweep; give --grid, --zip or --seeds, or a [sweep] table")
+    check_points(source, base, plan)
+    run_executor = make_executor(executor, jobs=jobs, threads=threads)
+    console = None if quiet else _console()
+    if console is not None:
+        what = f"{len(plan.points)} runs, executor {executor}, {jobs} at once"
+        console.print(f"sweep [bold]{resolved.name}[/bold]: {what}")
+    on_result = _tracker(track, track_uri, resolved.name, console)
+    result = run_sweep(
+        source,
+        plan,
+        name=resolved.name,
+        executor=run_executor,
+        base=base,
+        out_dir=out,
+        resume=resume,
+        use_cache=not no_cache,
+        console=console,
+        on_result=on_result,
+        describe={"name": resolved.name, "executor": executor, "jobs": jobs},
+    )
+    write_plan(result.path, source, base, plan, name=resolved.name, executor=executor, jobs=jobs,
+               failed=result.failed, seconds=round(result.seconds, 2))  # fmt: skip
+    _finish(result, console)
+
+
+def _tracker(track: str | None, uri: str | None, name: str, console: Any) -> Any:
+    """Log each finished point to the tracker (``None``: no tracking)."""
+    if track is None:
+        return None
+    from toolkit.tracking import log_run
+
+    def log(point: Any, done: Any) -> None:
+        try:
+            log_run(done.path, tracker=track, uri=uri, experiment=name, tags={"point": point.id})
+        except Exception as exc:  # the run is kept; the sweep goes on
+            if console is not None:
+                console.print(f"[yellow]warning: could not log {point.id} to {track}: {exc}[/yellow]")
+
+    return log
+
+
+def _finish(result: Any, console: Any) -> None:
+    """Write the summary, print it and the failures; exit 1 when a point failed."""
+    from toolkit.sweep import summary
+
+    found = summary.read(result.path)
+    summary.write(result.path, found)
+    if console is None:
+        typer.echo(str(result.path))
+    else:
+        _print_tables(console, [summary.table(found)])
+        console.print(
+            f"{len(result.ran)} runs in {result.seconds:.1f} s, {len(result.skipped)} skipped (done before); "
+            f"sweep folder: [bold]{result.path}[/bold]  (report: {result.path / 'report.html'})"
+        )
+    if result.failed:
+        listing = "\n".join(f"  {pid}: {error}" for pid, error in result.failed.items())
+        raise RunError(
+            f"{len(result.failed)} of {len(result.ran) + len(result.skipped)} points failed "
+            f"(the others are kept; --resume runs the failed ones again):\n{listing}"
+        )
+
+
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")],
+) -> None:
+    """Write a run's or a sweep's report.html again from its stored files."""
+    if (folder / "sweep.json").is_file():
+        from toolkit.sweep import summary
+
+        found = summary.read(folder)
+        summary.write(folder, found)
+        _print_tables(_console(), [summary.table(found)])
+        typer.echo(f"report: {folder / 'report.html'}")
+        return
+    if not (folder / "metrics.json").is_file():
+        raise UsageError(f"{folder} is neither a run folder (metrics.json) nor a sweep folder (sweep.json)")
+    from toolkit.execution.runfolder import rerender
+
+    path = rerender(folder)
+    stored = folder / "tables.json"
+    if stored.is_file():
+        from toolkit.results import Table
+
+        tables = [Table(**t) for t in json.loads(stored.read_text(encoding="utf-8"))]
+        _print_tables(_console(), tables)
+    typer.echo(f"report: {path}")

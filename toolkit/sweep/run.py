@@ -1,0 +1,167 @@
+"""Run a sweep: every point of a plan through an executor, into one sweep folder.
+
+``runs/<name>/sweep-<timestamp>/`` holds ``sweep.json`` (the recipe, the overrides every
+point shares, the plan), ``points/<point>/`` (each a normal run folder, written atomically
+like any run: complete or absent) and, once the points are run, the summary
+(:mod:`toolkit.sweep.summary`). ``resume`` reuses the newest sweep folder of the recipe and
+runs only the points whose run folder is missing; a point that failed is run again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from toolkit.errors import RecipeError, UsageError
+from toolkit.execution.executor import Executor, Job, JobResult
+from toolkit.sweep.plan import Point, SweepPlan
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@dataclass
+class SweepResult:
+    """A finished sweep: its folder, the points run now, skipped (done before) and failed."""
+
+    path: Path
+    ran: list[JobResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def check_points(recipe: str | Path, base: Sequence[str], plan: SweepPlan) -> None:
+    """Validate every point's recipe before anything runs; a usage error lists the bad ones."""
+    from toolkit.recipe import load_recipe
+
+    problems = []
+    for point in plan.points:
+        try:
+            load_recipe(recipe, [*base, *point.overrides()])
+        except RecipeError as exc:
+            problems.append(f"point {point.id}: {exc}")
+    if problems:
+        more = f"\n... and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise UsageError("the sweep has invalid points:\n" + "\n".join(problems[:5]) + more)
+
+
+def sweep_folder(out_dir: str | Path, name: str, *, resume: bool, started: _dt.datetime) -> Path:
+    """The newest sweep folder of recipe ``name`` when resuming (a usage error if none), else
+    a new one."""
+    parent = Path(out_dir) / name
+    if resume:
+        found = sorted(p for p in parent.glob("sweep-*") if (p / "sweep.json").is_file())
+        if not found:
+            raise UsageError(
+                f"--resume: no sweep of '{name}' under {parent} to resume; run it without --resume"
+            )
+        return found[-1]
+    path, n = parent / f"sweep-{started:%Y%m%d-%H%M%S}", 1
+    while path.exists():
+        n += 1
+        path = parent / f"sweep-{started:%Y%m%d-%H%M%S}-{n}"
+    try:
+        (path / "points").mkdir(parents=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out_dir}: cannot create the sweep folder there ({exc.strerror or exc})"
+        ) from exc
+    return path
+
+
+def write_plan(path: Path, recipe: str | Path, base: Sequence[str], plan: SweepPlan, **extra: Any) -> None:
+    """``sweep.json``: what the sweep runs (written to a temporary name, then renamed)."""
+    record = {
+        "recipe": str(Path(recipe).resolve()),
+        "overrides": list(base),
+        **plan.to_json(),
+        **extra,
+    }
+    tmp = path / ".sweep.json.tmp"
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path / "sweep.json")
+
+
+def run_sweep(
+    recipe: str | Path,
+    plan: SweepPlan,
+    *,
+    name: str,
+    executor: Executor,
+    base: Sequence[str] = (),
+    out_dir: str | Path = "runs",
+    resume: bool = False,
+    use_cache: bool = True,
+    console: Console | None = None,
+    on_result: Callable[[Point, JobResult], None] | None = None,
+    describe: dict[str, Any] | None = None,
+) -> SweepResult:
+    """Run the points of ``plan`` that are not done yet; returns what happened.
+
+    Args:
+        recipe: the recipe file.
+        plan: the points (:meth:`SweepPlan.make`).
+        name: the recipe's name (the sweep folder goes under ``out_dir/name/``).
+        executor: runs the jobs (:func:`toolkit.execution.executor.make_executor`).
+        base: ``--set`` overrides every point shares.
+        resume: continue the newest sweep folder of this recipe.
+        on_result: called with each finished point (tracking, say).
+        describe: more to record in ``sweep.json`` (the executor, say).
+    """
+    started = _dt.datetime.now()
+    t0 = time.perf_counter()
+    path = sweep_folder(out_dir, name, resume=resume, started=started)
+    write_plan(path, recipe, base, plan, started=started.isoformat(timespec="seconds"), **(describe or {}))
+    points = path / "points"
+    points.mkdir(exist_ok=True)
+    todo, result = [], SweepResult(path)
+    for point in plan.points:
+        if (points / point.id / "metrics.json").is_file():
+            result.skipped.append(point.id)
+        else:
+            todo.append(point)
+    jobs = {
+        Job(str(recipe), (*base, *point.overrides()), str(points), use_cache, str(points / point.id)): point
+        for point in todo
+    }
+    _progress(console, jobs, executor, result, len(plan.points), on_result)
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _progress(
+    console: Console | None,
+    jobs: dict[Job, Point],
+    executor: Executor,
+    result: SweepResult,
+    total: int,
+    on_result: Callable[[Point, JobResult], None] | None,
+) -> None:
+    """Run the jobs with one progress bar for the sweep and a line per finished point."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=console is None, transient=True) as bar:
+        task = bar.add_task("sweep", total=total, completed=len(result.skipped))
+        if result.skipped and console is not None:
+            console.print(f"resuming: {len(result.skipped)} of {total} points are done and skipped")
+        by_folder = {job.run_dir: point for job, point in jobs.items()}
+        for done in executor.map(list(jobs)):
+            point = by_folder[done.job.run_dir]  # the executor may hand back a copy (threads set)
+            result.ran.append(done)
+            if done.error is not None:
+                result.failed[point.id] = done.error
+                if console is not None:
+                    console.print(f"[red]failed[/red] {point.id} ({done.seconds:.1f} s)")
+            else:
+                if console is not None:
+                    console.print(f"[green]done[/green]   {point.id} ({done.seconds:.1f} s)")
+                if on_result is not None:
+                    on_result(point, done)
+            bar.advance(task)

@@ -1,0 +1,257 @@
+"""A sweep's summary: one row per grid point, the chosen metrics as mean +- std over seeds.
+
+Read from the sweep folder's files alone (``sweep.json`` and each point's ``metrics.json``),
+so ``toolkit report SWEEP`` can write it again at any time. It writes
+
+- ``summary.csv``: a row per grid point: the swept keys, ``n`` (runs that finished),
+  ``failed``, and per metric its mean (and ``<metric>.std``, the sample standard deviation,
+  when the sweep has seeds);
+- ``summary.json``: the same, with every run's metrics and path, and the failed points;
+- ``figures/*.png``: a metric against a numeric key (a line with error bars), against a
+  key of names (bars), or over two keys (a heatmap);
+- ``report.html``: the table and the figures, self-contained.
+
+Example:
+    >>> matching(["accuracy", "detectors.msp.auroc", "detectors.energy.auroc"], ["detectors.*.auroc"])
+    ['detectors.msp.auroc', 'detectors.energy.auroc']
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import json
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import UsageError
+
+#: Metrics shown in the console and HTML tables when the sweep names none (all are in the CSV).
+SHOWN = 8
+
+
+@dataclass
+class Row:
+    """One grid point: its values, its runs' metrics, and their mean and std."""
+
+    group: str
+    values: dict[str, Any]
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    mean: dict[str, float | None] = field(default_factory=dict)
+    std: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class Summary:
+    """Everything the summary files say."""
+
+    name: str
+    keys: list[str]
+    metrics: list[str]
+    rows: list[Row]
+    seeds: int
+    failed: dict[str, str]
+    record: dict[str, Any]
+
+    @property
+    def varying(self) -> list[str]:
+        """The swept keys that take more than one value."""
+        return [k for k in self.keys if len({_text(r.values.get(k)) for r in self.rows}) > 1]
+
+
+def matching(names: Sequence[str], patterns: Sequence[str]) -> list[str]:
+    """The names that match any pattern (``fnmatch``), in pattern order, then name order."""
+    out: list[str] = []
+    for pattern in patterns:
+        out += [n for n in names if fnmatch.fnmatchcase(n, pattern) and n not in out]
+    return out
+
+
+def read(path: str | Path) -> Summary:
+    """The summary of the sweep folder ``path`` (a usage error if it is not one)."""
+    from toolkit.report import flatten
+
+    folder = Path(path)
+    try:
+        record = json.loads((folder / "sweep.json").read_text(encoding="utf-8"))
+        points = record["points"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{folder} is not a sweep folder with a readable sweep.json ({exc})") from exc
+    failed = {str(k): str(v) for k, v in (record.get("failed") or {}).items()}
+    rows: dict[str, Row] = {}
+    numbers: list[str] = []
+    for point in points:
+        row = rows.setdefault(point["group"], Row(point["group"], dict(point["values"])))
+        metrics_file = folder / "points" / point["id"] / "metrics.json"
+        if not metrics_file.is_file():
+            row.failed.append(point["id"])
+            continue
+        flat = flatten(json.loads(metrics_file.read_text(encoding="utf-8")))
+        numbers += [k for k, v in flat.items() if _number(v) and k not in numbers]
+        row.runs.append(
+            {"id": point["id"], "seed": point["seed"], "path": f"points/{point['id']}", "metrics": flat}
+        )
+    chosen = matching(numbers, record.get("metrics") or ["*"])
+    if record.get("metrics") and not chosen:
+        wanted, have = ", ".join(record["metrics"]), ", ".join(numbers[:12])
+        raise UsageError(f"{folder}: no metric matches {wanted}; the runs have {have}")
+    for row in rows.values():
+        for metric in chosen:
+            values = [float(r["metrics"][metric]) for r in row.runs if _number(r["metrics"].get(metric))]
+            row.mean[metric] = statistics.fmean(values) if values else None
+            row.std[metric] = statistics.stdev(values) if len(values) > 1 else None
+    keys = [*record.get("grid", {}), *record.get("zip", {})]
+    name = str(record.get("name") or folder.parent.name)
+    return Summary(name, keys, chosen, list(rows.values()), int(record.get("seeds", 1)), failed, record)
+
+
+def write(path: str | Path, summary: Summary) -> dict[str, bytes]:
+    """Write ``summary.csv``, ``summary.json``, the figures and ``report.html``; returns the PNGs."""
+    from toolkit import report
+    from toolkit.plots import png_bytes
+
+    folder = Path(path)
+    (folder / "summary.csv").write_text(to_csv(summary), encoding="utf-8")
+    report.write_json(folder / "summary.json", to_json(summary))
+    pngs = {name: png_bytes(fig) for name, fig in figures(summary).items()}
+    (folder / "figures").mkdir(exist_ok=True)
+    for name, png in pngs.items():
+        (folder / "figures" / f"{name}.png").write_bytes(png)
+    html = report.render_html(
+        title=f"{summary.name}: sweep of {len(summary.rows)} points",
+        meta={k: v for k, v in summary.record.items() if k != "points"},
+        tables=[table(summary, limit=None)],
+        figures=pngs,
+        metrics={"failed": summary.failed} if summary.failed else {},
+        recipe_toml=_recipe_text(summary.record.get("recipe")),
+        facts=_facts(summary),
+    )
+    (folder / "report.html").write_text(html, encoding="utf-8")
+    return pngs
+
+
+def _facts(summary: Summary) -> list[tuple[str, Any]]:
+    record = summary.record
+    runs = sum(len(r.runs) for r in summary.rows)
+    return [
+        ("recipe", record.get("recipe")),
+        ("overrides", " ".join(record.get("overrides", [])) or "none"),
+        ("swept", ", ".join(summary.keys) or "seeds only"),
+        ("runs", f"{runs} finished, {len(summary.failed)} failed, {summary.seeds} seed(s) per point"),
+        ("executor", f"{record.get('executor')} ({record.get('jobs')} at once)"),
+        ("time", f"{record.get('seconds')} s" if record.get("seconds") is not None else "n/a"),
+        ("started", record.get("started")),
+    ]
+
+
+def to_csv(summary: Summary) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    stds = summary.seeds > 1
+    header = ["point", *summary.keys, "n", "failed"]
+    for m in summary.metrics:
+        header += [m, f"{m}.std"] if stds else [m]
+    writer.writerow(header)
+    for row in summary.rows:
+        line: list[Any] = [row.group, *(_text(row.values.get(k)) for k in summary.keys)]
+        line += [len(row.runs), len(row.failed)]
+        for m in summary.metrics:
+            line += [_cell(row.mean.get(m))] + ([_cell(row.std.get(m))] if stds else [])
+        writer.writerow(line)
+    return buffer.getvalue()
+
+
+def to_json(summary: Summary) -> dict[str, Any]:
+    return {
+        "name": summary.name,
+        "keys": summary.keys,
+        "metrics": summary.metrics,
+        "seeds": summary.seeds,
+        "rows": [
+            {
+                "point": r.group,
+                "values": r.values,
+                "n": len(r.runs),
+                "failed": r.failed,
+                "mean": r.mean,
+                "std": r.std,
+                "runs": [{k: v for k, v in run.items() if k != "metrics"} for run in r.runs],
+            }
+            for r in summary.rows
+        ],
+        "failed": summary.failed,
+    }
+
+
+def table(summary: Summary, *, limit: int | None = SHOWN) -> Any:
+    """The summary as a :class:`toolkit.results.Table` (mean +- std where there are seeds)."""
+    from toolkit.results import Table
+
+    shown = summary.metrics if limit is None or summary.record.get("metrics") else summary.metrics[:limit]
+    columns = [*summary.keys, "n", *shown]
+    rows = []
+    for row in summary.rows:
+        cells: list[Any] = [_text(row.values.get(k)) for k in summary.keys] + [len(row.runs)]
+        for m in shown:
+            mean, std = row.mean.get(m), row.std.get(m)
+            cells.append(
+                "—" if mean is None else f"{mean:.4f}" + (f" ± {std:.4f}" if std is not None else "")
+            )
+        rows.append(cells)
+    more = (
+        f" ({len(summary.metrics) - len(shown)} more metrics in summary.csv)"
+        if len(shown) < len(summary.metrics)
+        else ""
+    )
+    return Table(f"sweep of {summary.name}: {len(summary.rows)} points{more}", columns, rows)
+
+
+def figures(summary: Summary) -> dict[str, Any]:
+    """A metric against one swept key (line or bars), or over two (heatmap); at most four."""
+    from toolkit.sweep import figures as draw
+
+    varying = summary.varying
+    metrics = [m for m in summary.metrics if any(r.mean.get(m) is not None for r in summary.rows)][:4]
+    out = {}
+    for metric in metrics:
+        if len(varying) == 1:
+            out[_file(metric)] = draw.against(summary.rows, varying[0], metric)
+        elif len(varying) == 2:
+            out[_file(metric)] = draw.heatmap(summary.rows, varying[0], varying[1], metric)
+        elif summary.rows:
+            out[_file(metric)] = draw.points(summary.rows, metric)
+    return out
+
+
+def _file(metric: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in metric)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _text(value: Any) -> str:
+    """A swept value as it reads in a table (``frog`` for ``["frog"]``)."""
+    if isinstance(value, list | tuple):
+        return "+".join(_text(v) for v in value)
+    if isinstance(value, Mapping):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _recipe_text(recipe: Any) -> str:
+    try:
+        return Path(str(recipe)).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
