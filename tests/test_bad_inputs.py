@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,7 @@ class Case:
         recipe: the recipe's text (``{tmp}`` is replaced), or bytes written as they are.
         setup: prepares files in the test's folder before the command runs.
         forbid: fragments the output must not contain.
+        hide: modules made unimportable for the command (an optional library not installed).
     """
 
     args: list[str]
@@ -107,6 +109,7 @@ class Case:
     recipe: str | bytes = TINY_RECIPE
     setup: Callable[[Path], None] | None = None
     forbid: list[str] = field(default_factory=list)
+    hide: list[str] = field(default_factory=list)
 
 
 def tiny(old: str, new: str) -> str:
@@ -128,6 +131,7 @@ def cifar(old: str = "", new: str = "") -> str:
 
 VALIDATE = ["validate", "{recipe}"]
 RUN = ["run", "{recipe}", "--out", "{tmp}/out"]
+SWEEP = ["sweep", "{recipe}", "--out", "{tmp}/out"]
 
 # ----------------------------------------------------------------------------- set-ups
 
@@ -270,6 +274,11 @@ def other_vocabulary(tmp: Path) -> None:
     words = vocabulary()
     (other / "vocab.txt").write_text("\n".join(words[:5] + words[5:][::-1]) + "\n")
     (other / "tokenizer.json").unlink()
+
+
+def bad_sweep_json(tmp: Path) -> None:
+    (tmp / "sw").mkdir()
+    (tmp / "sw" / "sweep.json").write_text('{"points": ')
 
 
 def a_file(name: str) -> Callable[[Path], None]:
@@ -706,12 +715,100 @@ CASES: dict[str, Case] = {
     "compare-empty-folder": Case(
         ["compare", "{tmp}/empty"], 2, ["no run folders"], setup=lambda t: (t / "empty").mkdir()
     ),
+    # experiment tracking: checked before the run, so nothing runs
+    "track-unknown-tracker": Case([*RUN, "--track", "wandb"], 2, ["unknown tracker 'wandb'", "mlflow"]),
+    "track-uri-without-track": Case(
+        [*RUN, "--track-uri", "sqlite:///{tmp}/m.db"], 2, ["--track-uri", "need --track mlflow"]
+    ),
+    "track-without-mlflow": Case(
+        [*RUN, "--track", "mlflow"], 2, ["pip install 'trustworthy-ml-toolkit[tracking]'"], hide=["mlflow"]
+    ),
+    "track-not-a-run-folder": Case(
+        ["track", "{tmp}/run1"], 2, ["not a finished run folder (no meta.json)"], setup=metrics_file(b"{}")
+    ),
+    # the packaged recipes
+    "recipes-cp-unknown-name": Case(
+        ["recipes", "cp", "quikstart", "{tmp}"],
+        2,
+        ["unknown recipe 'quikstart'", "'quickstart'", "recipes ls"],
+    ),
+    "recipes-cp-onto-existing-file": Case(
+        ["recipes", "cp", "quickstart", "{tmp}"],
+        2,
+        ["quickstart.toml already exists", "--force"],
+        setup=a_file("quickstart.toml"),
+    ),
+    "run-unknown-recipe-name": Case(["run", "quikstart"], 2, ["recipe file not found", "toolkit recipes ls"]),
+    # sweeps: checked before the sweep folder is made, so nothing is written
+    "sweep-grid-not-key-values": Case(
+        [*SWEEP, "--grid", "train.lr"], 2, ["--grid 'train.lr' is not key=v1,v2"]
+    ),
+    "sweep-grid-no-values": Case([*SWEEP, "--grid", "train.lr="], 2, ["--grid 'train.lr=' has no values"]),
+    "sweep-nothing-to-sweep": Case(SWEEP, 2, ["nothing to sweep", "--grid"]),
+    "sweep-invalid-point": Case(
+        [*SWEEP, "--grid", "train.epochs=1,-1"],
+        2,
+        ["the sweep has invalid points", "point epochs=-1", "train.epochs"],
+    ),
+    "sweep-unequal-zip": Case(
+        [*SWEEP, "--zip", "train.lr=0.1,0.2", "--zip", "train.epochs=1"], 2, ["as many values each"]
+    ),
+    "sweep-key-in-grid-and-zip": Case(
+        [*SWEEP, "--grid", "train.lr=0.1,0.2", "--zip", "train.lr=0.1,0.2"],
+        2,
+        ["either in the grid or zipped"],
+    ),
+    "sweep-unknown-executor": Case(
+        [*SWEEP, "--grid", "train.lr=0.1", "--executor", "slurm"],
+        2,
+        ["unknown executor 'slurm'", "local, ray"],
+    ),
+    "sweep-ray-not-installed": Case(
+        [*SWEEP, "--grid", "train.lr=0.1", "--executor", "ray"],
+        2,
+        ["needs Ray", "[distributed]"],
+        hide=["ray"],
+    ),
+    "sweep-resume-without-a-sweep": Case(
+        [*SWEEP, "--grid", "train.lr=0.1", "--resume"], 2, ["--resume: no sweep of 'tiny'"]
+    ),
+    "sweep-table-bad-key": Case(
+        VALIDATE,
+        2,
+        ["sweep.grid", "'train lr' is not a recipe key"],
+        recipe=TINY_RECIPE + '[sweep]\ngrid = {"train lr" = [1]}\n',
+    ),
+    "sweep-table-no-values": Case(
+        VALIDATE,
+        2,
+        ["sweep.grid", "'train.lr' has no values"],
+        recipe=TINY_RECIPE + '[sweep]\ngrid = {"train.lr" = []}\n',
+    ),
+    "report-not-a-folder": Case(
+        ["report", "{tmp}/nowhere"], 2, ["neither a run folder", "nor a sweep folder"]
+    ),
+    "report-bad-sweep-json": Case(
+        ["report", "{tmp}/sw"], 2, ["not a sweep folder with a readable sweep.json"], setup=bad_sweep_json
+    ),
+    "report-incomplete-run-folder": Case(
+        ["report", "{tmp}/run1"], 2, ["not a complete run folder", "meta.json"], setup=metrics_file(b"{}")
+    ),
+    "compare-metric-matches-nothing": Case(
+        ["compare", "{tmp}/run1", "--metric", "zzz"],
+        2,
+        ["no metric matches zzz"],
+        setup=metrics_file(b'{"a": 1}'),
+    ),
 }
 
 
 @pytest.mark.parametrize("case_id", list(CASES))
-def test_bad_input(case_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input(
+    case_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     case = CASES[case_id]
+    for module in case.hide:
+        monkeypatch.setitem(sys.modules, module, None)  # `import module` fails, as when not installed
     if case_id == "cuda-not-available" and torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     if case.setup is not None:

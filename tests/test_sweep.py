@@ -284,3 +284,15 @@ def test_compare_picks_metrics_and_draws_them(
     assert "detectors.msp.auroc" in printed and "detectors.energy.auroc" in printed
     assert "accuracy" not in printed.split("metrics (rows")[1]
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_metric_pattern_that_matches_nothing_shows_every_metric(
+    sweep_recipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    args = ["sweep", str(sweep_recipe), "--executor", "serial", "--out", str(out), "--metric", "acuracy"]
+    code, printed = cli_in_process(args, capsys)
+    assert code == 0
+    assert "warning: no metric matches acuracy, so the summary shows every metric" in printed
+    header = (only_sweep(out) / "summary.csv").read_text().splitlines()[0]
+    assert "accuracy" in header and "detectors.msp.auroc" in header

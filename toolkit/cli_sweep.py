@@ -132,6 +132,8 @@ def _finish(result: Any, console: Any) -> None:
         typer.echo(str(result.path))
     else:
         _print_tables(console, [summary.table(found)])
+        if found.note:
+            console.print(f"[yellow]warning: {found.note}[/yellow]")
         console.print(
             f"{len(result.ran)} runs in {result.seconds:.1f} s, {len(result.skipped)} skipped (done before); "
             f"sweep folder: [bold]{result.path}[/bold]  (report: {result.path / 'report.html'})"

@@ -89,6 +89,12 @@ class RayExecutor:
     ) -> None:
         if jobs is not None and jobs < 1:
             raise UsageError(f"--jobs must be at least 1, not {jobs}")
+        try:
+            import ray  # noqa: F401 (checked here, before a sweep creates its folder)
+        except ImportError as exc:
+            raise UsageError(
+                'the ray executor needs Ray: pip install "trustworthy-ml-toolkit[distributed]"'
+            ) from exc
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.jobs = jobs
         self.threads = threads or threads_per_job(jobs or 1)
@@ -96,12 +102,8 @@ class RayExecutor:
 
     def _init(self) -> bool:
         """Start or join Ray; whether this call started it (and so shuts it down)."""
-        try:
-            import ray
-        except ImportError as exc:
-            raise UsageError(
-                'the ray executor needs Ray: pip install "trustworthy-ml-toolkit[distributed]"'
-            ) from exc
+        import ray
+
         if ray.is_initialized():
             return False
         env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}

@@ -58,6 +58,8 @@ class Summary:
     seeds: int
     failed: dict[str, str]
     record: dict[str, Any]
+    #: A warning about the summary (a ``metrics`` pattern that matched nothing).
+    note: str | None = None
 
     @property
     def varying(self) -> list[str]:
@@ -98,9 +100,10 @@ def read(path: str | Path) -> Summary:
             {"id": point["id"], "seed": point["seed"], "path": f"points/{point['id']}", "metrics": flat}
         )
     chosen = matching(numbers, record.get("metrics") or ["*"])
-    if record.get("metrics") and not chosen:
-        wanted, have = ", ".join(record["metrics"]), ", ".join(numbers[:12])
-        raise UsageError(f"{folder}: no metric matches {wanted}; the runs have {have}")
+    note = None
+    if record.get("metrics") and not chosen and numbers:  # a typo must not waste the sweep's runs
+        note = f"no metric matches {', '.join(record['metrics'])}, so the summary shows every metric"
+        chosen = numbers
     for row in rows.values():
         for metric in chosen:
             values = [float(r["metrics"][metric]) for r in row.runs if _number(r["metrics"].get(metric))]
@@ -108,7 +111,7 @@ def read(path: str | Path) -> Summary:
             row.std[metric] = statistics.stdev(values) if len(values) > 1 else None
     keys = [*record.get("grid", {}), *record.get("zip", {})]
     name = str(record.get("name") or folder.parent.name)
-    return Summary(name, keys, chosen, list(rows.values()), int(record.get("seeds", 1)), failed, record)
+    return Summary(name, keys, chosen, list(rows.values()), int(record.get("seeds", 1)), failed, record, note)
 
 
 def write(path: str | Path, summary: Summary) -> dict[str, bytes]:
