@@ -31,9 +31,9 @@ def against(rows: Sequence[Row], key: str, metric: str) -> Figure:
     fig = Figure(figsize=(max(5.0, 0.5 * len(rows)), 3.6), layout="constrained")
     ax = fig.subplots()
     kept = [r for r in rows if r.mean.get(metric) is not None]
-    xs = [r.values.get(key) for r in kept]
-    ys = [r.mean[metric] for r in kept]
-    errs = [r.std.get(metric) or 0.0 for r in kept]
+    xs: list[Any] = [r.values.get(key) for r in kept]
+    ys = [float(r.mean[metric] or 0.0) for r in kept]
+    errs = [float(r.std.get(metric) or 0.0) for r in kept]
     if _numeric(xs) and xs:
         order = sorted(range(len(xs)), key=lambda i: xs[i])
         xs, ys, errs = [xs[i] for i in order], [ys[i] for i in order], [errs[i] for i in order]
@@ -87,8 +87,9 @@ def points(rows: Sequence[Row], metric: str) -> Figure:
     kept = [r for r in rows if r.mean.get(metric) is not None]
     fig = Figure(figsize=(max(5.0, 0.4 * len(kept)), 3.8), layout="constrained")
     ax = fig.subplots()
-    errs = [r.std.get(metric) or 0.0 for r in kept]
-    ax.bar(range(len(kept)), [r.mean[metric] for r in kept], yerr=errs if any(errs) else None, capsize=3)
+    errs = [float(r.std.get(metric) or 0.0) for r in kept]
+    means = [float(r.mean[metric] or 0.0) for r in kept]
+    ax.bar(range(len(kept)), means, yerr=errs if any(errs) else None, capsize=3)
     ax.set_xticks(range(len(kept)), [r.group for r in kept], rotation=60, ha="right", fontsize=7)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3, axis="y")

@@ -68,9 +68,9 @@ class SweepPlan:
         metrics: Sequence[str] = (),
     ) -> SweepPlan:
         """The plan of these axes; a usage error for unequal zip lengths or a key in both."""
-        grid = {k: list(v) for k, v in (grid or {}).items()}
-        zipped = {k: list(v) for k, v in (zip or {}).items()}
-        both = sorted(set(grid) & set(zipped))
+        grid_: dict[str, list[Any]] = {k: list(v) for k, v in (grid or {}).items()}
+        zipped: dict[str, list[Any]] = {k: list(v) for k, v in (zip or {}).items()}
+        both = sorted(set(grid_) & set(zipped))
         if both:
             raise UsageError(f"{', '.join(both)}: a key is either in the grid or zipped, not both")
         lengths = {k: len(v) for k, v in zipped.items()}
@@ -79,11 +79,11 @@ class SweepPlan:
             raise UsageError(f"the zipped keys need as many values each: {shown}")
         if seeds < 1:
             raise UsageError(f"--seeds must be at least 1, not {seeds}")
-        axes: list[list[dict[str, Any]]] = [[{key: v} for v in values] for key, values in grid.items()]
+        axes: list[list[dict[str, Any]]] = [[{key: v} for v in values] for key, values in grid_.items()]
         if zipped:
             n = next(iter(lengths.values()))
             axes.append([{k: zipped[k][i] for k in zipped} for i in range(n)])
-        names = short_names([*grid, *zipped])
+        names = short_names([*grid_, *zipped])
         points = []
         for combo in itertools.product(*axes):
             values = {k: v for part in combo for k, v in part.items()}
@@ -92,7 +92,7 @@ class SweepPlan:
                 seed = base_seed + s if seeds > 1 else None
                 pid = group if seed is None else f"{group}-seed={seed}" if group != "base" else f"seed={seed}"
                 points.append(Point(pid, values, seed, group))
-        return cls(grid, zipped, seeds, base_seed, list(metrics), points)
+        return cls(grid_, zipped, seeds, base_seed, list(metrics), points)
 
     @property
     def keys(self) -> list[str]:
