@@ -15,49 +15,34 @@ import typer
 from toolkit.cli import SetOption, _console, _print_tables, app
 from toolkit.errors import RunError, UsageError
 
+_Grid = typer.Option("--grid", "-g", help="A swept key: key=v1,v2 (each value TOML); several make a product.")
+_Zip = typer.Option("--zip", help="Keys whose values go together: key=v1,v2 with as many values each.")
+_Metric = typer.Option(
+    "--metric", "-m", help="A summary column: a metric name or pattern (detectors.*.auroc)."
+)
+_Resume = typer.Option(
+    "--resume", help="Continue the newest sweep of this recipe: run only unfinished points."
+)
+_Executor = typer.Option(help="local (a process pool), ray, or serial (this process).")
+_Threads = typer.Option(help="torch threads per run (default: the cores divided by --jobs).")
+_Out = typer.Option("--out", "-o", help="Parent folder of the run folders.")
+_NoCache = typer.Option("--no-cache", help="Neither reuse nor store trained models.")
+
 
 @app.command()
 def sweep(
-    recipe: Annotated[
-        Path, typer.Argument(help="The recipe file (TOML); its [sweep] table is the default plan.")
-    ],
-    grid: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--grid", "-g", help="A swept key: key=v1,v2 (each value TOML); several make a product."
-        ),
-    ] = None,
-    zip_: Annotated[
-        list[str] | None,
-        typer.Option("--zip", help="Keys whose values go together: key=v1,v2 with as many values each."),
-    ] = None,
+    recipe: Annotated[Path, typer.Argument(help="The recipe file (TOML); its [sweep] table is the plan.")],
+    grid: Annotated[list[str] | None, _Grid] = None,
+    zip_: Annotated[list[str] | None, _Zip] = None,
     seeds: Annotated[int | None, typer.Option(min=1, help="Runs per point (seed, seed + 1, ...).")] = None,
-    executor: Annotated[
-        str, typer.Option(help="local (a process pool), ray, or serial (this process).")
-    ] = "local",
+    executor: Annotated[str, _Executor] = "local",
     jobs: Annotated[int, typer.Option(min=1, help="Runs at once.")] = 1,
-    threads: Annotated[
-        int | None, typer.Option(help="torch threads per run (default: the cores divided by --jobs).")
-    ] = None,
+    threads: Annotated[int | None, _Threads] = None,
     overrides: SetOption = None,
-    metric: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--metric", "-m", help="A summary column: a metric name or pattern (detectors.*.auroc)."
-        ),
-    ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Parent folder of the run folders.")] = Path(
-        "runs"
-    ),
-    resume: Annotated[
-        bool,
-        typer.Option(
-            "--resume", help="Continue the newest sweep of this recipe: run only unfinished points."
-        ),
-    ] = False,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither reuse nor store trained models.")
-    ] = False,
+    metric: Annotated[list[str] | None, _Metric] = None,
+    out: Annotated[Path, _Out] = Path("runs"),
+    resume: Annotated[bool, _Resume] = False,
+    no_cache: Annotated[bool, _NoCache] = False,
     track: Annotated[str | None, typer.Option(help="Log every finished point to a tracker: mlflow.")] = None,
     track_uri: Annotated[str | None, typer.Option(help="The tracker's URI (mlflow: a tracking URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the sweep folder.")] = False,
@@ -65,20 +50,12 @@ def sweep(
     """Run a recipe over a grid of overrides and seeds; write a summary, figures and a report."""
     from toolkit.execution.executor import make_executor
     from toolkit.recipe import load_recipe
-    from toolkit.sweep.plan import SweepPlan, parse_axes
     from toolkit.sweep.run import check_points, run_sweep, write_plan
 
     base = list(overrides or [])
     resolved = load_recipe(recipe, base)
     source = resolved.source or str(recipe)
-    config = resolved.recipe.sweep
-    plan = SweepPlan.make(
-        grid={**(config.grid if config else {}), **parse_axes(grid or [], "--grid")},
-        zip={**(config.zip if config else {}), **parse_axes(zip_ or [], "--zip")},
-        seeds=seeds or (config.seeds if config else 1),
-        base_seed=resolved.seed,
-        metrics=metric or (config.metrics if config else []),
-    )
+    plan = _plan(resolved, grid or [], zip_ or [], seeds, metric or [])
     if len(plan.points) == 1 and not plan.keys:
         raise UsageError(f"{recipe}: nothing to sweep; give --grid, --zip or --seeds, or a [sweep] table")
     check_points(source, base, plan)
@@ -104,6 +81,20 @@ def sweep(
     write_plan(result.path, source, base, plan, name=resolved.name, executor=executor, jobs=jobs,
                failed=result.failed, seconds=round(result.seconds, 2))  # fmt: skip
     _finish(result, console)
+
+
+def _plan(resolved: Any, grid: list[str], zipped: list[str], seeds: int | None, metrics: list[str]) -> Any:
+    """The recipe's ``[sweep]`` table with the command line's axes added (they win)."""
+    from toolkit.sweep.plan import SweepPlan, parse_axes
+
+    config = resolved.recipe.sweep
+    return SweepPlan.make(
+        grid={**(config.grid if config else {}), **parse_axes(grid, "--grid")},
+        zip={**(config.zip if config else {}), **parse_axes(zipped, "--zip")},
+        seeds=seeds or (config.seeds if config else 1),
+        base_seed=resolved.seed,
+        metrics=metrics or (config.metrics if config else []),
+    )
 
 
 def _tracker(track: str | None, uri: str | None, name: str, console: Any) -> Any:
