@@ -78,6 +78,16 @@ def run(
         int | None, typer.Option(help="torch CPU threads (overrides runtime.threads).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run folder.")] = False,
+    track: Annotated[
+        str | None, typer.Option(help="Log the finished run to an experiment tracker: mlflow.")
+    ] = None,
+    track_uri: Annotated[
+        str | None,
+        typer.Option(help="The tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlruns.db)."),
+    ] = None,
+    track_experiment: Annotated[
+        str | None, typer.Option(help="The tracking experiment (default the recipe's name).")
+    ] = None,
 ) -> None:
     """Run a recipe and write its run folder (metrics, figures, report.html)."""
     from toolkit.recipe import load_recipe
@@ -91,6 +101,9 @@ def run(
         sets.append(f"runtime.threads={threads}")
         origins["runtime.threads"] = "--threads"
     resolved = load_recipe(recipe, sets, origins=origins)
+    tracking = None  # checked before the work: a bad --track exits with 2 and runs nothing
+    if track is not None or track_uri is not None or track_experiment is not None:
+        tracking = _check_tracking(track, track_uri)
     from toolkit.execution.runner import run as run_recipe
 
     console = None if quiet else _console()
@@ -100,6 +113,8 @@ def run(
         console.print(f"run folder: [bold]{result.path}[/bold]  (report: {result.path / 'report.html'})")
     else:
         typer.echo(str(result.path))
+    if tracking is not None:
+        _track([result.path], *tracking, experiment=track_experiment, after_run=True)
 
 
 def _print_tables(console: Any, tables: list[Any]) -> None:
@@ -298,6 +313,68 @@ def _run_folders(paths: list[Path]) -> list[Path]:
         else:
             raise UsageError(f"{p} is not a run folder (no metrics.json there)")
     return out
+
+
+@app.command()
+def track(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders, or folders holding run folders.")],
+    tracker: Annotated[str, typer.Option(help="The experiment tracker: mlflow.")] = "mlflow",
+    uri: Annotated[
+        str | None,
+        typer.Option(help="The tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlruns.db)."),
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="The tracking experiment (default each recipe's name).")
+    ] = None,
+) -> None:
+    """Log finished run folders to an experiment tracker (what run --track does after a run)."""
+    folders = _run_folders(runs)
+    if not folders:
+        raise UsageError(f"no run folders (with metrics.json) in {', '.join(map(str, runs))}")
+    from toolkit.tracking import read_run
+
+    for folder in folders:  # every folder is a finished run before anything is logged
+        read_run(folder)
+    _track(folders, *_check_tracking(tracker, uri), experiment=experiment)
+
+
+def _check_tracking(tracker: str | None, uri: str | None) -> tuple[str, str]:
+    """The tracker and its URI, once both and the tracker's library are known to be usable."""
+    if tracker is None:
+        raise UsageError("--track-uri and --track-experiment need --track mlflow")
+    from toolkit.tracking import connect
+
+    return tracker, connect(tracker, uri)[1]
+
+
+def _track(
+    folders: list[Path], tracker: str, uri: str, *, experiment: str | None, after_run: bool = False
+) -> None:
+    """Log finished run folders. A failure keeps every folder, says how to log it later and
+    exits with 1; after a run, a usage error of the tracker (a deleted experiment) does too."""
+    import shlex
+
+    from rich.markup import escape
+
+    from toolkit.tracking import log_run, ui_hint
+
+    console = _console(stderr=True)
+    for folder in folders:
+        try:
+            run_id = log_run(folder, tracker=tracker, uri=uri, experiment=experiment)
+        except Exception as exc:
+            if isinstance(exc, UsageError) and not after_run:
+                raise
+            again = ["toolkit", "track", str(folder), "--uri", uri]
+            again += ["--experiment", experiment] if experiment else []
+            console.print(
+                f"[bold yellow]warning:[/bold yellow] {escape(str(exc))}\nThe run folder {folder} is "
+                f"complete and kept; log it once the tracking store works again: {escape(shlex.join(again))}",
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from exc
+        console.print(f"{tracker} run {run_id} ({folder.name}) in {uri}", soft_wrap=True)
+    console.print(f"see the runs: {ui_hint(uri)}", soft_wrap=True)
 
 
 @cache_app.command("ls")
