@@ -11,7 +11,9 @@ import os
 
 import nox
 
-nox.options.sessions = ["lint", "typing", "tests", "fuzz", "core", "plugins", "recipes"]
+# the extras matrix and lowest are left out of the default run: each builds environments of
+# its own (nox -s extras, nox -s lowest)
+nox.options.sessions = ["lint", "typing", "tests", "fuzz", "core", "plugins", "recipes", "build"]
 
 
 def install(session: nox.Session, *args: str) -> None:
@@ -131,3 +133,109 @@ def docs(session: nox.Session) -> None:
     site = os.path.join(session.create_tmp(), "site")
     env = {"NO_MKDOCS_2_WARNING": "1"}
     session.run("python", "-m", "mkdocs", "build", "--strict", "--clean", "--site-dir", site, env=env)
+
+
+# ----------------------------------------------------------------------------- the extras matrix
+
+
+def _extras() -> list[str]:
+    """The optional-dependency sets of pyproject.toml, less ``all`` and ``dev`` (the test tools
+    every session installs): read at load time, so a new extra joins the matrix by itself."""
+    import tomllib
+
+    with open("pyproject.toml", "rb") as fh:
+        declared = tomllib.load(fh)["project"].get("optional-dependencies", {})
+    return sorted(name for name in declared if name not in ("all", "dev"))
+
+
+def _pythons() -> list[str]:
+    """The Python versions (3.10 to 3.14, the project's range) whose ``pythonX.Y`` on PATH runs;
+    a pyenv shim of a version that is not active is on PATH but fails, so it is left out."""
+    import shutil
+    import subprocess
+    import sys
+
+    found = []
+    for minor in range(10, 15):
+        exe = shutil.which(f"python3.{minor}")
+        if exe and subprocess.run([exe, "-c", ""], capture_output=True, timeout=30).returncode == 0:
+            found.append(f"3.{minor}")
+    return found or [f"{sys.version_info[0]}.{sys.version_info[1]}"]
+
+
+PYTHONS = _pythons()
+EXTRA_SETS = ["core", *_extras(), "all"]
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("extras", [nox.param(name, id=name) for name in EXTRA_SETS])
+def extras(session: nox.Session, extras: str) -> None:
+    """The test suite with one extra set (core: none) on each Python found on PATH.
+
+    Tests of what is not installed skip (pytest.importorskip). Run one with, for example,
+    ``nox -s "extras-3.11(fairness)"``.
+    """
+    if session.venv_backend == "none":
+        session.skip("the extras matrix needs an environment of its own per extra set: drop --no-venv")
+    wanted = "dev" if extras == "core" else "all" if extras == "all" else f"dev,{extras}"
+    session.install("-e", f".[{wanted}]")
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0], venv_backend="uv|virtualenv")
+def lowest(session: nox.Session) -> None:
+    """The test suite on the lowest versions declared for the direct dependencies.
+
+    ``uv pip install --resolution lowest-direct`` on the oldest Python found.
+    """
+    if session.venv_backend == "none":
+        session.skip("lowest installs its own versions: drop --no-venv")
+    if session.venv_backend == "uv":
+        session.install("--resolution", "lowest-direct", "-e", ".[all]")
+    else:  # no uv here: pip cannot pick lowest versions, so uv is installed into the session first
+        session.install("uv")
+        lowest = ["--resolution", "lowest-direct", "-e", ".[all]"]
+        session.run("uv", "pip", "install", "--python", "python", *lowest)
+    session.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+# ----------------------------------------------------------------------------- the distribution
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Wheel and sdist into dist/, twine check, the wheel's packaged quickstart run.
+
+    The wheel is installed in a fresh environment and its packaged recipes listed, copied and
+    run from an empty folder.
+    The fresh environment is ``python -m venv --system-site-packages`` with the wheel installed
+    ``--no-deps``: torch and the other dependencies come from the interpreter's own site-packages
+    instead of gigabytes of downloads, while the toolkit itself (code, recipes, entry points,
+    console script) comes only from the wheel, which the session checks.
+    """
+    import shutil
+    import tempfile
+
+    install(session, "build", "twine")
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", "dist", ".")
+    session.run("twine", "check", "--strict", *sorted(glob.glob("dist/*")))
+    wheel = os.path.abspath(glob.glob("dist/*.whl")[0])
+    venv = os.path.abspath(os.path.join(session.create_tmp(), "wheel-venv"))
+    session.run("python", "-m", "venv", "--system-site-packages", "--clear", venv)
+    bin_dir = os.path.join(venv, "Scripts" if os.name == "nt" else "bin")
+    python, toolkit = os.path.join(bin_dir, "python"), os.path.join(bin_dir, "toolkit")
+    session.run(python, "-m", "pip", "install", "--no-deps", "--no-index", wheel, external=True)
+    folder = tempfile.mkdtemp(prefix="toolkit-wheel-")
+    env = {"TOOLKIT_CACHE": os.path.join(folder, ".cache"), "PYTHONPATH": ""}
+    where = "import toolkit, toolkit.packaged as p; print(toolkit.__file__); print(p.recipes_dir())"
+    with session.chdir(folder):
+        found = session.run(python, "-c", where, external=True, env=env, silent=True) or ""
+        session.log(found)
+        if not all(line.startswith(venv) for line in found.split()):
+            session.error(f"the wheel's environment imports the toolkit from elsewhere: {found}")
+        session.run(toolkit, "recipes", "ls", external=True, env=env)
+        session.run(toolkit, "recipes", "cp", "quickstart", external=True, env=env)
+        run = ["quickstart.toml", "--no-cache", "--set", "train.epochs=1", "--set", "runtime.threads=1"]
+        session.run(toolkit, "run", *run, external=True, env=env)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -44,7 +44,7 @@ def test_light_commands_do_not_import_torch(args: list[str], tiny_recipe: Path) 
 def test_list_shows_distribution_and_filters() -> None:
     out = run_cli("list", "detectors", "m*")
     assert out.returncode == 0
-    assert "msp" in out.stdout and "max_logit" in out.stdout and "toolkit 0.1.0" in out.stdout
+    assert "msp" in out.stdout and "max_logit" in out.stdout and "trustworthy-ml-toolkit 0.1.0" in out.stdout
     assert "energy" not in out.stdout
     full = run_cli("list")
     for name in ("digits", "synthetic", "mlp", "small_cnn", "msp", "energy", "ood"):

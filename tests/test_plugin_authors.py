@@ -121,14 +121,20 @@ def test_list_marks_clashes_and_import_failures(tmp_path: Path) -> None:
     out = run_cli("list", "detectors", extra_path=[clash_site(tmp_path), broken])
     assert out.returncode == 0, out.stderr
     lines = {ln.split()[1] + " " + ln.split()[2]: ln for ln in out.stdout.splitlines()[1:] if ln.strip()}
-    assert "name clash" in lines["msp toolkit"] and "used by default" in lines["msp toolkit"]
+    assert (
+        "name clash" in lines["msp trustworthy-ml-toolkit"]
+        and "used by default" in lines["msp trustworthy-ml-toolkit"]
+    )
     assert "name clash" in lines["msp toolkit-plugin-clash"]
     assert "toolkit-plugin-clash:msp" in lines["msp toolkit-plugin-clash"]
     assert (
         "fails to import" in lines["broken toolkit-plugin-broken"]
         and "on purpose" in lines["broken toolkit-plugin-broken"]
     )
-    assert "note" not in lines.get("energy toolkit", "") and "clash" not in lines["energy toolkit"]
+    assert (
+        "note" not in lines.get("energy trustworthy-ml-toolkit", "")
+        and "clash" not in lines["energy trustworthy-ml-toolkit"]
+    )
 
 
 def test_validate_fails_for_a_component_that_does_not_import(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def test_builtins_are_registered_by_this_distribution() -> None:
         entries = {e.name: e for e in registry(kind).entries()}
         assert names <= set(entries), kind
         for name in names:
-            assert entries[name].dist == "toolkit"
+            assert entries[name].dist == "trustworthy-ml-toolkit" and entries[name].builtin
 
 
 def test_every_group_is_a_toolkit_group() -> None:

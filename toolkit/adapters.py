@@ -26,7 +26,7 @@ def class_by_name(
         name: the class name a recipe gave.
         what: how messages call such a class, e.g. ``"torchattacks has no attack"``.
         install: the component and extra for the missing-library message, e.g.
-            ``"attack torchattacks needs torchattacks: pip install 'toolkit[attacks]'"``.
+            ``"attack torchattacks needs torchattacks: pip install 'trustworthy-ml-toolkit[attacks]'"``.
         exclude: public classes that are not usable on their own (base classes).
         keep: a further filter on the candidate classes.
     """

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from toolkit import __version__
+from toolkit.cli_recipes import recipes_app
 from toolkit.errors import Terminated, ToolkitError, UsageError
 
 app = typer.Typer(
@@ -24,12 +25,13 @@ app = typer.Typer(
     help="Trustworthy-ML experiments from TOML recipes: fairness, OOD detection, attacks, "
     "defenses and explanations, checked against the reference libraries.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 cache_app = typer.Typer(help="Inspect or empty the artifact cache (trained models).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
+app.add_typer(recipes_app, name="recipes")
 
 SetOption = Annotated[
     list[str] | None,

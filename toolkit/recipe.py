@@ -384,7 +384,10 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     """Read a recipe file; a missing or malformed file is a usage error naming the line."""
     p = Path(path)
     if not p.exists():
-        raise UsageError(f"recipe file not found: {p}. Check the path (ready recipes are in recipes/).")
+        raise UsageError(
+            f"recipe file not found: {p}. Check the path, or name a packaged recipe "
+            "(see them with: toolkit recipes ls)."
+        )
     if p.is_dir():
         raise UsageError(f"{p} is a folder, not a recipe file: name a .toml file in it.")
     try:
@@ -454,7 +457,13 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> list[Prob
 def load_recipe(
     path: str | Path, overrides: Iterable[str] = (), *, origins: Mapping[str, str] | None = None
 ) -> ResolvedRecipe:
-    """Read, override and validate a recipe file; raises :class:`RecipeError` listing every problem."""
+    """Read, override and validate a recipe file; raises :class:`RecipeError` listing every problem.
+
+    ``path`` that is no file but the name of a packaged recipe (``quickstart``) reads that one.
+    """
+    from toolkit.packaged import find_recipe
+
+    path = find_recipe(path)
     data = read_toml(path)
     return parse_recipe(data, overrides, source=str(path), origins=origins)
 

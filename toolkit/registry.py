@@ -41,8 +41,12 @@ from toolkit.errors import PluginLoadError, ToolkitWarning, UnknownComponentErro
 from toolkit.kinds import KINDS, singular
 from toolkit.params import lenient
 
-#: The distribution that provides the built-in components.
-BUILTIN_DIST = "toolkit"
+#: The distribution that provides the built-in components (the import package is ``toolkit``).
+BUILTIN_DIST = "trustworthy-ml-toolkit"
+#: What ``dist:name`` may also write for the built-ins (``toolkit:msp``), and the name this
+#: distribution had before it was published: a stale install record under that name
+#: registering the very same targets is the same code, not a second provider.
+BUILTIN_ALIAS = "toolkit"
 
 MISSING: Any = inspect.Parameter.empty
 _ANNOTATED = re.compile(r"Annotated\[([^\[\],]+(?:\[[^\[\]]*\])?), (?:pydantic\.)?Field\(([^()]*)\)\]")
@@ -314,11 +318,14 @@ class Entry:
     @property
     def builtin(self) -> bool:
         """Whether the toolkit itself provides this component."""
-        return self.dist is not None and _norm(self.dist) == BUILTIN_DIST
+        return self.dist is not None and _norm(self.dist) == _norm(BUILTIN_DIST)
 
     @property
     def qualified(self) -> str:
-        """``dist:name``, the name that picks this entry whatever else is installed."""
+        """``dist:name``, the name that picks this entry whatever else is installed; the
+        built-ins are ``toolkit:name``."""
+        if self.builtin:
+            return f"{BUILTIN_ALIAS}:{self.name}"
         return f"{self.dist}:{self.name}" if self.dist else self.name
 
     def code_id(self) -> str:
@@ -409,7 +416,7 @@ class Registry:
             short = name
         matches = [e for e in self.entries() if e.name == short]
         if sep:
-            matches = [e for e in matches if e.dist and _norm(e.dist) == _norm(dist)]
+            matches = [e for e in matches if e.dist and _norm(dist) in _dist_names(e)]
         if not matches:
             raise UnknownComponentError(self._unknown(name))
         builtin = [e for e in matches if e.builtin]
@@ -455,6 +462,12 @@ def _norm(dist: str) -> str:
     return dist.lower().replace("-", "_").replace(".", "_")
 
 
+def _dist_names(entry: Entry) -> set[str]:
+    """The normalized names that ``dist:name`` may use to pick ``entry``."""
+    names = {_norm(entry.dist)} if entry.dist else set()
+    return names | {BUILTIN_ALIAS} if entry.builtin else names
+
+
 @cache
 def _entries(group: str, kind: str) -> tuple[Entry, ...]:
     seen: set[tuple[str, str, str | None]] = set()
@@ -468,6 +481,8 @@ def _entries(group: str, kind: str) -> tuple[Entry, ...]:
             continue
         seen.add(key)
         out.append(Entry(kind, ep.name, ep.value, dist_name, version))
+    builtin = {(e.name, e.target) for e in out if e.builtin}
+    out = [e for e in out if not (e.dist == BUILTIN_ALIAS and (e.name, e.target) in builtin)]
     return tuple(sorted(out, key=lambda e: (e.name, e.dist or "")))
 
 

@@ -7,7 +7,7 @@ the data's input domain: ``(0, 1)`` for images, per-feature bounds for tabular d
 when unbounded; no extra preprocessing: our models normalize inside), the attack is built as
 ``art.attacks.evasion.<attack>(estimator, **params)`` and ``generate`` is called on the
 inputs as a NumPy array. Numeric strings such as ``"8/255"`` are accepted in ``params``.
-Install with ``pip install 'toolkit[attacks]'``.
+Install with ``pip install 'trustworthy-ml-toolkit[attacks]'``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def attack_class(name: str) -> Any:
         "art.attacks.evasion",
         name,
         what="ART has no evasion attack",
-        install="attack art needs adversarial-robustness-toolbox: pip install 'toolkit[attacks]'",
+        install=(
+            "attack art needs adversarial-robustness-toolbox: pip install 'trustworthy-ml-toolkit[attacks]'"
+        ),
     )
 
 

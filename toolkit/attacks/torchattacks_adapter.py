@@ -8,7 +8,7 @@ normalize inside, so torchattacks' own normalization is not used). torchattacks 
 every result to ``[0, 1]``, so the adapter refuses data whose input domain is anything
 else (use ``fgsm``, ``pgd`` or ``art`` there). Numeric strings such as ``"8/255"`` are
 accepted in ``params``. The model's mode is restored afterwards.
-Install with ``pip install 'toolkit[attacks]'``.
+Install with ``pip install 'trustworthy-ml-toolkit[attacks]'``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def attack_class(name: str) -> Any:
         "torchattacks",
         name,
         what="torchattacks has no attack",
-        install="attack torchattacks needs torchattacks: pip install 'toolkit[attacks]'",
+        install="attack torchattacks needs torchattacks: pip install 'trustworthy-ml-toolkit[attacks]'",
         exclude=("Attack", "MultiAttack"),
     )
 

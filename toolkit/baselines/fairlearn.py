@@ -32,7 +32,9 @@ def _fairlearn() -> Any:
     try:
         import fairlearn
     except ImportError as exc:
-        raise UsageError("[baselines] fairlearn needs fairlearn: pip install 'toolkit[fairness]'") from exc
+        raise UsageError(
+            "[baselines] fairlearn needs fairlearn: pip install 'trustworthy-ml-toolkit[fairness]'"
+        ) from exc
     return fairlearn
 
 

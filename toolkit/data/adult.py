@@ -254,7 +254,9 @@ def _read(source: str, data_dir: str | None) -> pd.DataFrame:
     try:
         import pandas as pd
     except ImportError as exc:  # pragma: no cover - pandas comes with the fairness extra
-        raise DataError("the adult dataset needs pandas: pip install 'toolkit[fairness]'") from exc
+        raise DataError(
+            "the adult dataset needs pandas: pip install 'trustworthy-ml-toolkit[fairness]'"
+        ) from exc
     if source == "openml":
         return _read_openml()
     folder = Path(data_dir).expanduser() if data_dir else BUNDLED
@@ -293,7 +295,9 @@ def _read_openml() -> pd.DataFrame:
     try:
         from fairlearn.datasets import fetch_adult
     except ImportError as exc:  # pragma: no cover - fairlearn comes with the fairness extra
-        raise DataError("source = 'openml' needs fairlearn: pip install 'toolkit[fairness]'") from exc
+        raise DataError(
+            "source = 'openml' needs fairlearn: pip install 'trustworthy-ml-toolkit[fairness]'"
+        ) from exc
     try:
         data = fetch_adult(as_frame=True)
     except Exception as exc:

@@ -15,7 +15,7 @@ feeds each detector what it works on, read from the shared outputs of the run:
   (ViM) default to the model's head;
 - the rest (ODIN, ...) get the model and the inputs.
 
-Install with ``pip install 'toolkit[ood]'``.
+Install with ``pip install 'trustworthy-ml-toolkit[ood]'``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def detector_class(name: str) -> type:
         "pytorch_ood.detector",
         name,
         what="pytorch-ood has no detector",
-        install="detector pytorch_ood needs pytorch-ood: pip install 'toolkit[ood]'",
+        install="detector pytorch_ood needs pytorch-ood: pip install 'trustworthy-ml-toolkit[ood]'",
     )
 
 

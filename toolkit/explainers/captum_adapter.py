@@ -7,7 +7,7 @@ PyTorch", arXiv:2009.07896, 2020.
 ``captum.attr.IntegratedGradients(model)`` and calls ``attribute(inputs, target=targets,
 **params)``. Layer methods (``LayerGradCam`` and other ``Layer*`` classes) take the layer
 as ``layer`` (a dotted path inside the model, default: the last convolution) and their
-attributions are upsampled to the input size. Install with ``pip install 'toolkit[explain]'``.
+attributions are upsampled to the input size. Install with ``pip install 'trustworthy-ml-toolkit[explain]'``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def method_class(name: str) -> Any:
         "captum.attr",
         name,
         what="captum has no attribution method",
-        install="explainer captum needs captum: pip install 'toolkit[explain]'",
+        install="explainer captum needs captum: pip install 'trustworthy-ml-toolkit[explain]'",
         keep=lambda cls: hasattr(cls, "attribute"),
     )
 

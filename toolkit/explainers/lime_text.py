@@ -56,7 +56,9 @@ class Lime(TokenExplainer):
         try:
             from lime.lime_text import LimeTextExplainer
         except ImportError as exc:  # pragma: no cover - the explain extra is missing
-            raise UsageError("explainer lime needs lime: pip install 'toolkit[explain]'") from exc
+            raise UsageError(
+                "explainer lime needs lime: pip install 'trustworthy-ml-toolkit[explain]'"
+            ) from exc
         tokens, tokenizer, texts = self.prepare(model, inputs, "lime")
         rows = []
         with eval_mode(model):

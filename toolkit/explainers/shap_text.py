@@ -51,7 +51,9 @@ class Shap(TokenExplainer):
         try:
             import shap
         except ImportError as exc:  # pragma: no cover - the explain extra is missing
-            raise UsageError("explainer shap needs shap: pip install 'toolkit[explain]'") from exc
+            raise UsageError(
+                "explainer shap needs shap: pip install 'trustworthy-ml-toolkit[explain]'"
+            ) from exc
         tokens, tokenizer, texts = self.prepare(model, inputs, "shap")
         with eval_mode(model):
             predict = Predictor(model, tokenizer, batch_size=self.batch_size)

@@ -189,7 +189,9 @@ def _load(source: str, checkpoint: str, names: list[str], allow_download: bool) 
         from transformers import AutoModelForSequenceClassification
         from transformers.utils import logging as hf_logging
     except ImportError as exc:  # pragma: no cover - the text extra is missing
-        raise UsageError("model hf_text needs transformers: pip install 'toolkit[text]'") from exc
+        raise UsageError(
+            "model hf_text needs transformers: pip install 'trustworthy-ml-toolkit[text]'"
+        ) from exc
     level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

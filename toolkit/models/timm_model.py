@@ -5,7 +5,7 @@
 model's classifier is the head, so feature-based detectors work on every timm model.
 Inputs are images in ``[0, 1]``, normalized inside with the data's channel statistics.
 ``pretrained = true`` loads timm's weights only from the local Hugging Face cache (offline;
-a clear error when they are not there). Install with ``pip install 'toolkit[vision]'``.
+a clear error when they are not there). Install with ``pip install 'trustworthy-ml-toolkit[vision]'``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
     try:
         import timm
     except ImportError as exc:
-        raise UsageError("model timm needs timm: pip install 'toolkit[vision]'") from exc
+        raise UsageError("model timm needs timm: pip install 'trustworthy-ml-toolkit[vision]'") from exc
     if info.modality != "image" or len(info.tensor_shape) != 3:
         raise UsageError(f"model timm needs image data, but '{info.name}' is {info.modality}")
     if not timm.is_model(arch.split(".")[0]):

@@ -558,7 +558,9 @@ class BackTranslation(Augmenter):
         try:
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         except ImportError as exc:
-            raise UsageError("back_translation needs transformers: pip install 'toolkit[text]'") from exc
+            raise UsageError(
+                "back_translation needs transformers: pip install 'trustworthy-ml-toolkit[text]'"
+            ) from exc
         local = not self.allow_download
         try:
             tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=local)

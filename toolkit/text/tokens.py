@@ -82,7 +82,9 @@ def load_tokenizer(checkpoint: str, *, allow_download: bool = False, what: str =
     try:
         import transformers  # noqa: F401
     except ImportError as exc:  # pragma: no cover - the text extra is missing
-        raise DataError(f"{what}: text data needs transformers: pip install 'toolkit[text]'") from exc
+        raise DataError(
+            f"{what}: text data needs transformers: pip install 'trustworthy-ml-toolkit[text]'"
+        ) from exc
     source = locate(checkpoint)
     try:
         tokenizer = _tokenizer(source, allow_download, folder_stamp(Path(source)))
