@@ -137,6 +137,35 @@ class RuntimeConfig(_Strict):
         return value
 
 
+class SweepConfig(_Strict):
+    """A study over this recipe (``[sweep]``), run by ``toolkit sweep``; never part of a
+    fingerprint, and ``toolkit run`` ignores it. Each key is a recipe key as ``--set``
+    writes it (``dataset.holdout``, ``defenses.0.lam``)."""
+
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="every combination of these keys' values (the product)"
+    )
+    zip: dict[str, list[Any]] = Field(
+        default_factory=dict, description="keys whose values go together, n-th with n-th (equal lengths)"
+    )
+    seeds: int = Field(1, ge=1, le=1000, description="runs per point, with seeds seed, seed + 1, ...")
+    metrics: list[str] = Field(
+        default_factory=list,
+        description="the summary's columns: flattened metric names or patterns (detectors.*.auroc); "
+        "empty: every number",
+    )
+
+    @field_validator("grid", "zip")
+    @classmethod
+    def _values(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", key):
+                raise ValueError(f"'{key}' is not a recipe key such as train.lr or defenses.0.lam")
+            if not values:
+                raise ValueError(f"'{key}' has no values")
+        return value
+
+
 class ComponentConfig(BaseModel):
     """A component table: ``name`` plus the component's own parameters."""
 
@@ -159,6 +188,7 @@ class Recipe(_Strict):
     evaluate: dict[str, Any] = Field(default_factory=dict)
     baselines: dict[str, list[str]] = Field(default_factory=dict)
     runtime: RuntimeConfig = Field(default_factory=lambda: RuntimeConfig())
+    sweep: SweepConfig | None = None
 
 
 def sections_model() -> type[BaseModel]:
