@@ -106,14 +106,15 @@ def run(
     tracking = None  # checked before the work: a bad --track exits with 2 and runs nothing
     if track is not None or track_uri is not None or track_experiment is not None:
         tracking = _check_tracking(track, track_uri)
+    from toolkit.execution.distributed import is_main
     from toolkit.execution.runner import run as run_recipe
 
-    console = None if quiet else _console()
+    console = None if quiet or not is_main() else _console()  # under torchrun, rank 0 speaks
     result = run_recipe(resolved, out_dir=out, use_cache=not no_cache, console=console)
     if console is not None:
         _print_tables(console, result.tables)
         console.print(f"run folder: [bold]{result.path}[/bold]  (report: {result.path / 'report.html'})")
-    else:
+    elif is_main():
         typer.echo(str(result.path))
     if tracking is not None:
         _track([result.path], *tracking, experiment=track_experiment, after_run=True)
@@ -538,6 +539,9 @@ def _report(exc: BaseException, debug: bool, prefix: str = "error") -> None:
         traceback.print_exception(exc, file=sys.stderr)
     from rich.markup import escape
 
+    from toolkit.execution.distributed import rank_label
+
+    prefix += rank_label()  # under torchrun, which process says it
     console.print(f"[bold red]{prefix}:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     if not debug and not isinstance(exc, UsageError):
         console.print("[dim]run again with --debug for the traceback[/dim]")

@@ -11,6 +11,12 @@ accuracy on the training and test splits are recorded (and the test split's Matt
 correlation when ``monitor = "mcc"``); with ``select = "best"`` the weights of the epoch
 with the best monitored score are kept.
 
+Under ``torchrun`` (:mod:`toolkit.execution.distributed`) the same loop trains data-parallel:
+each of the W processes trains a ``DistributedDataParallel`` copy of the model on its own
+shard of every epoch, with batches of ``batch_size / W`` samples, so that one step of all
+the processes together sees ``batch_size`` samples and the recipe's learning rate applies
+unchanged (see :class:`_Shards`).
+
 Example:
     >>> from toolkit.data.synthetic import load
     >>> from toolkit.models.mlp import build
@@ -268,18 +274,23 @@ def _loop(
     frozen: bool,
     objective: Objective | None = None,
 ) -> list[dict[str, float]]:
-    """The epochs of :func:`train` on ``model`` (a classifier, or the tail of one)."""
-    generator = torch.Generator().manual_seed(seed)
+    """The epochs of :func:`train` on ``model`` (a classifier, or the tail of one); under
+    torchrun, sharded over the processes (:class:`_Shards`)."""
+    from toolkit.execution import distributed
+
+    plan = (_Shards if distributed.active() else _Plan)(config, num_samples(data.x), seed)
     optimizer = make_optimizer(model.parameters(), config)
     schedule = make_schedule(optimizer, config)
     # images stored on disk stay there and go to the device a batch at a time
     x_all = data.x if is_mapped(data.x) else to_device(data.x, device)
     y_all = data.y.to(device)
-    steps = (len(data) + config.batch_size - 1) // config.batch_size
+    steps = plan.steps
     bar = progress.add_task("training", total=config.epochs * steps) if progress is not None else None
+    generator = plan.generator
     step = _stepper(
         model, optimizer, augment, batch_hook, generator, progress, bar, config.epochs, frozen, objective,
         per_step=step_schedule(optimizer, config, config.epochs * steps), clip_norm=config.clip_norm,
+        net=plan.forward(model if objective is None else _WithFeatures(model), device),
     )  # fmt: skip
     best = _Best(config, test)
 
@@ -288,13 +299,16 @@ def _loop(
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         lr = float(optimizer.param_groups[0]["lr"])
-        loss_sum, correct = _epoch(x_all, y_all, config.batch_size, generator, partial(step, epoch))
+        order = plan.order(epoch)
+        loss_sum, correct = _epoch(x_all, y_all, plan.batch_size, order, partial(step, epoch))
+        plan.settle(model)
         if schedule is not None:
             schedule.step()
-        record = {"epoch": epoch, "train_loss": loss_sum / len(data), "train_accuracy": correct / len(data)}
+        loss, accuracy = plan.totals(loss_sum, correct, len(order))
+        record = {"epoch": epoch, "train_loss": loss, "train_accuracy": accuracy}
         record["lr"] = lr
         if test is not None and len(test) > 0:
-            record.update(_scores(model, test, config, device, eval_batch_size))
+            record.update(plan.agree(_scores(model, test, config, device, eval_batch_size)))
             best.offer(model, record)
             _train_mode(model, frozen)
         record["seconds"] = time.perf_counter() - started
@@ -340,6 +354,142 @@ class _Best:
             history[self.epoch - 1]["selected"] = 1.0
 
 
+class _Plan:
+    """How the epochs of one process walk the training data: each epoch one permutation of
+    all ``n`` samples, drawn from the loop's generator (which augmentation shares), in batches
+    of ``train.batch_size``."""
+
+    def __init__(self, config: TrainConfig, n: int, seed: int) -> None:
+        self.n, self.batch_size = n, config.batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps per epoch."""
+        return (self.n + self.batch_size - 1) // self.batch_size
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """The indices this process trains on in ``epoch``, in order."""
+        return torch.randperm(self.n, generator=self.generator)
+
+    def forward(self, module: nn.Module, device: torch.device) -> nn.Module:
+        """What the training step calls: ``module`` itself."""
+        return module
+
+    def settle(self, model: nn.Module) -> None:
+        """Make ``model`` the same in every process after an epoch: nothing to do in one."""
+
+    def totals(self, loss_sum: float, correct: int, count: int) -> tuple[float, float]:
+        """The epoch's mean training loss and accuracy."""
+        return loss_sum / self.n, correct / self.n
+
+    def agree(self, scores: dict[str, float]) -> dict[str, float]:
+        """The test scores every process records: this process's."""
+        return scores
+
+
+class _Shards(_Plan):
+    """Data-parallel epochs under torchrun, over W processes.
+
+    Each process trains a ``DistributedDataParallel`` copy of the model (DDP averages the
+    gradients of every step over the processes) on its own shard of each epoch's
+    permutation: a ``DistributedSampler`` seeded with the recipe's seed, ``set_epoch`` every
+    epoch, so each epoch deals the processes different samples (the last shard is padded
+    with the first samples, as the sampler does, so all take the same number of steps). The
+    per-process batch is ``train.batch_size / W``: all processes together take a step of
+    ``train.batch_size`` samples, as one process does, so the recipe's learning rate
+    applies unchanged (``batch_size`` must therefore be a multiple of W). Each process
+    augments with its own generator (``seed + rank``). After each epoch rank 0's buffers
+    (batch norm's running statistics) go to all, so every process evaluates and ends with
+    the same model. The epoch's loss and accuracy are summed over the processes and the test
+    scores averaged (each process scores the whole test split), so every process records
+    the same history. The numbers match a
+    one-process run within noise, not bit for bit: other batches, and sums in another order.
+    """
+
+    def __init__(self, config: TrainConfig, n: int, seed: int) -> None:
+        from torch.utils.data.distributed import DistributedSampler
+
+        from toolkit.errors import UsageError
+        from toolkit.execution import distributed
+
+        world, rank = distributed.world_size(), distributed.rank()
+        if distributed.active():  # the sizes must agree, or the steps would not pair up (a hang)
+            total, squares = distributed.sum_all([float(n), float(n) ** 2])
+            if world * squares != total * total:
+                raise RunError(
+                    f"the processes train on different data ({n} samples on rank {rank}, "
+                    f"{total / world:g} on average): a component gave another result in another "
+                    "process; run in one process"
+                )
+        if config.batch_size % world:
+            raise UsageError(
+                f"train.batch_size {config.batch_size} does not split over {world} processes: each "
+                f"trains on batch_size / {world} samples per step; use a multiple of {world} "
+                f"(--set train.batch_size={max(world, config.batch_size // world * world)}) or "
+                "another --nproc_per_node"
+            )
+        super().__init__(config, n, seed)
+        self.world, self.batch_size = world, config.batch_size // world
+        self.generator = torch.Generator().manual_seed(seed + rank)
+        self.sampler: DistributedSampler[int] = DistributedSampler(
+            range(n),  # type: ignore[arg-type]  # any sized sequence of indices
+            num_replicas=world, rank=rank, shuffle=True, seed=seed,
+        )  # fmt: skip
+
+    @property
+    def steps(self) -> int:
+        return (len(self.sampler) + self.batch_size - 1) // self.batch_size
+
+    def settle(self, model: nn.Module) -> None:
+        """Rank 0's buffers (batch norm's running statistics) on every rank: DDP sends them
+        before each forward pass, so after an epoch's last step each rank still holds its own
+        batch's update, and the model evaluated and returned would differ between ranks."""
+        from toolkit.execution.distributed import send
+
+        send(model.buffers())
+
+    def order(self, epoch: int) -> torch.Tensor:
+        self.sampler.set_epoch(epoch)
+        return torch.tensor(list(self.sampler), dtype=torch.long)
+
+    def forward(self, module: nn.Module, device: torch.device) -> nn.Module:
+        """``module`` in ``DistributedDataParallel`` (whose construction sends rank 0's weights
+        to all); ``static_graph`` copes with parameters the forward pass leaves unused (a text
+        checkpoint's pooler under mean pooling)."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        if device.type != "cuda":
+            return DistributedDataParallel(module, static_graph=True)
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return DistributedDataParallel(module, device_ids=[index], static_graph=True)
+
+    def totals(self, loss_sum: float, correct: int, count: int) -> tuple[float, float]:
+        from toolkit.execution.distributed import sum_all
+
+        loss, right, seen = sum_all([loss_sum, float(correct), float(count)])
+        return loss / seen, right / seen
+
+    def agree(self, scores: dict[str, float]) -> dict[str, float]:
+        from toolkit.execution.distributed import sum_all
+
+        summed = sum_all([float(v) for v in scores.values()])
+        return {key: value / self.world for key, value in zip(scores, summed, strict=True)}
+
+
+class _WithFeatures(nn.Module):
+    """``(features, head(features))`` of a classifier in one forward pass: what a training
+    step with an ``objective`` calls (DDP sees every forward pass it must synchronize)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.model.forward_features(x)  # type: ignore[operator]
+        return features, self.model.head(features)  # type: ignore[operator]
+
+
 def _stepper(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -354,10 +504,15 @@ def _stepper(
     *,
     per_step: torch.optim.lr_scheduler.LRScheduler | None = None,
     clip_norm: float | None = None,
+    net: nn.Module | None = None,
 ) -> Callable[[int, Any, torch.Tensor, torch.Tensor], tuple[float, int]]:
     """One optimization step on a stored batch: augment, convert, defense hook, forward,
     backward, clip, update, step the per-step schedule; returns the batch's summed loss and
-    its correct count."""
+    its correct count. ``net`` is what the forward pass calls (``model``, or
+    :class:`_WithFeatures` of it with an ``objective``; under torchrun, that wrapped in
+    ``DistributedDataParallel``)."""
+    if net is None:
+        net = model if objective is None else _WithFeatures(model)
 
     def step(epoch: int, xb: Any, yb: torch.Tensor, index: torch.Tensor) -> tuple[float, int]:
         check_stop()  # a signal whose exception a finalizer swallowed still stops the run
@@ -368,11 +523,10 @@ def _stepper(
             xb, yb = batch_hook(model, xb, yb)
             _train_mode(model, frozen)
         if objective is None:
-            logits = model(xb)
+            logits = net(xb)
             loss = F.cross_entropy(logits, yb)
         else:
-            features = model.forward_features(xb)  # type: ignore[operator]
-            logits = model.head(features)  # type: ignore[operator]
+            features, logits = net(xb)
             loss = F.cross_entropy(logits, yb) + objective(features, index)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -399,14 +553,14 @@ def _epoch(
     x: Any,
     y: torch.Tensor,
     batch_size: int,
-    generator: torch.Generator,
+    order: torch.Tensor,
     step: Callable[[Any, torch.Tensor, torch.Tensor], Any],
 ) -> tuple[float, int]:
-    """One pass in a seeded random order; returns the summed loss and the correct count."""
-    n = num_samples(x)
-    order = torch.randperm(n, generator=generator).to(y.device)
+    """One pass over the samples ``order`` indexes, in that order; returns the summed loss
+    and the correct count."""
+    order = order.to(y.device)
     loss_sum, correct = 0.0, 0
-    for start in range(0, n, batch_size):
+    for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         xb = to_device(take(x, idx.to(_on(x))), y.device)  # no-ops when both sit on one device
         loss, right = step(xb, y[idx], idx)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import UsageError
+from toolkit.execution import distributed
 from toolkit.protocols import bind
 from toolkit.recipe import Component, ResolvedRecipe, fingerprint
 
@@ -125,7 +126,7 @@ class Pipeline:
             spec = self.recipe.dataset
             from toolkit.data.digest import data_digest
 
-            with self.log.stage("data"):
+            with self.log.stage("data"), distributed.main_first():  # torchrun: one download
                 self._data = spec.create(self.recipe.seed)
                 self.data_digest = data_digest(self._data)
             d = self._data
@@ -320,6 +321,11 @@ class Pipeline:
                     mask = self.build(component, data.info).flag(poisoned, outputs).cpu().bool()
                     flagged[self.recipe.label("defenses", i)] = mask.nonzero().flatten().tolist()
                     union |= mask
+            if distributed.active():  # torchrun: every rank trains on the samples rank 0 kept
+                flagged = distributed.broadcast(flagged)
+                union[:] = False
+                for index in flagged.values():
+                    union[index] = True
             self.log.info(f"filters flagged {int(union.sum())} of {len(union)} training samples")
             kept = data.train.subset(~union)
             history = train(model, kept, cfg, seed=self.recipe.seed, device=self.device, test=data.test,
@@ -373,6 +379,7 @@ class Pipeline:
         spec = self.stage(stage)
         key = fingerprint(spec)
         hit = self.cache.load("model", key) if self.cache is not None else None
+        hit = distributed.shared_hit(hit, model)  # under torchrun, rank 0's decision holds for all
         if self.cache is not None and self.cache.last_problem:
             self.log.info(f"[yellow]warning: {self.cache.last_problem}[/yellow]")
         if hit is not None:
@@ -386,6 +393,7 @@ class Pipeline:
                 f"(made {when}, {meta.get('seconds', 0):.1f} s then); --no-cache recomputes"
             )
             return TrainedModel(model, meta.get("history", []), float(meta.get("seconds", 0.0)), True, key)
+        distributed.shared_miss()  # under torchrun, rank 0 tells the others to train too
         if prepare is not None:  # on a miss only, and outside this stage's progress bar
             prepare()
         self.log.info(f"{what} {doing}")

@@ -68,7 +68,19 @@ def run(
         UsageError: a problem with the recipe's data or components (exit status 2).
         RunError: the run failed (exit status 1); the message names the component that
             raised, with its distribution; the original error is its ``__cause__``.
+
+    Under ``torchrun`` every process calls this: they join one process group for the run
+    (:mod:`toolkit.execution.distributed`) and train data-parallel; rank 0 writes the run
+    folder and the cache and speaks on ``console``, the others stay silent and write into a
+    temporary folder (their result's ``path`` is gone once this returns).
     """
+    from toolkit.execution import distributed
+
+    if distributed.launched() and not distributed.active():
+        with distributed.session(recipe.recipe.runtime.device) as scratch:
+            if scratch is None:  # rank 0
+                return run(recipe, out_dir=out_dir, use_cache=use_cache, cache_dir=cache_dir, console=console)
+            return run(recipe, out_dir=scratch, use_cache=False, cache_dir=cache_dir, console=None)
     from toolkit.execution.log import RunLog
     from toolkit.execution.runfolder import RunFolder
 
@@ -107,6 +119,7 @@ def _execute(
     """Set up the machine, run the task through the pipeline, write the run folder's files."""
     import torch
 
+    from toolkit.execution import distributed
     from toolkit.execution.cache import ArtifactCache
     from toolkit.execution.context import TaskContext
     from toolkit.execution.pipeline import Pipeline
@@ -114,13 +127,14 @@ def _execute(
 
     t0 = time.perf_counter()
     set_threads(recipe.recipe.runtime.threads)
-    device = resolve_device(recipe.recipe.runtime.device)
+    device = distributed.place(resolve_device(recipe.recipe.runtime.device))
     seed_everything(recipe.seed)
     cache = ArtifactCache(cache_dir) if use_cache else None
     pipeline = Pipeline(recipe, device=device, cache=cache, log=log)
     log.info(
         f"run [bold]{recipe.name}[/bold] ({recipe.task.name}), fingerprint "
         f"{pipeline.fingerprints['run'][:12]}, device {device}, {torch.get_num_threads()} threads"
+        f"{distributed.note()}"
     )
     result = recipe.task.create().run(TaskContext(pipeline, folder=folder.path))
     with log.stage("report"):
@@ -197,6 +211,8 @@ def _owner(frame: Any, components: list[Component]) -> Component | None:
 def _meta(
     recipe: ResolvedRecipe, pipeline: Pipeline, started: _dt.datetime, *, device: str, threads: int
 ) -> dict[str, Any]:
+    from toolkit.execution import distributed
+
     trained, defended = pipeline._trained, pipeline._defended
     loops = recipe.family("defenses", "train") + recipe.family("defenses", "filter")
     return {
@@ -230,6 +246,7 @@ def _meta(
             for kind, comps in {"task": [recipe.task], **recipe.components}.items()
             if comps
         },
+        **distributed.describe(),  # under torchrun only: the world size and backend
     }
 
 
