@@ -116,7 +116,7 @@ def run(
         console.print(f"run folder: [bold]{result.path}[/bold]  (report: {result.path / 'report.html'})")
     elif is_main():
         typer.echo(str(result.path))
-    if tracking is not None:
+    if tracking is not None and is_main():
         _track([result.path], *tracking, experiment=track_experiment, after_run=True)
 
 
@@ -245,6 +245,13 @@ def compare(
             help="Numbers within this relative (or, near zero, absolute) distance count as equal.",
         ),
     ] = 1e-9,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", "-m", help="Only these metrics: names or patterns (detectors.*.auroc)."),
+    ] = None,
+    figure: Annotated[
+        Path | None, typer.Option(help="Also draw the chosen numeric metrics as grouped bars into this PNG.")
+    ] = None,
 ) -> None:
     """Compare the metrics of several runs side by side."""
     from rich.table import Table
@@ -258,6 +265,14 @@ def compare(
     keys: list[str] = []
     for _, flat in columns:
         keys += [k for k in flat if k not in keys]
+    if metric:
+        from toolkit.sweep.summary import matching
+
+        keys = matching(keys, metric)
+        if not keys:
+            raise UsageError(f"no metric matches {', '.join(metric)}; try --all without --metric to see them")
+    if figure is not None:
+        _compare_figure(figure, columns, keys)
     table = Table(title="metrics (rows that differ in bold)", title_justify="left")
     table.add_column("metric", no_wrap=True)
     for folder, _ in columns:
@@ -278,6 +293,23 @@ def compare(
         console.print(f"all {len(keys)} metrics agree across {len(columns)} runs{within}")
     elif not all_rows:
         console.print(f"{differ} of {len(keys)} metrics differ{within}")
+
+
+def _compare_figure(path: Path, columns: list[tuple[Path, dict[str, Any]]], keys: list[str]) -> None:
+    """Grouped bars: one group per numeric metric (at most 12), one bar per run."""
+    from toolkit.plots import compare_bars, png_bytes
+
+    numeric = [k for k in keys if all(isinstance(f.get(k), int | float) for _, f in columns)][:12]
+    if not numeric:
+        raise UsageError("--figure: none of the chosen metrics is a number in every run")
+    runs = {
+        f"{folder.parent.name}/{folder.name}": [float(flat[k]) for k in numeric] for folder, flat in columns
+    }
+    try:
+        path.write_bytes(png_bytes(compare_bars(runs, numeric)))
+    except OSError as exc:
+        raise UsageError(f"--figure {path}: cannot write it ({exc.strerror or exc})") from exc
+    _console().print(f"figure: {path}")
 
 
 def _read_metrics(folder: Path) -> dict[str, Any]:
@@ -546,6 +578,9 @@ def _report(exc: BaseException, debug: bool, prefix: str = "error") -> None:
     if not debug and not isinstance(exc, UsageError):
         console.print("[dim]run again with --debug for the traceback[/dim]")
 
+
+# ``toolkit sweep`` and ``toolkit report`` live in their own module, which adds them to ``app``
+import toolkit.cli_sweep  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -375,24 +375,65 @@ class Pipeline:
         doing: str,
         prepare: Callable[[], None] | None = None,
     ) -> TrainedModel:
-        """Load ``model``'s weights for ``stage`` from the cache, or run ``fit`` and store them."""
-        spec = self.stage(stage)
-        key = fingerprint(spec)
+        """Load ``model``'s weights for ``stage`` from the cache, or run ``fit`` and store them.
+
+        On a miss the model is made under the cache's file lock for its key, and the cache is
+        read again once the lock is held: a run that waited for another one making the same
+        model loads it instead of training it a second time.
+        """
+        key = fingerprint(self.stage(stage))
+        found = self._load_cached(model, stage, key, what)
+        if found is not None:
+            return found
+        if self.cache is None or not self.store:
+            return self._fit(model, stage, key, fit, what=what, doing=doing, prepare=prepare)
+        import filelock
+
+        lock = self.cache.lock("model", key)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            self.log.info(f"{what}: another run is making model {key[:12]}; waiting for it")
+            lock.acquire()
+        try:
+            found = self._load_cached(model, stage, key, what)
+            if found is not None:
+                return found
+            return self._fit(model, stage, key, fit, what=what, doing=doing, prepare=prepare)
+        finally:
+            lock.release()
+
+    def _load_cached(self, model: nn.Module, stage: str, key: str, what: str) -> TrainedModel | None:
+        """``model`` with the cached weights of ``key`` loaded, or ``None`` on a miss."""
         hit = self.cache.load("model", key) if self.cache is not None else None
         hit = distributed.shared_hit(hit, model)  # under torchrun, rank 0's decision holds for all
         if self.cache is not None and self.cache.last_problem:
             self.log.info(f"[yellow]warning: {self.cache.last_problem}[/yellow]")
-        if hit is not None:
-            with self.log.stage(stage):
-                state, meta = hit
-                model.load_state_dict(state)
-                model.eval()
-            when = _dt.datetime.fromtimestamp(meta.get("created", 0)).strftime("%Y-%m-%d %H:%M")
-            self.log.info(
-                f"{what}: [green]reusing cached model[/green] {key[:12]} "
-                f"(made {when}, {meta.get('seconds', 0):.1f} s then); --no-cache recomputes"
-            )
-            return TrainedModel(model, meta.get("history", []), float(meta.get("seconds", 0.0)), True, key)
+        if hit is None:
+            return None
+        with self.log.stage(stage):
+            state, meta = hit
+            model.load_state_dict(state)
+            model.eval()
+        when = _dt.datetime.fromtimestamp(meta.get("created", 0)).strftime("%Y-%m-%d %H:%M")
+        self.log.info(
+            f"{what}: [green]reusing cached model[/green] {key[:12]} "
+            f"(made {when}, {meta.get('seconds', 0):.1f} s then); --no-cache recomputes"
+        )
+        return TrainedModel(model, meta.get("history", []), float(meta.get("seconds", 0.0)), True, key)
+
+    def _fit(
+        self,
+        model: nn.Module,
+        stage: str,
+        key: str,
+        fit: Callable[[Any], Any],
+        *,
+        what: str,
+        doing: str,
+        prepare: Callable[[], None] | None,
+    ) -> TrainedModel:
+        """Train ``model`` with ``fit`` and store its weights under ``key`` (when storing)."""
         distributed.shared_miss()  # under torchrun, rank 0 tells the others to train too
         if prepare is not None:  # on a miss only, and outside this stage's progress bar
             prepare()
@@ -406,7 +447,7 @@ class Pipeline:
         if self.cache is not None and self.store:
             meta = {
                 "description": self._describe(stage),
-                "stage": spec,
+                "stage": self.stage(stage),
                 "history": history,
                 "seconds": seconds,
             }

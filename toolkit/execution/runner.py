@@ -54,6 +54,7 @@ def run(
     use_cache: bool = True,
     cache_dir: str | Path | None = None,
     console: Console | None = None,
+    run_dir: str | Path | None = None,
 ) -> RunResult:
     """Run ``recipe`` and write its run folder under ``out_dir/<name>/``.
 
@@ -63,6 +64,8 @@ def run(
         use_cache: read and write trained models in the artifact cache (``--no-cache``: no).
         cache_dir: the artifact cache (default ``$TOOLKIT_CACHE`` or ``~/.cache/toolkit/cache``).
         console: a rich console for messages and progress bars, or ``None`` for silence.
+        run_dir: the run folder itself (a sweep's point), instead of a new folder under
+            ``out_dir/<name>/``; it must not exist yet.
 
     Raises:
         UsageError: a problem with the recipe's data or components (exit status 2).
@@ -79,13 +82,14 @@ def run(
     if distributed.launched() and not distributed.active():
         with distributed.session(recipe.recipe.runtime.device) as scratch:
             if scratch is None:  # rank 0
-                return run(recipe, out_dir=out_dir, use_cache=use_cache, cache_dir=cache_dir, console=console)
+                return run(recipe, out_dir=out_dir, use_cache=use_cache, cache_dir=cache_dir,
+                           console=console, run_dir=run_dir)  # fmt: skip
             return run(recipe, out_dir=scratch, use_cache=False, cache_dir=cache_dir, console=None)
     from toolkit.execution.log import RunLog
     from toolkit.execution.runfolder import RunFolder
 
     started = _dt.datetime.now()
-    folder = RunFolder(out_dir, recipe.name, recipe.fingerprints()["run"], started)
+    folder = RunFolder(out_dir, recipe.name, recipe.fingerprints()["run"], started, final=run_dir)
     log = RunLog(folder.path / "log.txt", console)
     try:
         result, meta = _execute(recipe, folder, log, started, use_cache=use_cache, cache_dir=cache_dir)
