@@ -38,7 +38,7 @@ def test_run_folder_contents(tiny_recipe: Path) -> None:
     for key in ("versions", "git", "fingerprints", "timings", "device", "threads", "components"):
         assert key in meta
     assert meta["versions"]["torch"] and meta["timings"]["train"] > 0
-    assert meta["components"]["detectors"][0]["distribution"].startswith("toolkit ")
+    assert meta["components"]["detectors"][0]["distribution"].startswith("trustworthy-ml-toolkit ")
     history = json.loads((folder / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2, 3]
     # the resolved recipe reproduces the same fingerprints
