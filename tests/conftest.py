@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated cache, plugin distributions on sys.path, the CLI in a subprocess."""
+"""Shared fixtures: an isolated cache, plugin distributions on sys.path, the CLI in a subprocess;
+and :func:`needs`, which skips a test whose optional extra is not installed."""
 
 from __future__ import annotations
 
@@ -9,14 +10,71 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from toolkit.registry import refresh
+from toolkit.registry import refresh, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 EXAMPLE_PLUGIN = ROOT / "plugins" / "toolkit-plugin-example"
+
+#: The optional libraries the tests import, by import name, and the extra of pyproject.toml that
+#: installs each (markdown and yaml come with mkdocs). ``nox -s extras`` runs the suite with one
+#: extra at a time: a test that needs another skips, naming it.
+EXTRAS = {
+    "pandas": "fairness",
+    "fairlearn": "fairness",
+    "torchattacks": "attacks",
+    "art": "attacks",
+    "captum": "explain",
+    "shap": "explain",
+    "lime": "explain",
+    "transformers": "text",
+    "sentencepiece": "text",
+    "pytorch_ood": "ood",
+    "timm": "vision",
+    "ray": "distributed",
+    "mlflow": "tracking",
+    "mkdocs": "docs",
+    "material": "docs",
+    "markdown": "docs",
+    "yaml": "docs",
+}
+
+
+def needs(*modules: str, what: str = "") -> ModuleType:
+    """Skip the calling test (or, called at module level, the whole module) unless every one of
+    ``modules`` imports; the reason names the extra to install, after ``what`` (the thing that
+    needs it) if given. Returns the first module.
+
+    Example: ``fairlearn = needs("fairlearn", "pandas")``.
+    """
+    __tracebackhide__ = True  # the skip is reported at the caller's line
+    imported = []
+    for module in modules:
+        extra = EXTRAS.get(module.partition(".")[0])
+        assert extra is not None, f"{module}: add its extra to conftest.EXTRAS"
+        needs_it = f"{what}: needs" if what else "needs"
+        reason = f"{needs_it} the {extra} extra ({module} is not installed): pip install -e '.[{extra}]'"
+        imported.append(pytest.importorskip(module, reason=reason))
+    return imported[0]
+
+
+def needs_check_data(kind: str, name: str) -> None:
+    """Skip the conformance check of component ``kind name`` where its check data needs an extra
+    that is not installed: a model, explainer or defense that declares text is also checked on the
+    tiny BERT of :mod:`toolkit.testing.text` (the text extra), and a defense with a training loop
+    of its own on UCI Adult (the fairness extra)."""
+    __tracebackhide__ = True
+    factory = registry(kind).load(name)
+    what = f"the conformance check of {kind} {name}"
+    declared = getattr(factory, "modalities", None) or ()
+    if kind in ("models", "explainers", "defenses") and "text" in declared:
+        needs("transformers", what=f"{what} (on text data)")
+    if kind == "defenses" and getattr(factory, "family", None) == "train":
+        needs("pandas", what=f"{what} (a training defense, checked on UCI Adult)")
 
 
 @pytest.fixture(autouse=True)

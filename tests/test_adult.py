@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-
-pytest.importorskip("pandas")
+from conftest import needs
 
 from toolkit.data import adult
 from toolkit.errors import DataError, RecipeError
 from toolkit.recipe import parse_recipe
+
+needs("pandas")
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import needs
 
 from toolkit.attacks.fgsm import FGSM
 from toolkit.attacks.pgd import PGD
@@ -97,8 +98,7 @@ def test_each_call_draws_a_new_random_start(setting: tuple) -> None:
 
 
 def test_adapters_keep_the_callers_random_state(setting: tuple) -> None:
-    pytest.importorskip("torchattacks")
-    pytest.importorskip("art")
+    needs("torchattacks", "art")
     import numpy as np
 
     from toolkit.attacks.art_adapter import ART
@@ -143,8 +143,7 @@ def test_pgd_is_at_least_as_strong_as_fgsm_and_seeded(setting: tuple) -> None:
 
 
 def test_fgsm_equals_torchattacks_and_art(setting: tuple) -> None:
-    pytest.importorskip("torchattacks")
-    pytest.importorskip("art")
+    needs("torchattacks", "art")
     from toolkit.attacks.art_adapter import ART
     from toolkit.attacks.torchattacks_adapter import TorchAttacks
 
@@ -160,8 +159,7 @@ def test_fgsm_equals_torchattacks_and_art(setting: tuple) -> None:
 
 
 def test_unknown_reference_attacks_list_the_available_ones() -> None:
-    pytest.importorskip("torchattacks")
-    pytest.importorskip("art")
+    needs("torchattacks", "art")
     from toolkit.attacks import art_adapter, torchattacks_adapter
 
     with pytest.raises(UsageError) as err:

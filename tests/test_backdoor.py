@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from conftest import needs
 from torch import nn
 
 from toolkit.attacks.blended import Blended
@@ -243,7 +244,7 @@ def test_the_backdoor_task_takes_one_poisoning_attack() -> None:
 
 def test_triggers_match_arts_pixel_for_pixel() -> None:
     """ART's backdoor perturbations (channels-last) and ours (channels-first) on the same images."""
-    pytest.importorskip("art")
+    needs("art")
     from art.attacks.poisoning import PoisoningAttackBackdoor
     from art.attacks.poisoning.perturbations import add_pattern_bd, add_single_bd
 
@@ -274,7 +275,7 @@ def test_triggers_match_arts_pixel_for_pixel() -> None:
 def test_arts_backdoor_attack_runs_side_by_side_on_the_same_images() -> None:
     """``[baselines] art = ["poisoning_attack_backdoor"]``: ART's attack with add_pattern_bd
     on the clean versions of the images ours poisoned gives the same pixels, in the run."""
-    pytest.importorskip("art")
+    needs("art")
     from toolkit.execution.runner import run
     from toolkit.recipe import load_recipe
 
@@ -330,6 +331,7 @@ def test_activation_clustering_finds_planted_poisons_and_is_seeded() -> None:
 
 
 def test_backdoor_detect_recipe_flags_poisons_and_retrains_without_them() -> None:
+    needs("art")  # the recipe runs ART's detectors side by side
     from toolkit.execution.runner import run
     from toolkit.recipe import load_recipe
 
@@ -385,7 +387,7 @@ def test_strip_entropy_on_a_model_whose_answers_are_known() -> None:
 def test_art_poison_detectors_on_the_same_representations() -> None:
     """ART's spectral signatures flag exactly ours once each class is centred (ART does not
     centre); ART's activation clustering, unseeded, finds the planted cluster for every seed."""
-    pytest.importorskip("art")
+    needs("art")
     from toolkit.baselines import art_poison
     from toolkit.defenses.poison_scores import activation_clusters, spectral_flags
 
@@ -467,6 +469,7 @@ def test_the_adaptive_recipe_hides_the_poisons_at_a_similar_asr() -> None:
     """Tan & Shokri's claim in spirit, on the digits: the poisons of backdoor_digits_detect
     (activation clustering recall 0.921, spectral signatures 0.763 there) mostly escape both
     filters when the attacker also trains against a discriminator, at an ASR above 0.9."""
+    needs("art")  # the recipe runs ART's detectors side by side
     from toolkit.execution.runner import run
     from toolkit.recipe import load_recipe
 
@@ -508,7 +511,7 @@ def test_filters_read_the_layer_the_recipe_names() -> None:
 def test_arts_detectors_read_the_layer_our_filters_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """With ``layer = "logits"`` on our filters, ART's detectors get the logits too (10 wide
     on the digits), not the penultimate features."""
-    pytest.importorskip("art")
+    needs("art")
     from toolkit.baselines import art_poison
     from toolkit.execution.runner import run
     from toolkit.recipe import load_recipe

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_RECIPE, cli_in_process
+from conftest import TINY_RECIPE, cli_in_process, needs
 from test_cifar_files import Payload, batch, rewrite
 from test_vision_data import write_cifar
 
@@ -101,6 +101,8 @@ class Case:
         setup: prepares files in the test's folder before the command runs.
         forbid: fragments the output must not contain.
         hide: modules made unimportable for the command (an optional library not installed).
+        needs: optional modules the case needs; it skips, naming their extra, where one is
+            not installed (unlike ``hide``, which makes a module absent on purpose).
     """
 
     args: list[str]
@@ -110,6 +112,7 @@ class Case:
     setup: Callable[[Path], None] | None = None
     forbid: list[str] = field(default_factory=list)
     hide: list[str] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
 
 
 def tiny(old: str, new: str) -> str:
@@ -470,12 +473,13 @@ CASES: dict[str, Case] = {
             'name = "image_folder"\nroot = "{tmp}/none"\nholdout = ["x"]',
         ),
     ),
-    "adult-no-file": Case(RUN, 2, ["no adult.data"], recipe=ADULT_RECIPE),
+    "adult-no-file": Case(RUN, 2, ["no adult.data"], recipe=ADULT_RECIPE, needs=["pandas"]),
     "adult-wrong-columns": Case(
         RUN,
         2,
         ["adult.data", "not in the UCI Adult format", "columns"],
         recipe=ADULT_RECIPE,
+        needs=["pandas"],
         setup=adult_file(lambda rows: [r.rsplit(",", 2)[0] for r in rows]),
     ),
     "adult-text-in-a-number": Case(
@@ -483,6 +487,7 @@ CASES: dict[str, Case] = {
         2,
         ["adult.data", "not in the UCI Adult format"],
         recipe=ADULT_RECIPE,
+        needs=["pandas"],
         setup=adult_file(lambda rows: ["forty," + rows[0].split(",", 1)[1], *rows[1:]]),
     ),
     "adult-unknown-label": Case(
@@ -490,6 +495,7 @@ CASES: dict[str, Case] = {
         2,
         ["adult.data", "income column holds ['maybe']"],
         recipe=ADULT_RECIPE,
+        needs=["pandas"],
         setup=adult_file(lambda rows: [*rows[:-1], rows[-1].rsplit(",", 1)[0] + ", maybe"]),
     ),
     "adult-not-utf8": Case(
@@ -497,6 +503,7 @@ CASES: dict[str, Case] = {
         2,
         ["adult.data", "not in the UCI Adult format"],
         recipe=ADULT_RECIPE,
+        needs=["pandas"],
         setup=adult_file(lambda rows: [*rows[:-1], "\udcff"]),
     ),
     "image-folder-broken-image": Case(
@@ -531,6 +538,7 @@ CASES: dict[str, Case] = {
         2,
         ["baselines.art", "poisoning_attack_backdoor", "not a 2x2 'white_square'"],
         recipe=BACKDOOR + '[baselines]\nart = ["poisoning_attack_backdoor"]\n',
+        needs=["art"],
     ),
     "backdoor-missing-trigger-file": Case(
         RUN,
@@ -618,7 +626,12 @@ CASES: dict[str, Case] = {
     "cache-clear-bad-kind": Case(["cache", "clear", "--kind", "../x"], 2, ["--kind"]),
     # text data, models and tasks
     "cola-no-files": Case(
-        RUN, 2, ["no CoLA files in"], recipe=text('"{tmp}/cola"', '"{tmp}/nowhere"'), setup=text_files()
+        RUN,
+        2,
+        ["no CoLA files in"],
+        recipe=text('"{tmp}/cola"', '"{tmp}/nowhere"'),
+        setup=text_files(),
+        needs=["transformers"],
     ),
     "cola-bad-label": Case(
         RUN,
@@ -626,6 +639,7 @@ CASES: dict[str, Case] = {
         ["dev.tsv, line 2", "not 0 or 1"],
         recipe=text(),
         setup=text_files(lambda t: (t / "cola" / "dev.tsv").write_text("s\t1\t\ta b .\ns\tmaybe\t\tb a .\n")),
+        needs=["transformers"],
     ),
     "cola-three-columns": Case(
         RUN,
@@ -633,6 +647,7 @@ CASES: dict[str, Case] = {
         ["train.tsv, line 1", "3 tab-separated columns"],
         recipe=text(),
         setup=text_files(lambda t: (t / "cola" / "train.tsv").write_text("a\tb\tc\n")),
+        needs=["transformers"],
     ),
     "hf-text-missing-checkpoint": Case(
         RUN,
@@ -640,6 +655,7 @@ CASES: dict[str, Case] = {
         ["cannot load", "allow_download"],
         recipe=text('"{tmp}/tiny-bert"', '"{tmp}/no-such-model"'),
         setup=text_files(),
+        needs=["transformers"],
     ),
     "hf-text-other-tokenizer": Case(
         RUN,
@@ -647,6 +663,7 @@ CASES: dict[str, Case] = {
         ["whose tokenizer differs"],
         setup=text_files(other_vocabulary),
         recipe=text('root = "{tmp}/cola"', 'root = "{tmp}/cola"\ntokenizer = "{tmp}/other-bert"'),
+        needs=["transformers"],
     ),
     "hf-text-on-images": Case(
         VALIDATE,
@@ -660,6 +677,7 @@ CASES: dict[str, Case] = {
         ["no column 'text'"],
         setup=text_files(lambda t: (t / "r.csv").write_text("review,label\na,0\nb,1\n")),
         recipe=text('name = "glue_cola"\nroot = "{tmp}/cola"', 'name = "text_csv"\npath = "{tmp}/r.csv"'),
+        needs=["transformers"],
     ),
     "explain-on-images": Case(
         VALIDATE,
@@ -684,6 +702,7 @@ CASES: dict[str, Case] = {
         setup=text_files(),
         recipe=text('task = "classify"', 'task = "text_bias"')
         + '[evaluate]\noccupations = "{tmp}/none.json"\n',
+        needs=["transformers"],
     ),
     "text-bias-occupations-a-list": Case(
         RUN,
@@ -692,6 +711,7 @@ CASES: dict[str, Case] = {
         setup=text_files(lambda t: (t / "occ.json").write_text("[1, 2]")),
         recipe=text('task = "classify"', 'task = "text_bias"')
         + '[evaluate]\noccupations = "{tmp}/occ.json"\n',
+        needs=["transformers"],
     ),
     "text-augment-bad-lexicon": Case(
         RUN,
@@ -700,6 +720,7 @@ CASES: dict[str, Case] = {
         setup=text_files(lambda t: (t / "lex.json").write_text('{"dog": "cat"}')),
         recipe=text()
         + '[[defenses]]\nname = "text_augment"\naugmenter = "synonym"\nparams = {lexicon = "{tmp}/lex.json"}\n',
+        needs=["transformers"],
     ),
     # comparing runs
     "compare-malformed-json": Case(
@@ -807,6 +828,8 @@ def test_bad_input(
     case_id: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = CASES[case_id]
+    if case.needs:
+        needs(*case.needs, what=f"the case {case_id}")
     for module in case.hide:
         monkeypatch.setitem(sys.modules, module, None)  # `import module` fails, as when not installed
     if case_id == "cuda-not-available" and torch.cuda.is_available():

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import needs_check_data
 from torch import nn
 
 from toolkit.data.base import DataBundle, Split
@@ -37,6 +38,7 @@ def test_every_kind_has_its_check() -> None:
 
 @pytest.mark.parametrize(("kind", "name"), registered())
 def test_component_conforms(kind: str, name: str) -> None:
+    needs_check_data(kind, name)
     entry = registry(kind).get(name)
     required = [p.name for p in entry.signature().params if p.required]
     if required and getattr(entry.load(), "example_params", None) is None:

@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from conftest import ROOT, subprocess_env
+from conftest import ROOT, needs, subprocess_env
 
 from toolkit.kinds import KINDS
 from toolkit.recipe import Recipe, RuntimeConfig, TrainConfig
@@ -80,7 +80,7 @@ def test_the_index_links_every_builtin_component(pages: dict[str, str]) -> None:
 
 
 def test_docstrings_are_rendered_verbatim_in_code_blocks(pages: dict[str, str]) -> None:
-    markdown = pytest.importorskip("markdown")
+    markdown = needs("markdown")
     page = pages[gen.page_path("detectors")]
     html = markdown.markdown(page, extensions=["tables", "fenced_code"])
     # the energy detector's formula and doctest would become emphasis and a quote in prose
@@ -129,7 +129,7 @@ def _nav_files(nav: Any) -> list[str]:
 
 
 def test_every_page_is_in_the_navigation(pages: dict[str, str]) -> None:
-    yaml = pytest.importorskip("yaml")
+    yaml = needs("yaml")
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
     nav = set(_nav_files(config["nav"]))
     written = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
@@ -139,8 +139,7 @@ def test_every_page_is_in_the_navigation(pages: dict[str, str]) -> None:
 
 
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
-    pytest.importorskip("mkdocs")
-    pytest.importorskip("material")
+    needs("mkdocs", "material")
     site = tmp_path / "site"
     env = subprocess_env()
     env["NO_MKDOCS_2_WARNING"] = "1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import needs
 
 from toolkit.errors import RecipeError
 from toolkit.execution.runner import run
@@ -15,8 +16,7 @@ SMALL = ["train.epochs=3", "evaluate.n=120", 'evaluate.eps=["8/255", "32/255"]',
 
 
 def test_evasion_digits_with_baselines() -> None:
-    pytest.importorskip("torchattacks")
-    pytest.importorskip("art")
+    needs("torchattacks", "art")
     result = run(load_recipe(RECIPES / "evasion_digits.toml", SMALL), console=None)
     m = result.metrics
     assert m["n"] == 120 and 0.5 < m["clean_accuracy"] <= 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import needs
 
 from toolkit.explainers.saliency import Saliency
 
@@ -20,7 +21,7 @@ def test_saliency_of_a_linear_model_is_its_weights() -> None:
 
 
 def test_saliency_matches_captum() -> None:
-    pytest.importorskip("captum")
+    needs("captum")
     from captum.attr import Saliency as CaptumSaliency
 
     torch.manual_seed(0)
@@ -34,7 +35,7 @@ def test_saliency_matches_captum() -> None:
 
 
 def test_integrated_gradients_completeness_and_grad_cam_shape() -> None:
-    pytest.importorskip("captum")
+    needs("captum")
     from toolkit.explainers.captum_adapter import Captum
     from toolkit.explainers.grad_cam import GradCAM
     from toolkit.explainers.integrated_gradients import IntegratedGradients

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("pandas")
+from conftest import needs
 
 from toolkit.errors import RecipeError, UsageError
 from toolkit.execution.runner import run
 from toolkit.recipe import load_recipe, parse_recipe
+
+needs("pandas")
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 SMALL = ["train.epochs=1", "defenses.0.iterations=3", "defenses.0.pretrain_epochs=1"]
@@ -50,7 +51,7 @@ def test_debias_reports_before_and_after_and_shares_the_pretrained_model() -> No
 
 
 def test_baselines_agree_and_compare() -> None:
-    pytest.importorskip("fairlearn")
+    needs("fairlearn")
     recipe = load_recipe(
         RECIPES / "adult_baselines.toml",
         [*SMALL, 'baselines.fairlearn=["metricframe", "threshold_optimizer", "exponentiated_gradient"]'],
@@ -74,7 +75,7 @@ def test_baselines_agree_and_compare() -> None:
 
 @pytest.mark.slow
 def test_fairlearn_adversarial_baseline_runs() -> None:
-    pytest.importorskip("fairlearn")
+    needs("fairlearn")
     recipe = load_recipe(
         RECIPES / "adult_baselines.toml",
         [*SMALL, 'baselines.fairlearn=["adversarial"]', "evaluate.baseline_epochs=1"],

@@ -194,8 +194,10 @@ def test_the_cifar_backdoor_recipes_run_shrunk_on_the_shared_subset(
     """Each CIFAR backdoor recipe, with its backbone's recipe, runs end to end on 20 training
     images per class (ResNet-18 and the small CNN): the reference protocol's pieces fit
     together; the numbers at full size are in docs/backdoor.md."""
-    from conftest import SHARED_DATA
+    from conftest import SHARED_DATA, needs
 
+    if name in ("backdoor_detect", "backdoor_adaptive"):
+        needs("art")  # the recipe runs ART's detectors side by side
     root = SHARED_DATA / "cifar10-subset"
     if not root.is_dir():
         pytest.skip(f"the shared CIFAR-10 subset is not at {root}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import needs
 
 from toolkit.metrics import fairness as fm
 
@@ -58,7 +59,7 @@ def test_intersection_labels_and_multi_group() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_agrees_with_fairlearn(seed: int) -> None:
-    pytest.importorskip("fairlearn")
+    needs("fairlearn")
     from fairlearn.metrics import (
         MetricFrame,
         count,
@@ -135,7 +136,7 @@ def test_empty_rates_are_handled_symmetrically() -> None:
 
 
 def test_metricframe_check_catches_disagreement() -> None:
-    pytest.importorskip("fairlearn")
+    needs("fairlearn")
     from toolkit.baselines.fairlearn import metricframe_check
 
     y = np.array([1, 0, 1, 0, 1, 0])
@@ -159,7 +160,7 @@ def test_degenerate_groups_agree_with_fairlearn() -> None:
     metric agrees with fairlearn's (undefined TPR and FPR are 0, as fairlearn computes them)."""
     import warnings
 
-    fl = pytest.importorskip("fairlearn.metrics")
+    fl = needs("fairlearn.metrics")
     rng = np.random.default_rng(0)
     degenerate = 0
     for _ in range(300):

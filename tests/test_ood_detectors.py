@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import needs
 from torch import nn
 
 from toolkit.data.synthetic import load
@@ -155,7 +156,7 @@ def trained() -> tuple[nn.Module, Outputs, Outputs, Outputs]:
     ],
 )
 def test_adapter_matches_our_detector(trained: tuple, ours: str, theirs: str, params: dict) -> None:
-    pytest.importorskip("pytorch_ood")
+    needs("pytorch_ood")
     from toolkit.registry import registry
 
     model, train, test, held = trained
@@ -169,7 +170,7 @@ def test_adapter_matches_our_detector(trained: tuple, ours: str, theirs: str, pa
 
 
 def test_adapter_errors() -> None:
-    pytest.importorskip("pytorch_ood")
+    needs("pytorch_ood")
     from toolkit.detectors.pytorch_ood import detector_class
     from toolkit.errors import UsageError
 

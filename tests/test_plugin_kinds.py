@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import tomllib
 import torch
-from conftest import ROOT, write_dist
+from conftest import ROOT, needs_check_data, write_dist
 
 from toolkit.errors import RecipeError, RunError
 from toolkit.execution.runner import run
@@ -145,6 +145,7 @@ def test_the_plugin_covers_every_kind(kinds_plugin: list[Path]) -> None:
 
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS)
 def test_plugin_component_conforms(kinds_plugin: list[Path], kind: str, name: str) -> None:
+    needs_check_data(kind, name)
     check_component(kind, name)
 
 

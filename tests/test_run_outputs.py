@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import needs
 
 from toolkit.execution.runfolder import read_samples, write_samples
 from toolkit.execution.runner import run
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_fairness_table_recomputed_with_metricframe_from_the_run_folder() -> None:
-    fairlearn = pytest.importorskip("fairlearn.metrics")
+    fairlearn = needs("fairlearn.metrics")
     from sklearn.metrics import accuracy_score
 
     result = run(load_recipe(ROOT / "recipes" / "adult_unfair.toml", ["train.epochs=1"]), console=None)

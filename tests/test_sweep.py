@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY_RECIPE, cli_in_process, subprocess_env
+from conftest import TINY_RECIPE, cli_in_process, needs, subprocess_env
 
 from toolkit.errors import UsageError
 from toolkit.sweep.plan import SweepPlan, parse_axes, split_values, toml_value
@@ -193,7 +193,7 @@ def test_the_process_pool_gives_the_serial_executors_numbers(sweep_recipe: Path,
 
 
 def test_the_ray_executor_gives_the_local_executors_numbers(sweep_recipe: Path, tmp_path: Path) -> None:
-    pytest.importorskip("ray")
+    needs("ray")
     from toolkit.execution.executor import SerialExecutor
     from toolkit.execution.ray_executor import RayExecutor
     from toolkit.sweep import summary

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import needs
 
 from toolkit.errors import RecipeError, UsageError
 from toolkit.execution.context import TaskContext
@@ -15,6 +16,8 @@ from toolkit.execution.log import RunLog
 from toolkit.execution.pipeline import Pipeline
 from toolkit.execution.runner import run
 from toolkit.recipe import parse_recipe
+
+needs("pandas")  # every test here attacks UCI Adult
 
 RECIPE = {
     "task": "evasion",
@@ -64,7 +67,7 @@ def test_attacks_move_features_within_the_declared_bounds(context: TaskContext, 
 
 
 def test_art_clips_to_the_per_feature_bounds(context: TaskContext) -> None:
-    pytest.importorskip("art")
+    needs("art")
     spec = parse_recipe(
         {**RECIPE, "attacks": [{"name": "art", "attack": "FastGradientMethod", "params": {"eps": 1.0}}]}
     )
@@ -87,7 +90,7 @@ def test_torchattacks_refuses_a_domain_other_than_the_unit_interval(context: Tas
 
 
 def test_evasion_task_runs_on_adult_with_feature_attributions(tmp_path: Path) -> None:
-    pytest.importorskip("art")
+    needs("art")
     result = run(parse_recipe({**RECIPE, "baselines": {"art": ["fgsm"]}}), out_dir=tmp_path, console=None)
     metrics = json.loads((result.path / "metrics.json").read_text())
     for name in ("fgsm", "pgd"):

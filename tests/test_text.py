@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-pytest.importorskip("transformers")
+from conftest import needs
 
 from toolkit.data.inputs import to_model_input
 from toolkit.errors import DataError, UsageError
 from toolkit.recipe import parse_recipe
 from toolkit.testing.text import tiny_bert, tiny_cola, tiny_sentences
+
+needs("transformers")
 
 
 @pytest.fixture(scope="module")
@@ -311,6 +312,7 @@ def _batch(bundle: object, n: int = 4) -> tuple[dict[str, torch.Tensor], torch.T
 
 
 def test_integrated_gradients_on_tokens_is_complete(trained: tuple) -> None:
+    needs("captum")
     from toolkit.explainers.integrated_gradients import IntegratedGradients
 
     model, bundle = trained
@@ -327,6 +329,7 @@ def test_integrated_gradients_on_tokens_is_complete(trained: tuple) -> None:
 
 
 def test_shap_values_add_up_to_the_probability_difference(trained: tuple) -> None:
+    needs("shap")
     from toolkit.explainers.shap_text import Shap
 
     model, bundle = trained
@@ -342,6 +345,7 @@ def test_shap_values_add_up_to_the_probability_difference(trained: tuple) -> Non
 
 
 def test_lime_weights_are_per_token_and_seeded(trained: tuple) -> None:
+    needs("lime")
     from toolkit.explainers.lime_text import Lime
 
     model, bundle = trained
@@ -367,6 +371,7 @@ def test_merge_words_joins_sub_words() -> None:
 def test_explain_task_writes_json_escaped_html_figures_and_the_sanity_check(
     tiny: dict[str, str], tmp_path: Path
 ) -> None:
+    needs("captum", "shap", "lime")
     data = recipe(
         tiny, "explain",
         explainers=[{"name": "integrated_gradients"}, {"name": "shap", "max_evals": 40},
@@ -510,10 +515,18 @@ def test_text_components_pass_the_conformance_checks(tiny: dict[str, str]) -> No
     from toolkit.testing import check_component
 
     check_component("datasets", "glue_cola", params={"tokenizer": tiny["model"], "root": tiny["cola"]})
-    for kind, name in (("models", "hf_text"), ("explainers", "shap"), ("explainers", "lime"),
-                       ("explainers", "integrated_gradients"), ("defenses", "gender_swap"),
-                       ("defenses", "text_augment")):  # fmt: skip
+    for kind, name in (("models", "hf_text"), ("defenses", "gender_swap"), ("defenses", "text_augment")):
         check_component(kind, name)  # on the tiny text data of toolkit.testing.text
+
+
+@pytest.mark.parametrize(
+    ("name", "module"), [("shap", "shap"), ("lime", "lime"), ("integrated_gradients", "captum")]
+)
+def test_text_explainers_pass_the_conformance_checks(name: str, module: str) -> None:
+    from toolkit.testing import check_component
+
+    needs(module)
+    check_component("explainers", name)  # on the tiny text data of toolkit.testing.text
 
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -540,6 +553,7 @@ def test_the_text_recipes_run_shrunk_onto_the_tiny_model(
     if name.startswith("text_bias"):
         shrink.append(f"evaluate.occupations='{shares}'")
     if name == "cola_explain":
+        needs("captum", "shap", "lime")
         shrink += ["explainers.0.max_evals=20", "explainers.1.num_samples=30", "explainers.2.n_steps=8"]
     result = run_recipe(
         load_recipe(RECIPES / f"{name}.toml", shrink), out_dir=tmp_path / "runs", console=None

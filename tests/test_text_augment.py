@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import needs
 
 from toolkit.errors import UsageError
 from toolkit.text.augment import (
@@ -368,9 +369,9 @@ CORPUS = [
 
 def tiny_marian(folder: Path, seed: int) -> str:
     """Save a randomly initialized MarianMT model with a sentencepiece tokenizer to ``folder``."""
-    spm = pytest.importorskip("sentencepiece")
+    spm = needs("sentencepiece")
     torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    transformers = needs("transformers")
     folder.mkdir(parents=True)
     proto = io.BytesIO()
     spm.SentencePieceTrainer.train(
@@ -449,7 +450,7 @@ def test_back_translation_with_tiny_local_models(tmp_path: Path) -> None:
 
 
 def test_back_translation_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
-    pytest.importorskip("transformers")
+    needs("transformers")
     missing = str(tmp_path / "missing")
     aug = BackTranslation(forward=missing, backward=missing)
     assert aug.augment(["", "  "], random.Random(0)) == ["", "  "]  # nothing to translate: nothing loaded

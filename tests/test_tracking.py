@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, TINY_RECIPE, cli_in_process, subprocess_env
+from conftest import ROOT, TINY_RECIPE, cli_in_process, needs, subprocess_env
 
 from toolkit.errors import RunError, UsageError
 from toolkit.tracking import INSTALL, MAX_PARAM_VALUE, log_run, tomllib
 
-mlflow = pytest.importorskip("mlflow")
+mlflow = needs("mlflow")
 # MLflow's own store code uses an SQLAlchemy loader that SQLAlchemy deprecates: not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")
 

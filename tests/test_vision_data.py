@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, needs
 
 from toolkit.data import cifar10, image_folder
 from toolkit.errors import DataError, UsageError
@@ -186,7 +186,7 @@ def test_resnet18_loads_cached_weights(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_timm_model_exposes_features_and_head() -> None:
-    pytest.importorskip("timm")
+    needs("timm")
     from toolkit.data.synthetic import load
     from toolkit.models import timm_model
     from toolkit.testing import check_model
