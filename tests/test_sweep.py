@@ -222,24 +222,25 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_points(sweep_recipe: 
     proc = subprocess.Popen(args, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while not list(out.glob("tiny/sweep-*/points/lr=0.1/metrics.json")):
-            assert proc.poll() is None and time.monotonic() < deadline, (
-                "the sweep ended before its first point"
-            )
+        # killed outright (no clean-up) while the second point is being written
+        while not list(out.glob("tiny/sweep-*/points/.partial-lr=0.05")):
+            assert proc.poll() is None and time.monotonic() < deadline, "the sweep ended before its 2nd point"
             time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)  # killed outright: no clean-up
+        proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()
     folder = only_sweep(out)
     first = folder / "points" / "lr=0.1"
     stamp = (first / "metrics.json").stat().st_mtime_ns
-    assert not (folder / "points" / "lr=0.02").exists()
+    assert (folder / "points" / ".partial-lr=0.05").is_dir()  # the killed point's leftover
+    assert not (folder / "points" / "lr=0.05").exists() and not (folder / "points" / "lr=0.02").exists()
     resumed = subprocess.run(
         [*args, "--resume"], env=subprocess_env(), capture_output=True, text=True, timeout=300
     )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "1 of 3 points are done and skipped" in resumed.stdout
     assert (first / "metrics.json").stat().st_mtime_ns == stamp  # not run again
+    # the leftover is gone: the point ran again in its own folder
     assert sorted(p.name for p in (folder / "points").iterdir()) == ["lr=0.02", "lr=0.05", "lr=0.1"]
     rows = list(csv.DictReader((folder / "summary.csv").open()))
     assert [r["n"] for r in rows] == ["1", "1", "1"]

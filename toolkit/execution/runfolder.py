@@ -56,6 +56,7 @@ class RunFolder:
         created = not self.parent.exists()
         try:
             self.parent.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned(self.parent)  # first: a killed run of this very folder left its partial
             if final is None:
                 self.final = _free_name(self.parent, f"{started:%Y%m%d-%H%M%S}-{fingerprint[:8]}")
             elif Path(final).exists():
@@ -73,7 +74,6 @@ class RunFolder:
                 "name a folder you can write to"
             ) from exc
         self._created_parent = created
-        _remove_abandoned(self.parent)
 
     def write_result(self, result: TaskResult, *, recipe_toml: str, history: Any) -> dict[str, bytes]:
         """Figures, per-sample columns, the resolved recipe, metrics and history; returns the PNGs."""
