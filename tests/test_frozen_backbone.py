@@ -186,7 +186,13 @@ def test_init_set_overrides_the_backbone_recipe(tmp_path: Path) -> None:
 
 @pytest.mark.data
 @pytest.mark.parametrize(
-    "name", ["backdoor_catdog", "backdoor_catdog_quick", "backdoor_detect", "backdoor_adaptive"]
+    "name",
+    [
+        pytest.param("backdoor_catdog", marks=pytest.mark.slow),  # fine-tunes the backbone: 40 s
+        "backdoor_catdog_quick",
+        "backdoor_detect",
+        "backdoor_adaptive",
+    ],
 )
 def test_the_cifar_backdoor_recipes_run_shrunk_on_the_shared_subset(
     name: str, monkeypatch: pytest.MonkeyPatch

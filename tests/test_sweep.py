@@ -173,6 +173,7 @@ def test_two_keys_make_a_heatmap_and_failures_do_not_stop_the_others(
     assert [(r["n"], r["failed"]) for r in rows] == [("1", "0"), ("1", "0"), ("0", "1"), ("0", "1")]
 
 
+@pytest.mark.slow  # the pool also runs in the default suite: the Ray test compares against it
 def test_the_process_pool_gives_the_serial_executors_numbers(sweep_recipe: Path, tmp_path: Path) -> None:
     from toolkit.execution.executor import LocalExecutor, SerialExecutor
     from toolkit.sweep import summary
@@ -194,7 +195,7 @@ def test_the_process_pool_gives_the_serial_executors_numbers(sweep_recipe: Path,
 
 def test_the_ray_executor_gives_the_local_executors_numbers(sweep_recipe: Path, tmp_path: Path) -> None:
     needs("ray")
-    from toolkit.execution.executor import SerialExecutor
+    from toolkit.execution.executor import LocalExecutor
     from toolkit.execution.ray_executor import RayExecutor
     from toolkit.sweep import summary
     from toolkit.sweep.run import run_sweep
@@ -202,8 +203,8 @@ def test_the_ray_executor_gives_the_local_executors_numbers(sweep_recipe: Path, 
     plan = SweepPlan.make(grid={"train.lr": [0.1, 0.02]}, metrics=["accuracy", "detectors.*.auroc"])
     ray_run = run_sweep(sweep_recipe, plan, name="tiny", executor=RayExecutor(jobs=2, threads=1),
                         out_dir=tmp_path / "ray")  # fmt: skip
-    local = run_sweep(sweep_recipe, plan, name="tiny", executor=SerialExecutor(), out_dir=tmp_path / "local",
-                      use_cache=False)  # fmt: skip
+    local = run_sweep(sweep_recipe, plan, name="tiny", executor=LocalExecutor(jobs=2, threads=1),
+                      out_dir=tmp_path / "local", use_cache=False)  # fmt: skip
     assert not ray_run.failed, ray_run.failed
     a, b = summary.read(ray_run.path), summary.read(local.path)
     assert [r.mean for r in a.rows] == [r.mean for r in b.rows]
