@@ -6,7 +6,6 @@ runs something.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -154,11 +153,6 @@ def report(
         raise UsageError(f"{folder} is neither a run folder (metrics.json) nor a sweep folder (sweep.json)")
     from toolkit.execution.runfolder import rerender
 
-    path = rerender(folder)
-    stored = folder / "tables.json"
-    if stored.is_file():
-        from toolkit.results import Table
-
-        tables = [Table(**t) for t in json.loads(stored.read_text(encoding="utf-8"))]
-        _print_tables(_console(), tables)
+    path, tables = rerender(folder)
+    _print_tables(_console(), tables)
     typer.echo(f"report: {path}")

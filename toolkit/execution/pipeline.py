@@ -381,12 +381,13 @@ class Pipeline:
         read again once the lock is held: a run that waited for another one making the same
         model loads it instead of training it a second time.
         """
-        key = fingerprint(self.stage(stage))
+        spec = self.stage(stage)
+        key = fingerprint(spec)
         found = self._load_cached(model, stage, key, what)
         if found is not None:
             return found
         if self.cache is None or not self.store:
-            return self._fit(model, stage, key, fit, what=what, doing=doing, prepare=prepare)
+            return self._fit(model, stage, spec, fit, what=what, doing=doing, prepare=prepare)
         import filelock
 
         lock = self.cache.lock("model", key)
@@ -399,7 +400,7 @@ class Pipeline:
             found = self._load_cached(model, stage, key, what)
             if found is not None:
                 return found
-            return self._fit(model, stage, key, fit, what=what, doing=doing, prepare=prepare)
+            return self._fit(model, stage, spec, fit, what=what, doing=doing, prepare=prepare)
         finally:
             lock.release()
 
@@ -426,14 +427,16 @@ class Pipeline:
         self,
         model: nn.Module,
         stage: str,
-        key: str,
+        spec: dict[str, Any],
         fit: Callable[[Any], Any],
         *,
         what: str,
         doing: str,
         prepare: Callable[[], None] | None,
     ) -> TrainedModel:
-        """Train ``model`` with ``fit`` and store its weights under ``key`` (when storing)."""
+        """Train ``model`` with ``fit`` and store its weights under the fingerprint of the
+        stage's ``spec`` (when storing)."""
+        key = fingerprint(spec)
         distributed.shared_miss()  # under torchrun, rank 0 tells the others to train too
         if prepare is not None:  # on a miss only, and outside this stage's progress bar
             prepare()
@@ -447,7 +450,7 @@ class Pipeline:
         if self.cache is not None and self.store:
             meta = {
                 "description": self._describe(stage),
-                "stage": self.stage(stage),
+                "stage": spec,
                 "history": history,
                 "seconds": seconds,
             }

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit import report
+from toolkit.results import Table
 
 if TYPE_CHECKING:
     import numpy as np
@@ -127,11 +128,10 @@ _RESERVED = {
 }
 
 
-def rerender(folder: str | Path) -> Path:
+def rerender(folder: str | Path) -> tuple[Path, list[Table]]:
     """Write a finished run folder's ``report.html`` again from its stored files (metrics,
-    tables, figures, recipe and metadata); returns the report's path."""
+    tables, figures, recipe and metadata); returns the report's path and the tables."""
     from toolkit.errors import UsageError
-    from toolkit.results import Table
 
     path = Path(folder)
     try:
@@ -153,7 +153,7 @@ def rerender(folder: str | Path) -> Path:
         recipe_toml=toml,
     )
     (path / "report.html").write_text(html, encoding="utf-8")
-    return path / "report.html"
+    return path / "report.html", tables
 
 
 def write_samples(path: Path, columns: dict[str, np.ndarray]) -> None:

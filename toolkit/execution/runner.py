@@ -99,16 +99,23 @@ def run(
     except BaseException as exc:
         log.close()
         folder.abort()
-        if isinstance(exc, RunError):  # a failure the toolkit diagnosed (training diverged, say)
-            raise RunError(f"run '{recipe.name}' failed: {exc}") from exc
-        if isinstance(exc, ToolkitError | KeyboardInterrupt | Terminated):
+        raised = _as_raised(exc, recipe)
+        if raised is exc:
             raise
-        raise RunError(
-            f"run '{recipe.name}' failed{blame(exc, recipe)}: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise raised from exc
     from toolkit import report
 
     return RunResult(path, report.jsonable(result.metrics), result.tables, meta)
+
+
+def _as_raised(exc: BaseException, recipe: ResolvedRecipe) -> BaseException:
+    """What a failed run raises: usage errors and interrupts as they are, a diagnosed
+    failure with the run's name, anything else as a RunError naming the component."""
+    if isinstance(exc, RunError):  # a failure the toolkit diagnosed (training diverged, say)
+        return RunError(f"run '{recipe.name}' failed: {exc}")
+    if isinstance(exc, ToolkitError | KeyboardInterrupt | Terminated):
+        return exc
+    return RunError(f"run '{recipe.name}' failed{blame(exc, recipe)}: {type(exc).__name__}: {exc}")
 
 
 def _execute(
