@@ -790,6 +790,28 @@ CASES: dict[str, Case] = {
         ["needs Ray", "[distributed]"],
         hide=["ray"],
     ),
+    "sweep-gpus-without-ray": Case(
+        [*SWEEP, "--grid", "train.lr=0.1", "--gpus", "1"],
+        2,
+        ["--gpus reserves GPUs per run through Ray", "--executor ray"],
+    ),
+    "sweep-gpus-negative": Case(
+        [*SWEEP, "--grid", "train.lr=0.1", "--executor", "serial", "--gpus=-1"],
+        2,
+        ["--gpus must be 0 or more"],
+    ),
+    "sweep-gpus-fraction-above-one": Case(
+        [*SWEEP, "--grid", "train.lr=0.1", "--executor", "ray", "--gpus", "1.5"],
+        2,
+        ["--gpus 1.5", "whole GPUs"],
+        needs=["ray"],
+    ),
+    "sweep-gpus-more-than-the-machine": Case(
+        [*SWEEP, "--grid", "train.lr=0.1", "--executor", "ray", "--gpus", "64"],
+        2,
+        ["each run asks for 64 GPUs", "this machine has", "RAY_ADDRESS"],
+        needs=["ray"],
+    ),
     "sweep-resume-without-a-sweep": Case(
         [*SWEEP, "--grid", "train.lr=0.1", "--resume"], 2, ["--resume: no sweep of 'tiny'"]
     ),
@@ -845,8 +867,9 @@ def test_bad_input(
     args = [a.replace("{recipe}", str(recipe)).replace("{tmp}", tmp_path.as_posix()) for a in case.args]
     code, output = cli_in_process(args, capsys)
     assert code == case.code, output
+    flat = " ".join(output.split())  # the console wraps long lines where the paths make it
     for fragment in case.says:
-        assert fragment in output, f"{fragment!r} not in:\n{output}"
+        assert " ".join(fragment.split()) in flat, f"{fragment!r} not in:\n{output}"
     for fragment in ["Traceback", "internal error", *case.forbid]:
         assert fragment not in output, output
     assert not (tmp_path / "pwned").exists(), "a data file ran code"

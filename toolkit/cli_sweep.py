@@ -24,6 +24,7 @@ _Resume = typer.Option(
 )
 _Executor = typer.Option(help="local (a process pool), ray, or serial (this process).")
 _Threads = typer.Option(help="torch threads per run (default: the cores divided by --jobs).")
+_Gpus = typer.Option(help="GPUs per run (Ray only; a fraction shares one GPU between runs).")
 _Out = typer.Option("--out", "-o", help="Parent folder of the run folders.")
 _NoCache = typer.Option("--no-cache", help="Neither reuse nor store trained models.")
 
@@ -37,6 +38,7 @@ def sweep(
     executor: Annotated[str, _Executor] = "local",
     jobs: Annotated[int, typer.Option(min=1, help="Runs at once.")] = 1,
     threads: Annotated[int | None, _Threads] = None,
+    gpus: Annotated[float, _Gpus] = 0,
     overrides: SetOption = None,
     metric: Annotated[list[str] | None, _Metric] = None,
     out: Annotated[Path, _Out] = Path("runs"),
@@ -58,7 +60,7 @@ def sweep(
     if len(plan.points) == 1 and not plan.keys:
         raise UsageError(f"{recipe}: nothing to sweep; give --grid, --zip or --seeds, or a [sweep] table")
     check_points(source, base, plan)
-    run_executor = make_executor(executor, jobs=jobs, threads=threads)
+    run_executor = make_executor(executor, jobs=jobs, threads=threads, gpus=gpus)
     console = None if quiet else _console()
     if console is not None:
         what = f"{len(plan.points)} runs, executor {executor}, {jobs} at once"

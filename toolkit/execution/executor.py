@@ -144,8 +144,16 @@ class LocalExecutor:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_executor(name: str, *, jobs: int = 1, threads: int | None = None) -> Executor:
-    """The executor called ``name`` (:data:`EXECUTORS`)."""
+def make_executor(name: str, *, jobs: int = 1, threads: int | None = None, gpus: float = 0) -> Executor:
+    """The executor called ``name`` (:data:`EXECUTORS`); ``gpus`` per run is Ray's alone (the
+    local pool and the serial executor run on ``runtime.device``, every run seeing all GPUs)."""
+    if gpus < 0:
+        raise UsageError(f"--gpus must be 0 or more, not {gpus}")
+    if gpus and name != "ray":
+        raise UsageError(
+            f"--gpus reserves GPUs per run through Ray; with --executor {name} every run uses "
+            "runtime.device and sees every GPU: drop --gpus, or use --executor ray"
+        )
     if name == "local":
         return LocalExecutor(jobs=jobs, threads=threads)
     if name == "serial":
@@ -153,5 +161,5 @@ def make_executor(name: str, *, jobs: int = 1, threads: int | None = None) -> Ex
     if name == "ray":
         from toolkit.execution.ray_executor import RayExecutor
 
-        return RayExecutor(jobs=jobs, threads=threads)
+        return RayExecutor(jobs=jobs, threads=threads, gpus=gpus)
     raise UsageError(f"unknown executor '{name}'; choose one of {', '.join(EXECUTORS)}")

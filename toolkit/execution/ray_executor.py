@@ -68,6 +68,22 @@ def _parent(job: Job) -> str:
     return str(parent)
 
 
+def _check_gpus(gpus: float, *, local: bool) -> None:
+    """Raise :class:`UsageError` for a GPU count Ray refuses (above 1, only whole GPUs), or, on
+    a local instance, one above this machine's GPUs (the run would wait for them forever)."""
+    if gpus > 1 and gpus != int(gpus):
+        raise UsageError(f"--gpus {gpus:g}: above 1, a run takes whole GPUs (Ray's rule); use 2, not 1.5")
+    if local and gpus > 0:
+        import torch
+
+        have = torch.cuda.device_count()
+        if gpus > have:
+            raise UsageError(
+                f"--gpus {gpus:g}: each run asks for {gpus:g} GPU{'s' if gpus > 1 else ''} but this "
+                f"machine has {have}; lower --gpus, or point RAY_ADDRESS at a cluster with GPUs"
+            )
+
+
 class RayExecutor:
     """Runs the jobs as Ray tasks.
 
@@ -96,6 +112,7 @@ class RayExecutor:
                 'the ray executor needs Ray: pip install "trustworthy-ml-toolkit[distributed]"'
             ) from exc
         self.address = address or os.environ.get("RAY_ADDRESS") or None
+        _check_gpus(gpus, local=not self.address)
         self.jobs = jobs
         self.threads = threads or threads_per_job(jobs or 1)
         self.gpus = gpus
