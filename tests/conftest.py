@@ -79,7 +79,10 @@ def needs_check_data(kind: str, name: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test gets its own artifact cache and data folder and runs in a temporary folder."""
+    """Every test gets its own artifact cache and data folder and runs in a temporary folder,
+    with the console as wide as piped output gets (a COLUMNS of the caller's would wrap the
+    messages and tables that tests read)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.setenv("TOOLKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TOOLKIT_DATA", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)

@@ -52,6 +52,7 @@ batch_size = 32
 
 [runtime]
 threads = 1
+device = "cpu"
 
 [[detectors]]
 name = "msp"
