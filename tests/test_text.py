@@ -317,7 +317,9 @@ def test_integrated_gradients_on_tokens_is_complete(trained: tuple) -> None:
 
     model, bundle = trained
     x, y = _batch(bundle)
-    ig = IntegratedGradients(n_steps=64).bind(bundle.info)
+    # 256 steps: the quadrature's error depends on the trained model (64 steps left a gap of
+    # 0.26 on one sentence of the model that torch 2.3 trains)
+    ig = IntegratedGradients(n_steps=256).bind(bundle.info)
     maps = ig.explain(model, x, y)
     assert maps.shape == x["input_ids"].shape and bool((maps[x["attention_mask"] == 0] == 0).all())
     with torch.no_grad():
@@ -374,7 +376,7 @@ def test_explain_task_writes_json_escaped_html_figures_and_the_sanity_check(
     needs("captum", "shap", "lime")
     data = recipe(
         tiny, "explain",
-        explainers=[{"name": "integrated_gradients"}, {"name": "shap", "max_evals": 40},
+        explainers=[{"name": "integrated_gradients", "n_steps": 256}, {"name": "shap", "max_evals": 40},
                     {"name": "lime", "num_samples": 60}],
         evaluate={"sentences": ["the dog runs .", "runs the <b>dog</b> ."]},
     )  # fmt: skip
@@ -681,7 +683,10 @@ def test_fused_adamw_takes_the_same_steps_up_to_rounding() -> None:
         config = TrainConfig(
             epochs=3, batch_size=16, optimizer="adamw", lr=1e-2, weight_decay=0.01, fused=fused
         )
-        assert make_optimizer(model.parameters(), config).defaults.get("fused") is (True if fused else None)
+        made = make_optimizer(model.parameters(), config).defaults.get("fused")
+        if fused and made is None and tuple(int(v) for v in torch.__version__.split(".")[:2]) < (2, 4):
+            pytest.skip("torch < 2.4 has no fused AdamW on the CPU (make_optimizer falls back)")
+        assert made is (True if fused else None)
         train(model, Split(x, y), config, seed=0)
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.allclose(weights[0], weights[1], atol=1e-5)

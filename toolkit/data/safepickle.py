@@ -55,8 +55,11 @@ class _Restricted(pickle.Unpickler):
                 "plain values are allowed); the file is not a data file of this data set, or it was "
                 "tampered with"
             )
-        if module == "numpy.core.multiarray":  # written by NumPy 1; NumPy 2 keeps it in numpy._core
-            module = "numpy._core.multiarray" if _has_core() else module
+        # NumPy 2 moved numpy.core to numpy._core: a file written by either loads under either
+        if module == "numpy.core.multiarray" and _has_core():
+            module = "numpy._core.multiarray"
+        elif module == "numpy._core.multiarray" and not _has_core():
+            module = "numpy.core.multiarray"
         return super().find_class(module, name)
 
 

@@ -96,6 +96,8 @@ class Captum:
             x = inputs.detach().clone().requires_grad_(True)
             out = explainer.attribute(x, target=targets, **self.params)
         out = out.detach()
+        if out.is_floating_point() and inputs.is_floating_point():
+            out = out.to(inputs.dtype)  # captum < 0.8 returns IntegratedGradients in float64
         if out.dim() == 4 and inputs.dim() == 4 and out.shape[-2:] != inputs.shape[-2:]:
             out = F.interpolate(out, size=inputs.shape[-2:], mode="bilinear", align_corners=False)
         return out

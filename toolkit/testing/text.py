@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import inspect
 import random
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,12 @@ def tiny_bert(folder: str | Path, *, hidden: int = 32, layers: int = 2, seed: in
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     vocab = {token: i for i, token in enumerate(vocabulary())}
-    tokenizer = fast(vocab=vocab, do_lower_case=True)
+    if "vocab_file" in inspect.signature(fast.__init__).parameters:  # transformers 4: a file only
+        vocab_file = out / "vocab.txt"
+        vocab_file.write_text("".join(f"{token}\n" for token in vocab), encoding="utf-8")
+        tokenizer = fast(vocab_file=str(vocab_file), do_lower_case=True)
+    else:  # transformers 5 takes the mapping (and ignores vocab_file)
+        tokenizer = fast(vocab=vocab, do_lower_case=True)
     config = BertConfig(  # type: ignore[call-arg]  # num_labels: a PretrainedConfig keyword
         vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
         intermediate_size=2 * hidden, max_position_embeddings=64, num_labels=2,
