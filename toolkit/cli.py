@@ -259,8 +259,6 @@ def compare(
     from toolkit.report import flatten, fmt
 
     folders = _run_folders(runs)
-    if not folders:
-        raise UsageError(f"no run folders (with metrics.json) in {', '.join(map(str, runs))}")
     columns = [(folder, flatten(_read_metrics(folder))) for folder in folders]
     keys: list[str] = []
     for _, flat in columns:
@@ -337,6 +335,8 @@ def _agree(values: list[Any], tolerance: float) -> bool:
 
 
 def _run_folders(paths: list[Path]) -> list[Path]:
+    """The run folders named by ``paths`` (each a run folder or a folder of them); a usage
+    error when a path is neither, or when none is found."""
     out = []
     for p in paths:
         if (p / "metrics.json").is_file():
@@ -347,6 +347,8 @@ def _run_folders(paths: list[Path]) -> list[Path]:
             )
         else:
             raise UsageError(f"{p} is not a run folder (no metrics.json there)")
+    if not out:
+        raise UsageError(f"no run folders (with metrics.json) in {', '.join(map(str, paths))}")
     return out
 
 
@@ -364,8 +366,6 @@ def track(
 ) -> None:
     """Log finished run folders to an experiment tracker (what run --track does after a run)."""
     folders = _run_folders(runs)
-    if not folders:
-        raise UsageError(f"no run folders (with metrics.json) in {', '.join(map(str, runs))}")
     from toolkit.tracking import read_run
 
     for folder in folders:  # every folder is a finished run before anything is logged
