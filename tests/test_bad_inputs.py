@@ -796,9 +796,10 @@ CASES: dict[str, Case] = {
         ["--gpus reserves GPUs per run through Ray", "--executor ray"],
     ),
     "sweep-gpus-negative": Case(
-        [*SWEEP, "--grid", "train.lr=0.1", "--executor", "serial", "--gpus=-1"],
+        [*SWEEP, "--grid", "train.lr=0.1", "--executor", "ray", "--gpus=-1"],
         2,
         ["--gpus must be 0 or more"],
+        needs=["ray"],
     ),
     "sweep-gpus-fraction-above-one": Case(
         [*SWEEP, "--grid", "train.lr=0.1", "--executor", "ray", "--gpus", "1.5"],

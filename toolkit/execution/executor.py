@@ -147,8 +147,6 @@ class LocalExecutor:
 def make_executor(name: str, *, jobs: int = 1, threads: int | None = None, gpus: float = 0) -> Executor:
     """The executor called ``name`` (:data:`EXECUTORS`); ``gpus`` per run is Ray's alone (the
     local pool and the serial executor run on ``runtime.device``, every run seeing all GPUs)."""
-    if gpus < 0:
-        raise UsageError(f"--gpus must be 0 or more, not {gpus}")
     if gpus and name != "ray":
         raise UsageError(
             f"--gpus reserves GPUs per run through Ray; with --executor {name} every run uses "

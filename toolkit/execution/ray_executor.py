@@ -16,6 +16,7 @@ cache variables set here are passed on to the workers.
 from __future__ import annotations
 
 import io
+import math
 import os
 import tarfile
 import tempfile
@@ -69,10 +70,15 @@ def _parent(job: Job) -> str:
 
 
 def _check_gpus(gpus: float, *, local: bool) -> None:
-    """Raise :class:`UsageError` for a GPU count Ray refuses (above 1, only whole GPUs), or, on
-    a local instance, one above this machine's GPUs (the run would wait for them forever)."""
+    """Raise :class:`UsageError` for a GPU count Ray refuses (negative, or above 1 and not
+    whole), or, on a local instance, one above this machine's GPUs (the run would wait for
+    them forever)."""
+    if gpus < 0:
+        raise UsageError(f"--gpus must be 0 or more, not {gpus}")
     if gpus > 1 and gpus != int(gpus):
-        raise UsageError(f"--gpus {gpus:g}: above 1, a run takes whole GPUs (Ray's rule); use 2, not 1.5")
+        raise UsageError(
+            f"--gpus {gpus:g}: above 1, a run takes whole GPUs (Ray's rule); use {math.ceil(gpus)}"
+        )
     if local and gpus > 0:
         import torch
 
