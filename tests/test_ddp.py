@@ -111,7 +111,7 @@ def recipe(tmp_path: Path) -> Path:
 
 def test_shards_deal_each_epoch_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
     """What each of two processes trains on, from the environment torchrun sets."""
-    from toolkit.training import _Shards
+    from toolkit.training.ddp import Shards
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
@@ -120,7 +120,7 @@ def test_shards_deal_each_epoch_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
     for rank in (0, 1):
         monkeypatch.setenv("RANK", str(rank))
         monkeypatch.setenv("LOCAL_RANK", str(rank))
-        plans.append(_Shards(TrainConfig(batch_size=8), 11, 0))
+        plans.append(Shards(TrainConfig(batch_size=8), 11, 0))
     assert [p.batch_size for p in plans] == [4, 4] and [p.steps for p in plans] == [2, 2]
     first = [p.order(1).tolist() for p in plans]
     assert len(first[0]) == len(first[1]) == 6  # 11 samples: the last shard is padded by one
@@ -131,7 +131,7 @@ def test_shards_deal_each_epoch_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [p.order(1).tolist() for p in plans] == first  # a seeded deal, the same every time
     monkeypatch.setenv("RANK", "0")
     with pytest.raises(UsageError, match=r"batch_size 7 does not split over 2 processes"):
-        _Shards(TrainConfig(batch_size=7), 11, 0)
+        Shards(TrainConfig(batch_size=7), 11, 0)
 
 
 def test_torchrun_environment_must_be_complete(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -243,10 +243,10 @@ def test_a_failure_on_one_rank_ends_the_job(recipe: Path, tmp_path: Path) -> Non
     (site / "sitecustomize.py").write_text(
         "import os\n"
         "if os.environ.get('RANK') == '1':\n"
-        "    import toolkit.training\n"
+        "    import toolkit.training.loop\n"
         "    def fail(*args, **kwargs):\n"
         "        raise RuntimeError('a fault on rank 1')\n"
-        "    toolkit.training._scores = fail\n"
+        "    toolkit.training.loop.scores = fail\n"
     )
     root = tmp_path / "ddp"
     done = torchrun(recipe, root=root, site=site)
