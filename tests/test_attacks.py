@@ -122,11 +122,11 @@ def test_adapters_keep_the_callers_random_state(setting: tuple) -> None:
 
 
 def test_targeted_success_is_reaching_the_target(setting: tuple) -> None:
-    from toolkit.tasks.evasion import EvasionTask
+    from toolkit.baselines.attacks import attack_in_batches
 
     model, x, y = setting
     attack = PGD(eps=32 / 255, steps=10, target="next")
-    x_adv, targets = EvasionTask(batch_size=16).attack_all(attack, model, x, y)
+    x_adv, targets = attack_in_batches(attack, model, x, y, 16)
     assert targets is not None and torch.equal(targets, (y + 1) % 4)
     assert x_adv.shape == x.shape
 

@@ -4,7 +4,6 @@ relabelling, the ASR metric on a model whose answers are known, the exported fol
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from toolkit.attacks.patch_trigger import PatchTrigger
 from toolkit.attacks.triggers import blend, pattern, stamp
 from toolkit.data.base import DataBundle, DataInfo, Split
 from toolkit.errors import DataError
-from toolkit.tasks.backdoor import BackdoorTask, export_image_folder
+from toolkit.tasks.backdoor import export_image_folder, measure
 
 
 def white(size: int = 2, channels: int = 1) -> torch.Tensor:
@@ -161,8 +160,7 @@ def test_attack_success_rate_on_a_model_whose_answers_are_known() -> None:
     data.test.x[:, 0, -1, -1] = 0
     attack = PatchTrigger(target=0, size=1).bind(data.info)
     triggered = attack.trigger(data.test.x)
-    ctx = SimpleNamespace(device=torch.device("cpu"), eval_batch_size=5)
-    result = BackdoorTask().measure(PixelReader(), data, triggered, attack, ctx)  # type: ignore[arg-type]
+    result = measure(PixelReader(), data, triggered, attack, device="cpu", batch_size=5)
     assert result["clean_accuracy"] == 1.0
     assert result["n_source_test"] == 8  # classes 1 and 2, four each
     assert result["attack_success_rate"] == 0.5  # class 1 goes to 0, class 2 does not
@@ -483,29 +481,31 @@ def test_the_adaptive_recipe_hides_the_poisons_at_a_similar_asr() -> None:
 
 def test_filters_read_the_layer_the_recipe_names() -> None:
     from toolkit.defenses.activation_clustering import ActivationClustering
-    from toolkit.defenses.layers import representations
     from toolkit.defenses.spectral_signature import SpectralSignature
+    from toolkit.errors import UsageError
     from toolkit.models.small_cnn import build
     from toolkit.outputs import Outputs
 
     data = bundle(per_class=20, classes=3, size=8)
     torch.manual_seed(0)
     model = build(data.info, channels=[4], hidden=12, head=[6])
-    train = Outputs(model, data.train.x, y=data.train.y, batch_size=16)
-    widths = {
-        layer: representations(model, train, layer).shape for layer in ("features", "backbone", "logits")
-    }
-    assert widths == {"features": (60, 6), "backbone": (60, 12), "logits": (60, 3)}
+    layers = ("features", "backbone", "logits", "backbone.0")
+    train = Outputs(model, data.train.x, y=data.train.y, batch_size=16, layers=layers)
+    widths = {layer: tuple(train.layer(layer).flatten(1).shape) for layer in layers}
+    assert widths == {"features": (60, 6), "backbone": (60, 12), "logits": (60, 3), "backbone.0": (60, 256)}
+    assert train.passes == 1  # every layer asked for up front came from the one pass
     model.eval()  # representations are read in eval mode (batch norm on its running statistics)
     with torch.no_grad():
         expected = model.backbone(model.normalize(data.train.x.float() / 255)).double().numpy()
-    assert np.allclose(representations(model, train, "backbone"), expected, atol=1e-6)
-    for layer in ("features", "backbone", "logits"):
+    assert np.allclose(train.layer("backbone").double().numpy(), expected, atol=1e-6)
+    for layer in layers:
         for filter_ in (SpectralSignature(layer=layer), ActivationClustering(layer=layer)):
+            assert filter_.layers == (layer,)
             flags = filter_.flag(model, train)
             assert flags.shape == (60,) and flags.dtype == torch.bool
-    with pytest.raises(ValueError, match="layer 'backbone' needs a model with a backbone"):
-        representations(PixelReader(), Outputs(PixelReader(), data.train.x), "backbone")
+    assert train.passes == 1
+    with pytest.raises(UsageError, match="has no layer 'backbone'"):
+        Outputs(PixelReader(), data.train.x).layer("backbone")
 
 
 def test_arts_detectors_read_the_layer_our_filters_read(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,7 +22,6 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from toolkit.defenses.layers import representations
 from toolkit.defenses.poison_scores import activation_clusters
 from toolkit.outputs import Outputs
 from toolkit.protocols import PoisonFilter
@@ -39,8 +38,8 @@ class ActivationClustering(PoisonFilter):
             (default 0.35).
         seed: seed of the reduction and of k-means (default 0).
         layer: the representation read: ``features`` (default, the penultimate layer, as the
-            paper's last hidden layer), ``backbone`` or ``logits``
-            (:mod:`toolkit.defenses.layers`).
+            paper's last hidden layer), ``logits``, or the output of any named layer of the
+            model such as ``backbone`` (:mod:`toolkit.models.layers`).
     """
 
     def __init__(
@@ -51,14 +50,15 @@ class ActivationClustering(PoisonFilter):
         clusters: Annotated[int, Field(ge=2)] = 2,
         size_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.35,
         seed: int = 0,
-        layer: Literal["features", "backbone", "logits"] = "features",
+        layer: str = "features",
     ) -> None:
         self.reduce, self.dims, self.clusters = reduce, dims, clusters
         self.size_threshold, self.seed, self.layer = size_threshold, seed, layer
+        self.layers = (layer,)
 
     def flag(self, model: nn.Module, train: Outputs) -> torch.Tensor:
         flags = activation_clusters(
-            representations(model, train, self.layer),
+            train.layer(self.layer).flatten(1).double().numpy(),
             train.labels().cpu().numpy(),
             reduce=self.reduce,
             dims=self.dims,

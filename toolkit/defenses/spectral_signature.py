@@ -16,13 +16,12 @@ on the rest. Defaults: ``expected_rate`` 0.1, ``multiplier`` 1.5.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 import torch
 from pydantic import Field
 from torch import nn
 
-from toolkit.defenses.layers import representations
 from toolkit.defenses.poison_scores import spectral_flags
 from toolkit.outputs import Outputs
 from toolkit.protocols import PoisonFilter
@@ -36,7 +35,8 @@ class SpectralSignature(PoisonFilter):
             (default 0.1).
         multiplier: flag this many times the expected count per class (default 1.5).
         layer: the representation read: ``features`` (default, the penultimate layer),
-            ``backbone`` or ``logits`` (:mod:`toolkit.defenses.layers`).
+            ``logits``, or the output of any named layer such as ``backbone``
+            (:mod:`toolkit.models.layers`).
     """
 
     def __init__(
@@ -44,13 +44,14 @@ class SpectralSignature(PoisonFilter):
         *,
         expected_rate: Annotated[float, Field(gt=0, lt=1)] = 0.1,
         multiplier: Annotated[float, Field(gt=0)] = 1.5,
-        layer: Literal["features", "backbone", "logits"] = "features",
+        layer: str = "features",
     ) -> None:
         self.expected_rate, self.multiplier, self.layer = expected_rate, multiplier, layer
+        self.layers = (layer,)
 
     def flag(self, model: nn.Module, train: Outputs) -> torch.Tensor:
         flags = spectral_flags(
-            representations(model, train, self.layer),
+            train.layer(self.layer).flatten(1).double().numpy(),
             train.labels().cpu().numpy(),
             expected_rate=self.expected_rate,
             multiplier=self.multiplier,

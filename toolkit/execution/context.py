@@ -4,8 +4,12 @@ A task asks for what it needs and gets typed values: ``ctx.data()`` (the clean d
 ``ctx.training_data()`` (what the model was trained on, after poisoning and data
 defenses), ``ctx.trained()`` / ``ctx.defended()`` / ``ctx.undefended()``
 (:class:`~toolkit.execution.pipeline.TrainedModel`), ``ctx.model()`` (the final network),
-``ctx.outputs(split)`` (logits and features computed once and shared), ``ctx.build(spec)``
-(a component bound to the data), and ``ctx.log`` for messages, progress bars and timings.
+``ctx.without(section)`` (the same recipe trained without the components of a section: the
+twin every "with and without" comparison uses), ``ctx.twin(recipe)`` (the context of a
+variant of the recipe, sharing data, machine and cache), ``ctx.outputs(split)`` (logits,
+features and the named layers the recipe's components declare, computed once and shared),
+``ctx.build(spec)`` (a component bound to the data), and ``ctx.log`` for messages,
+progress bars and timings. What tasks share beyond this is :mod:`toolkit.tasks.kit`.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from toolkit.results import Table, TaskResult
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import torch
     from torch import nn
 
     from toolkit.data.base import DataBundle
+    from toolkit.data.inputs import Inputs
     from toolkit.outputs import Outputs
-    from toolkit.recipe import Component
+    from toolkit.recipe import Component, ResolvedRecipe
 
 __all__ = ["Table", "TaskContext", "TaskResult", "TrainedModel"]
 
@@ -64,8 +70,20 @@ class TaskContext:
         return self.pipeline.defended()
 
     def undefended(self) -> TrainedModel:
-        """The same recipe trained without its defenses."""
-        return self.pipeline.undefended()
+        """The same recipe trained without its defenses (``without("defenses")``)."""
+        return self.without("defenses")
+
+    def without(self, section: str, *, final: bool = True) -> TrainedModel:
+        """The same recipe without the components of ``section`` (``"defenses"`` or
+        ``"attacks"``): its final model, or with ``final = False`` its model before any
+        ``defend`` stage. Keyed and cached like any recipe, so the recipe written without
+        that section reuses it."""
+        return self.pipeline.variant(section, final=final)
+
+    def twin(self, recipe: ResolvedRecipe) -> TaskContext:
+        """The context of another recipe (a variant of this one's parameters) on the same
+        data, machine and cache; its models are keyed and cached like any recipe's."""
+        return TaskContext(self.pipeline.sibling(recipe), folder=None)
 
     def model(self) -> nn.Module:
         """The final network (``defended().model``)."""
@@ -76,13 +94,25 @@ class TaskContext:
         return self.pipeline.build(component, self.data().info, params)
 
     def outputs(self, split: str) -> Outputs:
-        """A split of the clean data with the final model's logits and features, computed once."""
+        """A split of the clean data with the final model's logits, features and the layers the
+        recipe's detectors declare, computed once in one pass."""
         if split not in self._outputs:
-            from toolkit.outputs import Outputs
-
-            model = self.model()
             data = self.data().split(split)
-            self._outputs[split] = Outputs(
-                model, data.x, y=data.y, device=self.device, batch_size=self.eval_batch_size
-            )
+            self._outputs[split] = self.outputs_of(self.model(), data.x, y=data.y)
+            self._outputs[split].want(*self.layers("detectors"))
         return self._outputs[split]
+
+    def layers(self, section: str) -> list[str]:
+        """The named layers the components of ``section`` declare (``layers``), once each."""
+        from toolkit.declarations import declared
+
+        names: list[str] = []
+        for spec in self.recipe.section(section):
+            names += [n for n in declared(self.build(spec), "layers") or () if n not in names]
+        return names
+
+    def outputs_of(self, model: nn.Module, x: Inputs, *, y: torch.Tensor | None = None) -> Outputs:
+        """Outputs of ``model`` on stored inputs ``x`` on the run's device (not shared)."""
+        from toolkit.outputs import Outputs
+
+        return Outputs(model, x, y=y, device=self.device, batch_size=self.eval_batch_size)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from toolkit.adapters import class_by_name
-from toolkit.errors import UsageError
+from toolkit.models.layers import last_conv, module
 from toolkit.modelstate import frozen
 
 
@@ -33,37 +33,6 @@ def method_class(name: str) -> Any:
         install="explainer captum needs captum: pip install 'trustworthy-ml-toolkit[explain]'",
         keep=lambda cls: hasattr(cls, "attribute"),
     )
-
-
-def last_conv(model: nn.Module, inputs: torch.Tensor | None = None) -> str:
-    """The layer whose output is the last spatial feature map (Grad-CAM's layer).
-
-    For a model with a sequential ``backbone`` (every toolkit model) that is the last child
-    of the backbone whose output is a feature map larger than 1x1 (the final block's output
-    after its batch norm and residual addition, before global pooling); otherwise the last
-    ``Conv2d``.
-    """
-    backbone = getattr(model, "backbone", None)
-    if isinstance(backbone, nn.Sequential) and inputs is not None:
-        shapes: dict[str, tuple[int, ...]] = {}
-        hooks = [
-            child.register_forward_hook(lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape)))
-            for name, child in backbone.named_children()
-        ]
-        try:
-            with torch.no_grad():
-                model(inputs[:1])
-        finally:
-            for hook in hooks:
-                hook.remove()
-        maps = [name for name, shape in shapes.items() if len(shape) == 4]
-        spatial = [name for name in maps if shapes[name][-1] * shapes[name][-2] > 1]  # not the pooled 1x1
-        if spatial or maps:
-            return f"backbone.{(spatial or maps)[-1]}"
-    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    if not names:
-        raise UsageError("this explainer needs a convolutional model (no Conv2d layer found)")
-    return names[-1]
 
 
 class Captum:
@@ -82,6 +51,7 @@ class Captum:
         self.method = method
         self.params = dict(params)
         self.layer = layer
+        self.layers = (layer,) if layer else ()
 
     def explain(self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Attributions aligned with the input (layer attributions upsampled to its size)."""
@@ -89,7 +59,7 @@ class Captum:
         wanted = inspect.signature(cls).parameters
         with frozen(model):
             if "layer" in wanted:
-                layer = model.get_submodule(self.layer or last_conv(model, inputs))
+                layer = module(model, self.layer or last_conv(model, inputs))
                 explainer = cls(model, layer)
             else:
                 explainer = cls(model)

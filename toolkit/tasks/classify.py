@@ -33,22 +33,19 @@ class ClassifyTask:
     requires = ()
 
     def run(self, ctx: TaskContext) -> TaskResult:
-        from toolkit import plots
         from toolkit.metrics import classification
-        from toolkit.metrics.robustness import confusion
+        from toolkit.tasks import kit
 
         data = ctx.data()
         names = data.info.class_names
         y = data.test.y.numpy()
         pred = ctx.outputs("test").predictions.numpy()
-        matrix = confusion(y, pred, len(names))
+        matrix, figure = kit.confusion(y, pred, names, title="test split")
         per_class = {n: float(matrix[k, k] / max(matrix[k].sum(), 1)) for k, n in enumerate(names)}
         accuracy = classification.accuracy(y, pred)
         mcc = classification.mcc(y, pred)
         ctx.log.info(f"test accuracy {accuracy:.4f}, Matthews correlation {mcc:.4f}")
-        figures = {"confusion": plots.confusion(matrix, names, title="test split", xlabel="predicted")}
-        if ctx.trained().history:
-            figures = {"training_curves": plots.training_curves(ctx.trained().history), **figures}
+        figures = {**kit.training_curves(ctx), "confusion": figure}
         metrics = {
             "accuracy": accuracy,
             "mcc": mcc,

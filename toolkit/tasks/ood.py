@@ -76,14 +76,16 @@ class OODTask:
                 f"the ood task needs held-out classes: set dataset.holdout, e.g. "
                 f'holdout = ["{data.info.class_names[-1]}"]'
             )
-        ctx.model()
+        from toolkit.tasks import kit
+
         test, held = ctx.outputs("test"), ctx.outputs("ood")
         acc = accuracy(data.test.y.numpy(), test.predictions.numpy())
         ctx.log.info(f"in-distribution test accuracy {acc:.4f}")
-        detectors, curves, figures = self.detect(ctx)
-        history = ctx.trained().history
-        if history:
-            figures = {"training_curves": plots.training_curves(history), **figures}
+        found = kit.score_detectors(
+            ctx, ctx.model(), fit_on=ctx.outputs("train"), inside=test, outside=held, tpr=self.tpr
+        )
+        detectors, curves = found.metrics, found.scores
+        figures = {**kit.training_curves(ctx), **self._histograms(data.info.holdout, found)}
         figures["roc"] = plots.roc_curves(curves, tpr=self.tpr)
         metrics = {
             "accuracy": acc,
@@ -97,35 +99,18 @@ class OODTask:
         return TaskResult(metrics=metrics, tables=[self._table(data.info.holdout, acc, detectors)],
                           figures=figures, samples=samples)  # fmt: skip
 
-    def detect(self, ctx: TaskContext) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        """Fit every detector on the training outputs and score the test and held-out ones:
-        the metrics, the score pairs and a score histogram of each."""
+    @staticmethod
+    def _histograms(holdout: list[str], found: Any) -> dict[str, Any]:
+        """A score histogram per detector, with its threshold."""
         from toolkit import plots
-        from toolkit.metrics.ood import ood_metrics
 
-        model, holdout = ctx.model(), ctx.data().info.holdout
-        train, test, held = ctx.outputs("train"), ctx.outputs("test"), ctx.outputs("ood")
-        detectors: dict[str, Any] = {}
-        curves, figures = {}, {}
-        with ctx.log.stage("detect"), ctx.log.progress() as bar:
-            task = bar.add_task("detectors", total=len(ctx.recipe.detectors)) if bar else None
-            for i, spec in enumerate(ctx.recipe.detectors):
-                label = ctx.recipe.label("detectors", i)
-                if bar is not None and task is not None:
-                    bar.update(task, description=f"detector {label}")
-                detector = ctx.build(spec)
-                detector.fit(model, train)
-                s_in = detector.score(model, test).detach().double().cpu().numpy()
-                s_out = detector.score(model, held).detach().double().cpu().numpy()
-                detectors[label] = ood_metrics(s_in, s_out, self.tpr)
-                curves[label] = (s_in, s_out)
-                figures[f"scores_{label}"] = plots.score_histogram(
-                    s_in, s_out, name=label, threshold=detectors[label]["threshold"],
-                    labels=("in-distribution test", f"held out ({', '.join(holdout)})"),
-                )  # fmt: skip
-                if bar is not None and task is not None:
-                    bar.advance(task)
-        return detectors, curves, figures
+        labels = ("in-distribution test", f"held out ({', '.join(holdout)})")
+        return {
+            f"scores_{name}": plots.score_histogram(
+                s_in, s_out, name=name, threshold=found.metrics[name]["threshold"], labels=labels
+            )
+            for name, (s_in, s_out) in found.scores.items()
+        }
 
     def _table(self, holdout: list[str], acc: float, detectors: dict[str, Any]) -> Table:
         pct = f"{self.tpr:g}"
