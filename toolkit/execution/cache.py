@@ -25,25 +25,45 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
 import struct
 import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from toolkit.execution.entryfile import (
+    META_KEY,
+    STALE_SECONDS,
+    atomic_file,
+    checksum,
+    metadata_problem,
+    read_header,
+    read_metadata,
+    tensor_line,
+)
 
 if TYPE_CHECKING:
     import filelock
     import torch
 
+#: The store, and the entry format's names (:mod:`toolkit.execution.entryfile`) offered here too.
+__all__ = [
+    "STALE_SECONDS",
+    "ArtifactCache",
+    "CacheEntry",
+    "checksum",
+    "default_root",
+    "metadata_problem",
+    "read_header",
+    "read_metadata",
+    "tensor_line",
+]
+
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
-_META_KEY = "toolkit"
-_CHUNK_BYTES = 64 * 2**20
 
 
 def default_root() -> Path:
@@ -114,19 +134,11 @@ class ArtifactCache:
         from safetensors.torch import save_file
 
         target = self.path(kind, key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(target.parent)
         record = {**meta, "created": time.time(), "kind": kind, "key": key, "checksum": checksum(tensors)}
         # copies: safetensors refuses tensors that share memory (tied weights)
         plain = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        try:
-            save_file(plain, tmp, metadata={_META_KEY: json.dumps(record, default=str)})
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_file(target, key) as tmp:
+            save_file(plain, tmp, metadata={META_KEY: json.dumps(record, default=str)})
         return target
 
     def load(
@@ -219,75 +231,3 @@ class ArtifactCache:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         return removed
-
-
-#: Age after which a temporary file is a killed writer's leftover, not a save in progress.
-STALE_SECONDS = 3600.0
-
-
-def _remove_stale_temporaries(folder: Path) -> None:
-    cutoff = time.time() - STALE_SECONDS
-    for path in folder.glob(".*.tmp"):
-        with contextlib.suppress(OSError):
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-
-
-def checksum(tensors: Mapping[str, torch.Tensor]) -> str:
-    """sha256 over the tensors' names, dtypes, shapes and bytes, in name order; the bytes are
-    read a chunk at a time, so a memory-mapped tensor is never copied whole."""
-    import torch
-
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        digest.update(tensor_line(name, t.dtype, tuple(t.shape)))
-        flat = t.reshape(-1).view(torch.uint8).numpy()
-        for start in range(0, len(flat), _CHUNK_BYTES):
-            digest.update(flat[start : start + _CHUNK_BYTES].data)
-    return digest.hexdigest()
-
-
-def tensor_line(name: str, dtype: torch.dtype, shape: tuple[int, ...]) -> bytes:
-    """What :func:`checksum` hashes before a tensor's bytes."""
-    return f"{name}|{dtype}|{shape}|".encode()
-
-
-def metadata_problem(meta: Mapping[str, Any], kind: str, key: str) -> str | None:
-    """What is wrong with an entry's metadata (``None`` if nothing): fields of the wrong type,
-    another kind or key than the file's name, or a recorded stage whose fingerprint is not
-    the key (an entry copied under another key)."""
-    from toolkit.recipe import fingerprint
-
-    if not isinstance(meta.get("created"), int | float) or not isinstance(meta.get("checksum"), str):
-        return "its metadata lacks a creation time or a checksum, or has them of the wrong type"
-    if meta.get("kind") != kind or meta.get("key") != key:
-        return f"it was stored as {meta.get('kind')}/{meta.get('key')}, not {kind}/{key}"
-    if "stage" in meta and fingerprint(meta["stage"]) != key:
-        return "the stage it records does not have this fingerprint"
-    return None
-
-
-def read_header(path: str | Path) -> tuple[int, dict[str, Any]]:
-    """The length and the JSON of a safetensors file's header, read without torch."""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8:
-            raise ValueError(f"{path} is not a safetensors file")
-        (size,) = struct.unpack("<Q", head)
-        if size > 100_000_000:
-            raise ValueError(f"{path} is not a safetensors file")
-        header = json.loads(fh.read(size))
-    if not isinstance(header, dict):
-        raise ValueError(f"{path} is not a safetensors file")
-    return size, header
-
-
-def read_metadata(path: str | Path, header: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON metadata in a safetensors file's header (``header``, when already read),
-    read without torch."""
-    header = read_header(path)[1] if header is None else header
-    meta = json.loads(header.get("__metadata__", {}).get(_META_KEY, "{}"))
-    if not isinstance(meta, dict):
-        raise ValueError(f"{path} has no toolkit metadata")
-    return meta

@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from toolkit.execution.cache import (
-    _META_KEY,
-    ArtifactCache,
-    _remove_stale_temporaries,
+from toolkit.execution.entryfile import (
+    META_KEY,
+    atomic_file,
     checksum,
     metadata_problem,
     read_header,
@@ -40,8 +37,19 @@ _DTYPES = {torch.uint8: "U8", torch.float32: "F32", torch.int64: "I64"}
 _PLACEHOLDER = "?" * 64  # as long as a SHA-256 hex digest
 
 
+class EntryStore(Protocol):
+    """What a streamed entry needs of its store (an :class:`~toolkit.execution.cache.ArtifactCache`)."""
+
+    #: Why the last load found its entry unusable (``None`` if it did not).
+    last_problem: str | None
+
+    def path(self, kind: str, key: str) -> Path:
+        """Where the entry ``kind``/``key`` lives."""
+        ...
+
+
 def save_streamed(
-    cache: ArtifactCache,
+    cache: EntryStore,
     kind: str,
     key: str,
     *,
@@ -54,39 +62,31 @@ def save_streamed(
     """Store the tensor ``name`` of ``shape`` whose rows ``chunks`` yield in order, atomically
     (temporary file, then rename); a chunk count that does not fill ``shape`` is a ValueError."""
     target = cache.path(kind, key)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(target.parent)
     size = int(np.prod(shape)) * torch.empty(0, dtype=dtype).element_size()
     record = {**meta, "created": time.time(), "kind": kind, "key": key, "checksum": _PLACEHOLDER}
     header = {
-        "__metadata__": {_META_KEY: json.dumps(record, default=str)},
+        "__metadata__": {META_KEY: json.dumps(record, default=str)},
         name: {"dtype": _DTYPES[dtype], "shape": list(shape), "data_offsets": [0, size]},
     }
     text = json.dumps(header).encode()
     text += b" " * (-len(text) % 8)  # safetensors pads its header with spaces to 8 bytes
     digest = hashlib.sha256(tensor_line(name, dtype, tuple(shape)))
-    fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(struct.pack("<Q", len(text)) + text)
-            written = 0
-            for chunk in chunks:
-                data = np.ascontiguousarray(chunk).tobytes()
-                digest.update(data)
-                fh.write(data)
-                written += len(data)
-            if written != size:
-                raise ValueError(f"the chunks hold {written} bytes, not the {size} of shape {shape}")
-            fh.seek(8 + text.index(_PLACEHOLDER.encode()))
-            fh.write(digest.hexdigest().encode())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(target, key) as tmp, open(tmp, "wb") as fh:
+        fh.write(struct.pack("<Q", len(text)) + text)
+        written = 0
+        for chunk in chunks:
+            data = np.ascontiguousarray(chunk).tobytes()
+            digest.update(data)
+            fh.write(data)
+            written += len(data)
+        if written != size:
+            raise ValueError(f"the chunks hold {written} bytes, not the {size} of shape {shape}")
+        fh.seek(8 + text.index(_PLACEHOLDER.encode()))
+        fh.write(digest.hexdigest().encode())
     return target
 
 
-def open_streamed(cache: ArtifactCache, kind: str, key: str, name: str) -> tuple[torch.Tensor, dict] | None:
+def open_streamed(cache: EntryStore, kind: str, key: str, name: str) -> tuple[torch.Tensor, dict] | None:
     """The tensor ``name`` of an entry, memory-mapped, with the entry's metadata; ``None`` if
     the entry is missing or fails a check (``cache.last_problem`` then says why)."""
     cache.last_problem = None
