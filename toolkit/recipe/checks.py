@@ -1,0 +1,195 @@
+"""The checks of a recipe beyond its schema and the components' signatures.
+
+What the components declare about themselves: a dataset's class names (``CLASS_NAMES``)
+and modality (``MODALITY``), the modalities a component supports (``modalities``), the
+sections a task reads (``uses``, ``requires``), the reference runs it offers
+(``baselines``) and its own ``check`` of the resolved recipe.
+
+The checks of a resolved recipe are the functions of :data:`CHECKS`, in order; each takes
+the :class:`~toolkit.recipe.resolved.ResolvedRecipe` and returns the problems it finds, so
+adding a check is one function and one entry there. :func:`check_sections` runs before the
+recipe is resolved (it reads the raw recipe, to report a section the task does not use
+even when another problem stops resolution), and :func:`normalize_classes` while the
+dataset is resolved.
+
+Example:
+    >>> for problem in check_baselines("ood", {"sklearn": ("auroc",)}, {"sklearn": ["auroc", "aupr"]}):
+    ...     print(problem)
+    baselines.sklearn.1: unknown sklearn baseline 'aupr'; did you mean 'auroc'? choose from auroc
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from toolkit.capabilities import check_needs
+from toolkit.errors import Problem
+from toolkit.kinds import list_sections, sections, singular
+from toolkit.recipe.resolved import Component, ResolvedRecipe
+from toolkit.registry import suggest
+
+#: A check of a resolved recipe: the problems it finds (none: an empty list).
+Check = Callable[[ResolvedRecipe], list[Problem]]
+
+
+def declared(factory: Any, attr: str) -> Any:
+    """A declaration of a dataset: a module-level constant next to its ``load`` function."""
+    module = sys.modules.get(getattr(factory, "__module__", ""), None)
+    return getattr(factory, attr, getattr(module, attr, None))
+
+
+def dataset_modality(component: Component) -> str | None:
+    """The dataset's modality if it is known before loading (``MODALITY`` or a parameter)."""
+    value = component.params.get("modality", declared(component.factory, "MODALITY"))
+    return value if isinstance(value, str) else None
+
+
+# --------------------------------------------------------------------------- resolved recipe
+
+
+def check_modalities(recipe: ResolvedRecipe) -> list[Problem]:
+    """Components that declare ``modalities`` must support the data's (when it is known)."""
+    modality = dataset_modality(recipe.dataset)
+    problems: list[Problem] = []
+    if modality is None:
+        return problems
+    if recipe.recipe.train.augment and modality != "image":
+        augment = recipe.recipe.train.augment
+        problems.append(
+            Problem("train.augment", f"{augment} needs images, but '{recipe.dataset.name}' is {modality}")
+        )
+    for section, comps in recipe.components.items():
+        for i, c in enumerate(comps):
+            where = f"{section}.{i}.name" if sections()[section].many else f"{section}.name"
+            for part in (c, *c.nested):
+                supported = getattr(part.factory, "modalities", None)
+                if not supported or modality in supported:
+                    continue
+                what = f"{singular(part.kind)} '{part.name}'" + (f" (of {c.name})" if part is not c else "")
+                problems.append(
+                    Problem(
+                        where,
+                        f"{what} works on {', '.join(supported)} data, but the dataset "
+                        f"'{recipe.dataset.name}' is {modality}; remove it or use another dataset",
+                    )
+                )
+    return problems
+
+
+def check_task(recipe: ResolvedRecipe) -> list[Problem]:
+    """The task's own ``check`` of the resolved recipe, if it has one."""
+    check = getattr(recipe.task.factory, "check", None)
+    return list(check(recipe)) if callable(check) else []
+
+
+#: The checks of a resolved recipe, run in this order by :func:`check_resolved`.
+CHECKS: list[Check] = [check_modalities, check_needs, check_task]
+
+
+def check_resolved(recipe: ResolvedRecipe) -> list[Problem]:
+    """The problems every check of :data:`CHECKS` finds in ``recipe``, in order."""
+    return [problem for check in CHECKS for problem in check(recipe)]
+
+
+# --------------------------------------------------------------------------- before resolution
+
+
+def check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
+    """A task says which sections it reads (``uses``); others in the recipe are mistakes."""
+    attrs = task.factory
+    uses = tuple(getattr(attrs, "uses", ()))
+    problems: list[Problem] = []
+    if not uses:
+        return problems
+    for section in (*list_sections(), "model", "baselines"):
+        present = raw.get(section)
+        if present and section not in uses:
+            problems.append(
+                Problem(section, f"the '{task.name}' task does not use {section}; remove this section")
+            )
+    if "model" in uses and not raw.get("model"):
+        problems.append(Problem("model", f"the '{task.name}' task needs a [model] table"))
+    for section in tuple(getattr(attrs, "requires", ())):
+        if not raw.get(section):
+            problems.append(Problem(section, f"the '{task.name}' task needs at least one entry in {section}"))
+    problems += check_baselines(task.name, dict(getattr(attrs, "baselines", {}) or {}), raw.get("baselines"))
+    return problems
+
+
+def check_baselines(task: str, offered: dict[str, Any], requested: Any) -> list[Problem]:
+    """Requested reference runs must be among those the task offers (its ``baselines`` attribute)."""
+    problems: list[Problem] = []
+    if not isinstance(requested, Mapping):
+        return problems
+    for library, names in requested.items():
+        if library not in offered:
+            what = f"offers baselines from {', '.join(offered)}" if offered else "has no baselines"
+            problems.append(Problem(f"baselines.{library}", f"the '{task}' task {what}"))
+            continue
+        for i, name in enumerate(names if isinstance(names, list) else []):
+            if name not in offered[library]:
+                close = suggest(str(name), list(offered[library]))
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                choices = ", ".join(offered[library])
+                problems.append(
+                    Problem(
+                        f"baselines.{library}.{i}",
+                        f"unknown {library} baseline '{name}'; {hint}choose from {choices}",
+                    )
+                )
+    return problems
+
+
+def normalize_classes(
+    factory: Any, params: dict[str, Any], path: str, problems: list[Problem]
+) -> dict[str, Any]:
+    """Class references (``holdout``, ``classes``) as names in class order, when the dataset
+    declares ``CLASS_NAMES``: ``[9]`` and ``["9"]`` are then the same recipe. Problems
+    (an unknown class, an index out of range, too few classes left) are appended."""
+    names = declared(factory, "CLASS_NAMES")
+    if not isinstance(names, list | tuple) or not names:
+        return params
+    names = [str(n) for n in names]
+    out = dict(params)
+    for key in ("holdout", "classes"):
+        value = params.get(key)
+        if isinstance(value, list):
+            out[key] = _class_names(value, names, f"{path}.{key}", problems)
+    held = out.get("holdout")
+    if isinstance(held, list) and held:
+        chosen = out.get("classes")
+        universe = chosen if isinstance(chosen, list) and chosen else names
+        left = [n for n in universe if n not in held]
+        if len(left) < 2:
+            problems.append(
+                Problem(
+                    f"{path}.holdout",
+                    f"holds out {len(universe) - len(left)} of the {len(universe)} classes, leaving "
+                    f"{len(left)} to train on; keep at least 2",
+                )
+            )
+    return out
+
+
+def _class_names(value: list[Any], names: list[str], path: str, problems: list[Problem]) -> list[str]:
+    """The classes ``value`` refers to (by index or by name), as names in class order."""
+    picked: set[int] = set()
+    for i, item in enumerate(value):
+        if isinstance(item, int) and not isinstance(item, bool):
+            if 0 <= item < len(names):
+                picked.add(item)
+            else:
+                problems.append(
+                    Problem(f"{path}.{i}", f"class index {item} is out of range (0 to {len(names) - 1})")
+                )
+        elif str(item) in names:
+            picked.add(names.index(str(item)))
+        else:
+            close = suggest(str(item), names)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            problems.append(
+                Problem(f"{path}.{i}", f"unknown class '{item}'; {hint}classes: {', '.join(names)}")
+            )
+    return [names[j] for j in sorted(picked)]
