@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import UsageError
-from toolkit.execution.executor import Job, JobResult, run_job, threads_per_job
+from toolkit.execution.jobs import Job, JobResult, run_job, threads_per_job
 
 #: Environment variables a worker gets from this process.
 PASSED_ON = ("TOOLKIT_CACHE", "TOOLKIT_DATA", "HF_HOME", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
