@@ -230,7 +230,10 @@ def test_the_backdoor_task_takes_one_poisoning_attack() -> None:
     from toolkit.recipe import parse_recipe
 
     base = {"task": "backdoor", "name": "b", "dataset": {"name": "digits"}, "model": {"name": "mlp"}}
-    with pytest.raises(RecipeError, match=r"attacks\.0\.name: the backdoor task takes poisoning attacks"):
+    with pytest.raises(
+        RecipeError,
+        match=r"attacks\.0\.name: the backdoor task needs a poisoning attack with a trigger and a target class",
+    ):
         parse_recipe({**base, "attacks": [{"name": "fgsm"}]})
     with pytest.raises(RecipeError, match="one poisoning attack at a time"):
         parse_recipe({**base, "attacks": [{"name": "patch_trigger"}, {"name": "blended"}]})

@@ -103,6 +103,8 @@ class Case:
         hide: modules made unimportable for the command (an optional library not installed).
         needs: optional modules the case needs; it skips, naming their extra, where one is
             not installed (unlike ``hide``, which makes a module absent on purpose).
+        absent: paths under the test's folder that must not exist afterwards (what a
+            command that failed must not have written).
     """
 
     args: list[str]
@@ -113,6 +115,7 @@ class Case:
     forbid: list[str] = field(default_factory=list)
     hide: list[str] = field(default_factory=list)
     needs: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
 
 
 def tiny(old: str, new: str) -> str:
@@ -214,6 +217,59 @@ def metrics_file(content: bytes) -> Callable[[Path], None]:
         (tmp / "run1" / "metrics.json").write_bytes(content)
 
     return setup
+
+
+#: The files of a finished run folder, as ``toolkit run`` writes them (abridged).
+RUN_FILES = {
+    "metrics.json": b'{"accuracy": 0.5}',
+    "meta.json": b'{"name": "tiny", "task": "ood"}',
+    "recipe.toml": TINY_RECIPE.encode(),
+}
+
+
+def run_folder(change: dict[str, bytes], *names: str) -> Callable[[Path], None]:
+    """Finished run folders ``{tmp}/<name>`` (default ``run1``), with the files in ``change``
+    written over the last one's own."""
+
+    def setup(tmp: Path) -> None:
+        folders = names or ("run1",)
+        for name in folders:
+            (tmp / name).mkdir(parents=True)
+            files = {**RUN_FILES, **change} if name == folders[-1] else RUN_FILES
+            for file, content in files.items():
+                (tmp / name / file).write_bytes(content)
+
+    return setup
+
+
+#: A sweep of two points, as ``toolkit sweep`` records it in ``sweep.json`` (abridged).
+SWEEP_RECORD = {
+    "name": "tiny",
+    "grid": {"train.lr": [0.1, 0.2]},
+    "seeds": 1,
+    "points": [
+        {"id": "a", "group": "a", "values": {"train.lr": 0.1}, "seed": 0},
+        {"id": "b", "group": "b", "values": {"train.lr": 0.2}, "seed": 0},
+    ],
+}
+
+
+def sweep_folder(metrics: bytes, **record: object) -> Callable[[Path], None]:
+    """``{tmp}/sw``: a finished sweep whose point ``b`` has ``metrics`` as its ``metrics.json``,
+    with ``record`` written over the keys of its ``sweep.json``."""
+
+    def setup(tmp: Path) -> None:
+        (tmp / "sw").mkdir()
+        (tmp / "sw" / "sweep.json").write_text(json.dumps({**SWEEP_RECORD, **record}))
+        for point, content in (("a", b'{"accuracy": 0.5}'), ("b", metrics)):
+            (tmp / "sw" / "points" / point).mkdir(parents=True)
+            (tmp / "sw" / "points" / point / "metrics.json").write_bytes(content)
+
+    return setup
+
+
+#: What ``toolkit report`` writes into a sweep folder: a failed report writes none of it.
+SWEEP_OUTPUTS = ["sw/summary.csv", "sw/summary.json", "sw/figures", "sw/report.html"]
 
 
 def adult_file(change: Callable[[list[str]], list[str]]) -> Callable[[Path], None]:
@@ -549,7 +605,7 @@ CASES: dict[str, Case] = {
     "backdoor-evasion-attack": Case(
         VALIDATE,
         2,
-        ["the backdoor task takes poisoning attacks"],
+        ["the backdoor task needs a poisoning attack with a trigger and a target class"],
         recipe=BACKDOOR.replace("patch_trigger", "fgsm")
         .replace('target = "0"\n', "")
         .replace("size = 2\n", ""),
@@ -576,11 +632,12 @@ CASES: dict[str, Case] = {
         recipe=BACKDOOR.replace("[train]", '[train]\ninit_from = "base.toml"'),
         setup=lambda tmp: (tmp / "base.toml").write_text(BACKDOOR),
     ),
-    "filter-unknown-layer": Case(
-        VALIDATE,
+    "filter-unknown-layer": Case(  # refused with the built model, before any training
+        RUN,
         2,
-        ["defenses.0.layer", "'features', 'backbone' or 'logits'"],
-        recipe=BACKDOOR + '[[defenses]]\nname = "spectral_signature"\nlayer = "penultimate"\n',
+        ["defenses.0 (spectral_signature) reads", "has no layer 'backbon'", "did you mean backbone"],
+        recipe=BACKDOOR + '[[defenses]]\nname = "spectral_signature"\nlayer = "backbon"\n',
+        forbid=["epochs on"],
     ),
     "backdoor-rate-out-of-range": Case(
         VALIDATE, 2, ["evaluate.rates.0"], recipe=BACKDOOR + "[evaluate]\nrates = [1.5]\n"
@@ -835,13 +892,124 @@ CASES: dict[str, Case] = {
         ["report", "{tmp}/sw"], 2, ["not a sweep folder with a readable sweep.json"], setup=bad_sweep_json
     ),
     "report-incomplete-run-folder": Case(
-        ["report", "{tmp}/run1"], 2, ["not a complete run folder", "meta.json"], setup=metrics_file(b"{}")
+        ["report", "{tmp}/run1"], 2, ["not a finished run folder (no meta.json)"], setup=metrics_file(b"{}")
     ),
     "compare-metric-matches-nothing": Case(
         ["compare", "{tmp}/run1", "--metric", "zzz"],
         2,
         ["no metric matches zzz"],
         setup=metrics_file(b'{"a": 1}'),
+    ),
+    # run folders and sweep folders read back (compare, report, track, sweep summaries): one
+    # reader, one message that names the file and what to do, and nothing written
+    "compare-one-run-malformed": Case(
+        ["compare", "{tmp}/runs"],
+        2,
+        ["runs/b/metrics.json is not valid JSON", "run the recipe again"],
+        setup=run_folder({"metrics.json": b'{"x": '}, "runs/a", "runs/b"),
+        forbid=["accuracy"],
+    ),
+    "report-malformed-metrics": Case(
+        ["report", "{tmp}/run1"],
+        2,
+        ["run1/metrics.json is not valid JSON", "run the recipe again"],
+        setup=run_folder({"metrics.json": b'{"x": '}),
+        absent=["run1/report.html"],
+    ),
+    "report-metrics-a-list": Case(
+        ["report", "{tmp}/run1"],
+        2,
+        ["run1/metrics.json holds a JSON list, not a table"],
+        setup=run_folder({"metrics.json": b"[1, 2]"}),
+        absent=["run1/report.html"],
+    ),
+    "report-malformed-meta": Case(
+        ["report", "{tmp}/run1"],
+        2,
+        ["run1/meta.json is not valid JSON", "run the recipe again"],
+        setup=run_folder({"meta.json": b'{"name": "tiny",'}),
+        absent=["run1/report.html"],
+    ),
+    "report-meta-a-list": Case(
+        ["report", "{tmp}/run1"],
+        2,
+        ["run1/meta.json holds a JSON list, not a table"],
+        setup=run_folder({"meta.json": b'["tiny"]'}),
+        absent=["run1/report.html"],
+    ),
+    "report-meta-not-utf8": Case(
+        ["report", "{tmp}/run1"],
+        2,
+        ["run1/meta.json cannot be read", "utf-8"],
+        setup=run_folder({"meta.json": b"\xff\xfe"}),
+        absent=["run1/report.html"],
+    ),
+    "report-malformed-recipe": Case(
+        ["report", "{tmp}/run1"],
+        2,
+        ["run1/recipe.toml is not valid TOML"],
+        setup=run_folder({"recipe.toml": b"task = \n"}),
+        absent=["run1/report.html"],
+    ),
+    "report-malformed-tables": Case(
+        ["report", "{tmp}/run1"],
+        2,
+        ["run1/tables.json does not hold tables", "'columns'"],
+        setup=run_folder({"tables.json": b'[{"title": "t"}]'}),
+        absent=["run1/report.html"],
+    ),
+    "track-malformed-meta": Case(
+        ["track", "{tmp}/run1"],
+        2,
+        ["run1/meta.json is not valid JSON", "run the recipe again"],
+        setup=run_folder({"meta.json": b"{"}),
+    ),
+    "track-metrics-a-list": Case(
+        ["track", "{tmp}/run1"],
+        2,
+        ["run1/metrics.json holds a JSON list, not a table"],
+        setup=run_folder({"metrics.json": b"[]"}),
+    ),
+    "track-partial-folder": Case(
+        ["track", "{tmp}/.partial-run1"],
+        2,
+        ["is a run that has not finished"],
+        setup=run_folder({}, ".partial-run1"),
+    ),
+    "sweep-summary-malformed-metrics": Case(
+        ["report", "{tmp}/sw"],
+        2,
+        ["sw/points/b/metrics.json is not valid JSON", "resume the sweep (toolkit sweep --resume)"],
+        setup=sweep_folder(b'{"accuracy": '),
+        absent=SWEEP_OUTPUTS,
+    ),
+    "sweep-summary-metrics-a-list": Case(
+        ["report", "{tmp}/sw"],
+        2,
+        ["sw/points/b/metrics.json holds a JSON list, not a table"],
+        setup=sweep_folder(b"[0.5]"),
+        absent=SWEEP_OUTPUTS,
+    ),
+    "sweep-summary-metrics-not-utf8": Case(
+        ["report", "{tmp}/sw"],
+        2,
+        ["sw/points/b/metrics.json cannot be read", "utf-8"],
+        setup=sweep_folder(b"\xff"),
+        absent=SWEEP_OUTPUTS,
+    ),
+    "sweep-summary-point-without-id": Case(
+        ["report", "{tmp}/sw"],
+        2,
+        ["not a sweep folder with a readable sweep.json", "a point without id"],
+        setup=sweep_folder(b"{}", points=[{"group": "a", "values": {}, "seed": 0}]),
+        absent=SWEEP_OUTPUTS,
+    ),
+    "sweep-summary-failed-not-a-table": Case(
+        ["report", "{tmp}/sw"],
+        2,
+        ["not a sweep folder with a readable sweep.json", "'failed' is not a table"],
+        setup=sweep_folder(b"{}", failed=["b"]),
+        absent=SWEEP_OUTPUTS,
     ),
 }
 
@@ -874,6 +1042,8 @@ def test_bad_input(
     for fragment in ["Traceback", "internal error", *case.forbid]:
         assert fragment not in output, output
     assert not (tmp_path / "pwned").exists(), "a data file ran code"
+    for path in case.absent:
+        assert not (tmp_path / path).exists(), f"{path} was written"
     assert_nothing_half_written(tmp_path, succeeded=code == 0 and case.args[0] == "run")
     if case.args[0] == "run" and code != 0 and case.setup is None:  # a failed run stores no model
         assert not list(Path(os.environ["TOOLKIT_CACHE"]).rglob("*.safetensors"))

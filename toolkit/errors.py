@@ -16,6 +16,10 @@ class ToolkitWarning(UserWarning):
     """A warning issued by the toolkit itself (tests turn these into errors)."""
 
 
+class ToolkitDeprecationWarning(ToolkitWarning, DeprecationWarning):
+    """Something a plugin does that still works but will not: the message says what to write instead."""
+
+
 class ToolkitError(Exception):
     """Base class of the toolkit's errors; ``exit_code`` is what the CLI exits with."""
 

@@ -104,12 +104,7 @@ class TaskContext:
 
     def layers(self, section: str) -> list[str]:
         """The named layers the components of ``section`` declare (``layers``), once each."""
-        from toolkit.declarations import declared
-
-        names: list[str] = []
-        for spec in self.recipe.section(section):
-            names += [n for n in declared(self.build(spec), "layers") or () if n not in names]
-        return names
+        return self.pipeline.layers(section)
 
     def outputs_of(self, model: nn.Module, x: Inputs, *, y: torch.Tensor | None = None) -> Outputs:
         """Outputs of ``model`` on stored inputs ``x`` on the run's device (not shared)."""

@@ -23,14 +23,12 @@ machine settings, nothing else.
 from __future__ import annotations
 
 import copy
-import datetime as _dt
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from toolkit.errors import UsageError
 from toolkit.execution import distributed
+from toolkit.execution.modelcache import ModelCache, TrainedModel
 from toolkit.protocols import bind
 from toolkit.recipe import Component, ResolvedRecipe, fingerprint
 
@@ -43,27 +41,7 @@ if TYPE_CHECKING:
     from toolkit.execution.log import RunLog
 
 
-@dataclass
-class TrainedModel:
-    """A model after the ``train`` or ``defend`` stage.
-
-    Args:
-        model: the network, in eval mode, on the run's device.
-        history: per-epoch records of the training loop; for ``defend``, each defense's
-            records under its name.
-        seconds: how long the training took (when it was made, if it came from the cache).
-        cached: whether it came from the artifact cache.
-        fingerprint: the stage's fingerprint (the cache key).
-    """
-
-    model: nn.Module
-    history: Any = field(default_factory=list)
-    seconds: float = 0.0
-    cached: bool = False
-    fingerprint: str = ""
-
-
-class Pipeline:
+class Pipeline(ModelCache):
     """The stages of one resolved recipe on one device.
 
     Args:
@@ -184,6 +162,7 @@ class Pipeline:
         data = self.training_data()
         seed_everything(self.recipe.seed)
         model = spec.create(data.info).to(self.device)
+        self.check_layers(model)
         cfg = self.recipe.recipe.train
         hooks = [self.build(d, data.info) for d in self.recipe.family("defenses", "batch")]
 
@@ -225,6 +204,29 @@ class Pipeline:
                 f"train accuracy {last['train_accuracy']:.3f}, test accuracy {last['test_accuracy']:.3f}"
             )
         return result
+
+    def layers(self, section: str) -> list[str]:
+        """The named layers the components of ``section`` declare (``layers``), once each."""
+        from toolkit.declarations import declared
+
+        names: list[str] = []
+        info = self.data().info
+        for spec in self.recipe.section(section):
+            names += [n for n in declared(self.build(spec, info), "layers") or () if n not in names]
+        return names
+
+    def check_layers(self, model: nn.Module) -> None:
+        """Refuse, before any training, a component that reads a layer ``model`` lacks."""
+        from toolkit.declarations import declared
+        from toolkit.models.layers import missing_layers, unknown_layer
+
+        info, problems = self.data().info, []
+        for section in ("detectors", "defenses", "explainers"):
+            for i, spec in enumerate(self.recipe.section(section)):
+                for name in missing_layers(model, declared(self.build(spec, info), "layers") or ()):
+                    problems.append(unknown_layer(model, name, who=f"{section}.{i} ({spec.name}) reads: "))
+        if problems:
+            raise UsageError("; ".join(problems))
 
     def _objective(self, data: DataBundle) -> Any:
         """The poisoning attacks' terms of the training loss, summed (``None`` if none has one)."""
@@ -269,7 +271,7 @@ class Pipeline:
         if self._defended is None:
             loops = self.recipe.family("defenses", "train")
             if self.recipe.family("defenses", "filter"):
-                self._defended = self._filtered()
+                self._defended = self._filtered(loops)
             elif not loops:
                 self._defended = self.trained()
             else:
@@ -294,11 +296,12 @@ class Pipeline:
                 )
         return self._defended
 
-    def _filtered(self) -> TrainedModel:
-        """A fresh model trained on the training samples no poison filter flags (stage
-        ``defend``). Each filter flags samples with the model trained on all of them; its
+    def _filtered(self, loops: list[Component]) -> TrainedModel:
+        """A fresh model trained on the training samples no poison filter flags, then changed
+        by each defense with a training loop of its own (``loops``) on those samples (stage
+        ``defend``). Each filter flags samples with the model trained on all of them; the
         history records the flagged indices per filter, ``{"flagged": {label: [...]},
-        "training": [...]}``, so a cached model keeps them."""
+        "training": [...], <loop defense>: [...]}``, so a cached model keeps them."""
         from toolkit.outputs import Outputs
         from toolkit.runtime import seed_everything
         from toolkit.training import train
@@ -314,7 +317,7 @@ class Pipeline:
             import torch
 
             outputs = Outputs(poisoned, data.train.x, y=data.train.y, device=self.device,
-                              batch_size=self.eval_batch_size)  # fmt: skip
+                              batch_size=self.eval_batch_size, layers=self.layers("defenses"))  # fmt: skip
             flagged, union = {}, torch.zeros(len(data.train), dtype=torch.bool)
             for i, component in enumerate(self.recipe.section("defenses")):
                 if component.family == "filter":
@@ -331,9 +334,16 @@ class Pipeline:
             history = train(model, kept, cfg, seed=self.recipe.seed, device=self.device, test=data.test,
                             eval_batch_size=self.eval_batch_size, progress=bar, info=data.info,
                             cache_features=self.recipe.recipe.runtime.cache_features)  # fmt: skip
-            return {"flagged": flagged, "training": history}
+            kept_data = dataclasses.replace(data, train=kept)
+            after = {}
+            for spec in loops:
+                defense = self.build(spec, data.info)
+                after[spec.name] = defense.train(
+                    model, kept_data, seed=self.recipe.seed, device=self.device, progress=bar
+                )
+            return {"flagged": flagged, "training": history, **after}
 
-        names = ", ".join(f.name for f in filters)
+        names = ", ".join(f.name for f in [*filters, *loops])
         doing = "flags training samples, then trains a fresh model on the rest"
         prepare = (lambda: self._initialize(model)) if self.recipe.init is not None else None
         return self._cached(
@@ -365,103 +375,6 @@ class Pipeline:
             self._variants[key] = twin.defended() if final else twin.trained()
         return self._variants[key]
 
-    def _cached(
-        self,
-        model: nn.Module,
-        stage: str,
-        fit: Callable[[Any], Any],
-        *,
-        what: str,
-        doing: str,
-        prepare: Callable[[], None] | None = None,
-    ) -> TrainedModel:
-        """Load ``model``'s weights for ``stage`` from the cache, or run ``fit`` and store them.
-
-        On a miss the model is made under the cache's file lock for its key, and the cache is
-        read again once the lock is held: a run that waited for another one making the same
-        model loads it instead of training it a second time.
-        """
-        spec = self.stage(stage)
-        key = fingerprint(spec)
-        found = self._load_cached(model, stage, key, what)
-        if found is not None:
-            return found
-        if self.cache is None or not self.store:
-            return self._fit(model, stage, spec, fit, what=what, doing=doing, prepare=prepare)
-        import filelock
-
-        lock = self.cache.lock("model", key)
-        try:
-            lock.acquire(timeout=0)
-        except filelock.Timeout:
-            self.log.info(f"{what}: another run is making model {key[:12]}; waiting for it")
-            lock.acquire()
-        try:
-            found = self._load_cached(model, stage, key, what)
-            if found is not None:
-                return found
-            return self._fit(model, stage, spec, fit, what=what, doing=doing, prepare=prepare)
-        finally:
-            lock.release()
-
-    def _load_cached(self, model: nn.Module, stage: str, key: str, what: str) -> TrainedModel | None:
-        """``model`` with the cached weights of ``key`` loaded, or ``None`` on a miss."""
-        hit = self.cache.load("model", key) if self.cache is not None else None
-        hit = distributed.shared_hit(hit, model)  # under torchrun, rank 0's decision holds for all
-        if self.cache is not None and self.cache.last_problem:
-            self.log.info(f"[yellow]warning: {self.cache.last_problem}[/yellow]")
-        if hit is None:
-            return None
-        with self.log.stage(stage):
-            state, meta = hit
-            model.load_state_dict(state)
-            model.eval()
-        when = _dt.datetime.fromtimestamp(meta.get("created", 0)).strftime("%Y-%m-%d %H:%M")
-        self.log.info(
-            f"{what}: [green]reusing cached model[/green] {key[:12]} "
-            f"(made {when}, {meta.get('seconds', 0):.1f} s then); --no-cache recomputes"
-        )
-        return TrainedModel(model, meta.get("history", []), float(meta.get("seconds", 0.0)), True, key)
-
-    def _fit(
-        self,
-        model: nn.Module,
-        stage: str,
-        spec: dict[str, Any],
-        fit: Callable[[Any], Any],
-        *,
-        what: str,
-        doing: str,
-        prepare: Callable[[], None] | None,
-    ) -> TrainedModel:
-        """Train ``model`` with ``fit`` and store its weights under the fingerprint of the
-        stage's ``spec`` (when storing)."""
-        key = fingerprint(spec)
-        distributed.shared_miss()  # under torchrun, rank 0 tells the others to train too
-        if prepare is not None:  # on a miss only, and outside this stage's progress bar
-            prepare()
-        self.log.info(f"{what} {doing}")
-        with self.log.stage(stage), self.log.progress() as bar:
-            started = time.perf_counter()
-            history = fit(bar)
-            seconds = time.perf_counter() - started
-        model.eval()
-        self.log.info(f"{what}: done in {seconds:.1f} s")
-        if self.cache is not None and self.store:
-            meta = {
-                "description": self._describe(stage),
-                "stage": spec,
-                "history": history,
-                "seconds": seconds,
-            }
-            try:
-                self.cache.save("model", key, model.state_dict(), meta)
-            except OSError as exc:  # a full disk, say: the run goes on, the model is not stored
-                self.log.info(
-                    f"[yellow]warning: could not store the model in the cache ({exc}); going on[/yellow]"
-                )
-        return TrainedModel(model, history, seconds, False, key)
-
     def stage(self, stage: str) -> dict[str, Any]:
         """What ``stage``'s result depends on: the recipe's stage (:meth:`ResolvedRecipe.stages`)
         and, after ``data``, the digest of the data actually loaded, so a changed data file
@@ -483,7 +396,7 @@ class Pipeline:
             spec["data_read"] = self.data_digest
         return spec
 
-    def _describe(self, stage: str) -> str:
+    def describe(self, stage: str) -> str:
         model = self.recipe.model.name if self.recipe.model else "model"
         text = f"{self.recipe.name}: {model} trained on {self.recipe.dataset.name}"
         if stage == "defend":

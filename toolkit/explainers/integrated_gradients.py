@@ -41,6 +41,14 @@ class IntegratedGradients(TokenExplainer):
         self.completeness_: torch.Tensor | None = None
         self.base_: torch.Tensor | None = None
 
+    def completeness(self) -> dict[str, torch.Tensor]:
+        """The completeness of the last :meth:`explain` call, when it promises one: ``gap``
+        ``|sum(attributions) - (f_c(x) - f_c(baseline))|`` and ``baseline`` the baseline's
+        probability of the target class, one per input (empty before a call, or for images)."""
+        if self.completeness_ is None or self.base_ is None:
+            return {}
+        return {"gap": self.completeness_, "baseline": self.base_}
+
     def explain(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> torch.Tensor:
         """Integrated gradients of each input for its target class, from a black baseline
         (a padding-token baseline on the token embeddings for text)."""

@@ -78,11 +78,12 @@ class ExplainTask:
     def run(self, ctx: TaskContext) -> TaskResult:
         from toolkit import plots
         from toolkit.explainers.text import text_tokenizer
+        from toolkit.tasks import kit
 
         data, model = ctx.data(), ctx.model()
         tokenizer = text_tokenizer(data.info.tokenizer, model, "explain")
         inputs, labels, texts = self._inputs(data, tokenizer)
-        probs = _probabilities(model, inputs, ctx.device)
+        probs = kit.probabilities(model, inputs, device=ctx.device, batch_size=ctx.eval_batch_size)
         targets = probs.argmax(1) if self.target == "predicted" or labels is None else labels
         random_model = _randomized(model, ctx.recipe.seed) if self.sanity else None
         methods: dict[str, Any] = {}
@@ -121,14 +122,6 @@ class ExplainTask:
         return dict(take(data.test.x, slice(0, n))), data.test.y[:n], list(texts)
 
 
-def _probabilities(model: nn.Module, inputs: dict[str, torch.Tensor], device: Any) -> torch.Tensor:
-    from toolkit.data.inputs import to_device, to_model_input
-    from toolkit.modelstate import eval_mode
-
-    with eval_mode(model), torch.no_grad():
-        return torch.softmax(model(to_model_input(to_device(inputs, device))), dim=1).cpu()
-
-
 def _randomized(model: nn.Module, seed: int) -> nn.Module:
     """A copy of ``model`` with every layer's parameters re-initialized (full randomization)."""
     twin = copy.deepcopy(model)
@@ -154,18 +147,43 @@ def _explain(
     started = time.perf_counter()
     maps = explainer.explain(model, inputs, targets).detach().cpu()
     summary: dict[str, Any] = {"seconds": time.perf_counter() - started}
-    gap = getattr(explainer, "completeness_", None)
-    if gap is not None:
+    found = completeness(explainer)
+    if "gap" in found:
+        gap = found["gap"]
         summary["completeness_gap"] = {"mean": float(gap.mean()), "max": float(gap.max())}
-    base = getattr(explainer, "base_", None)
-    if base is not None:
-        summary["baseline_probability"] = [float(b) for b in base]
+    if "baseline" in found:
+        summary["baseline_probability"] = [float(b) for b in found["baseline"]]
     out: dict[str, Any] = {"maps": maps, "summary": summary}
     if random_model is not None:
         random_maps = explainer.explain(random_model, inputs, targets).detach().cpu()
         rhos = [_spearman(a, b) for a, b in zip(_rows(maps, inputs), _rows(random_maps, inputs), strict=True)]
         summary["sanity_spearman"] = float(np.nanmean(rhos)) if not np.all(np.isnan(rhos)) else float("nan")
     return out
+
+
+def completeness(explainer: Any) -> dict[str, torch.Tensor]:
+    """What ``explainer.completeness()`` reports of its last call (``gap``, ``baseline``); an
+    explainer that still sets the attributes ``completeness_`` / ``base_`` works, with a
+    deprecation warning."""
+    import warnings
+
+    from toolkit.declarations import declared
+    from toolkit.errors import ToolkitDeprecationWarning
+
+    method = declared(explainer, "completeness")
+    if callable(method):
+        return dict(method() or {})
+    old = {"gap": getattr(explainer, "completeness_", None), "baseline": getattr(explainer, "base_", None)}
+    if all(v is None for v in old.values()):
+        return {}
+    warnings.warn(
+        f"explainer {type(explainer).__name__} reports completeness through the attributes "
+        "completeness_ and base_; define a method completeness() returning "
+        '{"gap": ..., "baseline": ...} instead (docs/plugins.md, Explainers)',
+        ToolkitDeprecationWarning,
+        stacklevel=2,
+    )
+    return {k: v for k, v in old.items() if v is not None}
 
 
 def _rows(maps: torch.Tensor, inputs: dict[str, torch.Tensor]) -> list[np.ndarray]:

@@ -78,14 +78,13 @@ class FairnessTask:
     def run(self, ctx: TaskContext) -> TaskResult:
         """Evaluate the model (and the model before its defense), then the baselines."""
         from toolkit import plots
+        from toolkit.tasks import kit
 
         data = ctx.data()
         attrs = self._attributes(data)
         model = ctx.model()
         defended = bool(ctx.recipe.family("defenses", "train"))
-        figures: dict[str, Figure] = {}
-        if ctx.trained().history:
-            figures["training_curves"] = plots.training_curves(ctx.trained().history)
+        figures: dict[str, Figure] = kit.training_curves(ctx)
 
         with ctx.log.stage("evaluate"):
             after, metrics, rows, samples = self._evaluate_models(
@@ -206,12 +205,9 @@ class FairnessTask:
 
     def probabilities(self, model: nn.Module, x: Any) -> np.ndarray:
         """``P(y = 1 | x)`` for every row (softmax of the two logits)."""
-        import torch
+        from toolkit.tasks import kit
 
-        from toolkit.outputs import Outputs
-
-        logits = Outputs(model, x, device=next(model.parameters()).device).logits
-        return torch.softmax(logits, dim=1)[:, 1].double().numpy()
+        return kit.probabilities(model, x, device=next(model.parameters()).device)[:, 1].double().numpy()
 
     def evaluate(self, model: nn.Module, data: DataBundle, *, seed: int) -> dict[str, Any]:
         """Every metric of ``model`` on the test split; also returns the probabilities."""

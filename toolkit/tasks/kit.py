@@ -93,8 +93,10 @@ def score_detectors(
     return found
 
 
-def compared(ctx: TaskContext, section: str, *, labels: tuple[str, str]) -> dict[str, nn.Module]:
-    """``{"model": final}``, or, when the recipe has components in ``section``,
+def compared(
+    ctx: TaskContext, section: str, *, labels: tuple[str, str], alone: str = "model"
+) -> dict[str, nn.Module]:
+    """``{alone: final}``, or, when the recipe has components in ``section``,
     ``{labels[0]: the twin trained without them, labels[1]: final}``.
 
     Args:
@@ -102,9 +104,10 @@ def compared(ctx: TaskContext, section: str, *, labels: tuple[str, str]) -> dict
         section: ``"defenses"`` or ``"attacks"``.
         labels: the names of the twin and of the final model (``("without defense", "with
             defense")``).
+        alone: the name of the final model when there is nothing to compare (default ``model``).
     """
     if not ctx.recipe.section(section):
-        return {"model": ctx.model()}
+        return {alone: ctx.model()}
     return {labels[0]: ctx.without(section).model, labels[1]: ctx.model()}
 
 

@@ -86,6 +86,7 @@ class TextBiasTask:
         from toolkit import plots
         from toolkit.errors import UsageError
         from toolkit.explainers.text import text_tokenizer
+        from toolkit.tasks import kit
         from toolkit.text.templates import probe_sentences
 
         data = ctx.data()
@@ -94,9 +95,7 @@ class TextBiasTask:
         shares = self._occupations()
         probes = probe_sentences(shares)
         tokenizer = text_tokenizer(data.info.tokenizer, ctx.model(), "text_bias")
-        models = {"trained": ctx.model()}
-        if ctx.recipe.defenses:
-            models = {"without defenses": ctx.undefended().model, "with defenses": ctx.model()}
+        models = kit.compared(ctx, "defenses", labels=("without defenses", "with defenses"), alone="trained")
         ctx.log.info(f"{len(probes)} probe sentences, {len(shares)} occupations, {len(models)} model(s)")
         fav = data.info.class_names.index(self.favourable)
         results = {k: _probe(m, tokenizer, probes, fav, shares, self.batch_size) for k, m in models.items()}
@@ -184,9 +183,9 @@ def bias_metrics(
 def _test_scores(model: nn.Module, test: Any, ctx: TaskContext) -> dict[str, float]:
     """Accuracy and MCC on the data set's test split: what the remedy costs."""
     from toolkit.metrics.classification import accuracy, mcc
-    from toolkit.training import predict
+    from toolkit.tasks.kit import predict
 
-    _, predictions = predict(model, test, device=ctx.device, batch_size=ctx.eval_batch_size)
+    predictions = predict(model, test.x, device=ctx.device, batch_size=ctx.eval_batch_size)
     y = test.y.numpy()
     return {"test_accuracy": accuracy(y, predictions.numpy()), "test_mcc": mcc(y, predictions.numpy())}
 

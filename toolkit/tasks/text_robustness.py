@@ -70,10 +70,11 @@ class TextRobustnessTask:
     def run(self, ctx: TaskContext) -> TaskResult:
         from toolkit import plots
         from toolkit.data.base import Split
+        from toolkit.declarations import declared
         from toolkit.errors import UsageError
         from toolkit.metrics.classification import accuracy, mcc
+        from toolkit.tasks.kit import predict
         from toolkit.text.tokens import tokenize
-        from toolkit.training import predict
 
         data, model = ctx.data(), ctx.model()
         texts, info = data.test.text, data.info
@@ -90,12 +91,12 @@ class TextRobustnessTask:
                 split = Split(
                     tokenize(sentences, info.tokenizer, max_length=info.max_length or 512), data.test.y
                 )
-            _, pred = predict(model, split, device=ctx.device, batch_size=ctx.eval_batch_size)
+            pred = predict(model, split.x, device=ctx.device, batch_size=ctx.eval_batch_size)
             metrics[label] = {
                 "accuracy": accuracy(y, pred.numpy()),
                 "mcc": mcc(y, pred.numpy()),
                 "changed": float(np.mean([a != b for a, b in zip(sentences, texts, strict=True)])),
-                "flips_label": bool(getattr(self.augmenters.get(label), "flips_label", False)),
+                "flips_label": bool(declared(self.augmenters.get(label), "flips_label")),
             }
             ctx.log.info(
                 f"{label}: accuracy {metrics[label]['accuracy']:.4f}, MCC {metrics[label]['mcc']:.4f}"
