@@ -24,7 +24,12 @@ import pytest
 from conftest import ROOT, TINY_RECIPE, cli_in_process, needs, subprocess_env
 
 from toolkit.errors import RunError, UsageError
-from toolkit.tracking import INSTALL, MAX_PARAM_VALUE, log_run, tomllib
+from toolkit.tracking import INSTALL, MAX_PARAM_VALUE, log_run
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 mlflow = needs("mlflow")
 # MLflow's own store code uses an SQLAlchemy loader that SQLAlchemy deprecates: not ours to fix

@@ -39,7 +39,6 @@ import json
 import math
 import os
 import re
-import sys
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,11 +48,7 @@ from typing import Any
 
 from toolkit import report
 from toolkit.errors import RunError, ToolkitError, UsageError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from toolkit.execution.runread import load_run, read_history
 
 #: The trackers ``--track`` accepts.
 TRACKERS = ("mlflow",)
@@ -205,42 +200,28 @@ def ui_hint(uri: str) -> str:
 
 
 def read_run(folder: Path) -> FinishedRun:
-    """What a finished run folder gives the tracking store; a usage error if it is not one."""
-    if folder.name.startswith(".partial-"):
-        raise UsageError(f"{folder} is a run that has not finished (or was interrupted); log a finished one")
-    for name in ("metrics.json", "meta.json", "recipe.toml"):
-        if not (folder / name).is_file():
-            raise UsageError(
-                f"{folder} is not a finished run folder (no {name}); name a folder that toolkit run wrote"
-            )
-    recipe = _read(folder / "recipe.toml", tomllib.loads)
-    metrics = _read(folder / "metrics.json", json.loads)
-    meta = _read(folder / "meta.json", json.loads)
-    history = _read(folder / "history.json", json.loads) if (folder / "history.json").is_file() else []
-    for path, value in ((folder / "metrics.json", metrics), (folder / "meta.json", meta)):
-        if not isinstance(value, dict):
-            raise UsageError(f"{path} holds a JSON {type(value).__name__}, not a table; is it a run folder?")
-    values = metric_values(metrics)
+    """What a finished run folder gives the tracking store.
+
+    Raises:
+        UsageError: the folder is not a finished run folder, or one of its files is not
+            what ``toolkit run`` wrote (read by :mod:`toolkit.execution.runread`).
+    """
+    stored = load_run(folder)
+    meta = stored.meta
+    values = metric_values(stored.metrics)
     for stage, seconds in (meta.get("timings") or {}).items():
         if _number(seconds) is not None:
             values.setdefault(sanitize(f"timings.{stage}"), float(seconds))
     return FinishedRun(
         folder=folder,
-        name=str(meta.get("name") or recipe.get("name") or folder.parent.name),
-        params=param_values(recipe),
+        name=str(meta.get("name") or stored.recipe.get("name") or folder.parent.name),
+        params=param_values(stored.recipe),
         metrics=values,
-        steps=history_steps(history, taken=values),
+        steps=history_steps(read_history(folder), taken=values),
         tags=run_tags(meta, folder),
         started_ms=_ms(meta.get("started")),
         finished_ms=_ms(meta.get("finished")),
     )
-
-
-def _read(path: Path, parse: Any) -> Any:
-    try:
-        return parse(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSON and TOML errors are ValueErrors
-        raise UsageError(f"{path} cannot be read ({exc}); is it a run folder's file?") from exc
 
 
 def param_values(recipe: Mapping[str, Any]) -> dict[str, str]:

@@ -7,7 +7,9 @@ run folder and the executors.
 - :mod:`~toolkit.execution.cache`: the artifact store (safetensors, atomic writes);
   :mod:`~toolkit.execution.streamed`: one large tensor in it, written by chunks, read
   memory-mapped; :mod:`~toolkit.execution.entryfile`: the entry file format both share.
-- :mod:`~toolkit.execution.runfolder`: the run folder, written atomically.
+- :mod:`~toolkit.execution.runfolder`: the run folder, written atomically;
+  :mod:`~toolkit.execution.runread`: the one reader of finished run folders (compare,
+  report, track and sweep summaries), with one error for a missing or corrupt file.
 - :mod:`~toolkit.execution.runner`: :func:`run`, one recipe from start to finish.
 - :mod:`~toolkit.execution.executor`: the seam for running many recipes (sweeps);
   :mod:`~toolkit.execution.jobs`: a job, its result and one job run here, which every

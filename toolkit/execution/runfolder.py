@@ -130,30 +130,27 @@ _RESERVED = {
 
 def rerender(folder: str | Path) -> tuple[Path, list[Table]]:
     """Write a finished run folder's ``report.html`` again from its stored files (metrics,
-    tables, figures, recipe and metadata); returns the report's path and the tables."""
-    from toolkit.errors import UsageError
+    tables, figures, recipe and metadata); returns the report's path and the tables.
 
-    path = Path(folder)
-    try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        toml = (path / "recipe.toml").read_text(encoding="utf-8")
-        stored = path / "tables.json"
-        raw = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else []
-        tables = [Table(str(t["title"]), list(t["columns"]), list(t["rows"])) for t in raw]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{path} is not a complete run folder: {exc}") from exc
-    pngs = {p.stem: p.read_bytes() for p in sorted((path / "figures").glob("*.png"))}
+    Raises:
+        UsageError: the folder is not a finished run folder, or one of its files is not
+            what ``toolkit run`` wrote (see :mod:`toolkit.execution.runread`); nothing is
+            written then.
+    """
+    from toolkit.execution.runread import load_run, read_figures, read_tables
+
+    stored = load_run(Path(folder))
+    tables = read_tables(stored.folder)
     html = report.render_html(
-        title=f"{meta.get('name', path.parent.name)}: {meta.get('task', '')}",
-        meta=meta,
+        title=f"{stored.meta.get('name', stored.folder.parent.name)}: {stored.meta.get('task', '')}",
+        meta=stored.meta,
         tables=tables,
-        figures=pngs,
-        metrics=metrics,
-        recipe_toml=toml,
+        figures=read_figures(stored.folder),
+        metrics=stored.metrics,
+        recipe_toml=stored.recipe_toml,
     )
-    (path / "report.html").write_text(html, encoding="utf-8")
-    return path / "report.html", tables
+    (stored.folder / "report.html").write_text(html, encoding="utf-8")
+    return stored.folder / "report.html", tables
 
 
 def write_samples(path: Path, columns: dict[str, np.ndarray]) -> None:

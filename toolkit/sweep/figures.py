@@ -6,16 +6,12 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from toolkit.sweep.rows import value_text
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from toolkit.sweep.summary import Row
-
-
-def _label(value: Any) -> str:
-    from toolkit.sweep.summary import _text
-
-    return _text(value)
+    from toolkit.sweep.rows import Row
 
 
 def _numeric(values: Sequence[Any]) -> bool:
@@ -43,7 +39,9 @@ def against(rows: Sequence[Row], key: str, metric: str) -> Figure:
             ax.set_xscale("log")
     else:
         ax.bar(range(len(xs)), ys, yerr=errs if any(errs) else None, capsize=3, color="tab:blue")
-        ax.set_xticks(range(len(xs)), [_label(x) for x in xs], rotation=45 if len(xs) > 4 else 0, ha="right")
+        ax.set_xticks(
+            range(len(xs)), [value_text(x) for x in xs], rotation=45 if len(xs) > 4 else 0, ha="right"
+        )
     ax.set_xlabel(key)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
@@ -61,7 +59,7 @@ def heatmap(rows: Sequence[Row], key_y: str, key_x: str, metric: str) -> Figure:
     for r in rows:
         value = r.mean.get(metric)
         if value is not None:
-            grid[ys.index(_label(r.values.get(key_y))), xs.index(_label(r.values.get(key_x)))] = value
+            grid[ys.index(value_text(r.values.get(key_y))), xs.index(value_text(r.values.get(key_x)))] = value
     fig = Figure(figsize=(max(4.0, 0.9 * len(xs) + 2), max(3.0, 0.5 * len(ys) + 1.5)), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(grid, cmap="viridis", aspect="auto")
@@ -99,6 +97,6 @@ def points(rows: Sequence[Row], metric: str) -> Figure:
 def _distinct(values: Any) -> list[str]:
     out: list[str] = []
     for v in values:
-        if _label(v) not in out:
-            out.append(_label(v))
+        if value_text(v) not in out:
+            out.append(value_text(v))
     return out

@@ -24,27 +24,18 @@ import io
 import json
 import math
 import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from toolkit.errors import UsageError
+from toolkit.sweep.rows import Row, value_text
+
+__all__ = ["SHOWN", "Row", "Summary", "figures", "matching", "read", "table", "to_csv", "to_json", "write"]
 
 #: Metrics shown in the console and HTML tables when the sweep names none (all are in the CSV).
 SHOWN = 8
-
-
-@dataclass
-class Row:
-    """One grid point: its values, its runs' metrics, and their mean and std."""
-
-    group: str
-    values: dict[str, Any]
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    mean: dict[str, float | None] = field(default_factory=dict)
-    std: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,7 +55,7 @@ class Summary:
     @property
     def varying(self) -> list[str]:
         """The swept keys that take more than one value."""
-        return [k for k in self.keys if len({_text(r.values.get(k)) for r in self.rows}) > 1]
+        return [k for k in self.keys if len({value_text(r.values.get(k)) for r in self.rows}) > 1]
 
 
 def matching(names: Sequence[str], patterns: Sequence[str]) -> list[str]:
@@ -76,25 +67,22 @@ def matching(names: Sequence[str], patterns: Sequence[str]) -> list[str]:
 
 
 def read(path: str | Path) -> Summary:
-    """The summary of the sweep folder ``path`` (a usage error if it is not one)."""
-    from toolkit.report import flatten
+    """The summary of the sweep folder ``path``.
 
+    Raises:
+        UsageError: ``path`` is not a sweep folder, or a point's ``metrics.json`` is not
+            what ``toolkit run`` writes (the error names the file).
+    """
     folder = Path(path)
-    try:
-        record = json.loads((folder / "sweep.json").read_text(encoding="utf-8"))
-        points = record["points"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(f"{folder} is not a sweep folder with a readable sweep.json ({exc})") from exc
-    failed = {str(k): str(v) for k, v in (record.get("failed") or {}).items()}
+    record = _record(folder)
     rows: dict[str, Row] = {}
     numbers: list[str] = []
-    for point in points:
+    for point in record["points"]:
         row = rows.setdefault(point["group"], Row(point["group"], dict(point["values"])))
-        metrics_file = folder / "points" / point["id"] / "metrics.json"
-        if not metrics_file.is_file():
+        flat = _point_metrics(folder, point["id"])
+        if flat is None:
             row.failed.append(point["id"])
             continue
-        flat = flatten(json.loads(metrics_file.read_text(encoding="utf-8")))
         numbers += [k for k, v in flat.items() if _number(v) and k not in numbers]
         row.runs.append(
             {"id": point["id"], "seed": point["seed"], "path": f"points/{point['id']}", "metrics": flat}
@@ -105,13 +93,59 @@ def read(path: str | Path) -> Summary:
         note = f"no metric matches {', '.join(record['metrics'])}, so the summary shows every metric"
         chosen = numbers
     for row in rows.values():
-        for metric in chosen:
-            values = [float(r["metrics"][metric]) for r in row.runs if _number(r["metrics"].get(metric))]
-            row.mean[metric] = statistics.fmean(values) if values else None
-            row.std[metric] = statistics.stdev(values) if len(values) > 1 else None
+        _aggregate(row, chosen)
     keys = [*record.get("grid", {}), *record.get("zip", {})]
     name = str(record.get("name") or folder.parent.name)
-    return Summary(name, keys, chosen, list(rows.values()), int(record.get("seeds", 1)), failed, record, note)
+    return Summary(
+        name, keys, chosen, list(rows.values()), int(record.get("seeds", 1)), _failed(record), record, note
+    )
+
+
+def _record(folder: Path) -> dict[str, Any]:
+    """``sweep.json``, checked: points each with an id, a group, values and a seed; the
+    grid, zipped keys and failures as tables; the metrics as a list of patterns."""
+    try:
+        record = json.loads((folder / "sweep.json").read_text(encoding="utf-8"))
+        for point in record["points"]:
+            missing = [k for k in ("id", "group", "values", "seed") if k not in point]
+            if missing or not isinstance(point["values"], dict):
+                raise ValueError(f"a point without {', '.join(missing) or 'a table of values'}: {point}")
+            point["id"], point["group"] = str(point["id"]), str(point["group"])
+        for key in ("grid", "zip", "failed"):
+            if not isinstance(record.get(key) or {}, dict):
+                raise ValueError(f"'{key}' is not a table")
+        if not all(isinstance(m, str) for m in record.get("metrics") or []):
+            raise ValueError("'metrics' is not a list of names")
+        int(record.get("seeds", 1))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{folder} is not a sweep folder with a readable sweep.json ({exc})") from exc
+    return dict(record)
+
+
+def _point_metrics(folder: Path, point: str) -> dict[str, Any] | None:
+    """A point's flattened metrics; ``None`` where the point did not finish."""
+    from toolkit.execution.runread import is_run_folder, read_metrics
+    from toolkit.report import flatten
+
+    run = folder / "points" / point
+    if not is_run_folder(run):
+        return None
+    advice = (
+        f"it is not the file toolkit run wrote: remove {run} and resume the sweep (toolkit sweep --resume)"
+    )
+    return flatten(read_metrics(run, advice=advice))
+
+
+def _aggregate(row: Row, metrics: Sequence[str]) -> None:
+    """Each metric's mean and sample standard deviation over the row's runs."""
+    for metric in metrics:
+        values = [float(r["metrics"][metric]) for r in row.runs if _number(r["metrics"].get(metric))]
+        row.mean[metric] = statistics.fmean(values) if values else None
+        row.std[metric] = statistics.stdev(values) if len(values) > 1 else None
+
+
+def _failed(record: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (record.get("failed") or {}).items()}
 
 
 def write(path: str | Path, summary: Summary) -> dict[str, bytes]:
@@ -162,7 +196,7 @@ def to_csv(summary: Summary) -> str:
         header += [m, f"{m}.std"] if stds else [m]
     writer.writerow(header)
     for row in summary.rows:
-        line: list[Any] = [row.group, *(_text(row.values.get(k)) for k in summary.keys)]
+        line: list[Any] = [row.group, *(value_text(row.values.get(k)) for k in summary.keys)]
         line += [len(row.runs), len(row.failed)]
         for m in summary.metrics:
             line += [_cell(row.mean.get(m))] + ([_cell(row.std.get(m))] if stds else [])
@@ -200,7 +234,7 @@ def table(summary: Summary, *, limit: int | None = SHOWN) -> Any:
     columns = [*summary.keys, "n", *shown]
     rows = []
     for row in summary.rows:
-        cells: list[Any] = [_text(row.values.get(k)) for k in summary.keys] + [len(row.runs)]
+        cells: list[Any] = [value_text(row.values.get(k)) for k in summary.keys] + [len(row.runs)]
         for m in shown:
             mean, std = row.mean.get(m), row.std.get(m)
             cells.append(
@@ -242,15 +276,6 @@ def _number(value: Any) -> bool:
 
 def _cell(value: float | None) -> str:
     return "" if value is None else repr(value)
-
-
-def _text(value: Any) -> str:
-    """A swept value as it reads in a table (``frog`` for ``["frog"]``)."""
-    if isinstance(value, list | tuple):
-        return "+".join(_text(v) for v in value)
-    if isinstance(value, Mapping):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
 
 
 def _recipe_text(recipe: Any) -> str:
