@@ -236,7 +236,7 @@ def test_a_wheel_carries_the_recipes_under_the_new_name(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         assert {f"toolkit/recipes/{name}.toml" for name in SHIPPED} <= names
-        assert "toolkit/packaged.py" in names and "toolkit/cli_recipes.py" in names
+        assert "toolkit/packaged.py" in names and "toolkit/cli/recipes.py" in names
         (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
         headers = zf.read(meta).decode().splitlines()
         (points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]

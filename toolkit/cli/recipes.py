@@ -1,7 +1,7 @@
 """``toolkit recipes``: list the recipes that ship with the package and copy one out to edit.
 
-The commands are registered on the main app in :mod:`toolkit.cli`; the recipes themselves
-are found by :mod:`toolkit.packaged`. Neither imports torch.
+:mod:`toolkit.cli` adds ``recipes_app`` to the main app; the recipes themselves are found by
+:mod:`toolkit.packaged`. Neither imports torch.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from toolkit.cli.base import get_console
 
 recipes_app = typer.Typer(
     help="The ready recipes that ship with the toolkit: list them, copy one to edit and run.",
@@ -34,7 +36,6 @@ def recipes_ls() -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from toolkit.cli import _console
     from toolkit.packaged import describe, recipe_names, recipes_dir
 
     folder = recipes_dir()
@@ -45,7 +46,7 @@ def recipes_ls() -> None:
     for name in recipe_names():
         info = describe(folder / f"{name}.toml")
         table.add_row(info.name, info.task, escape(info.description))
-    console = _console()
+    console = get_console()
     console.print(table)
     console.print("copy one to edit it: toolkit recipes cp NAME; or run it as is: toolkit run NAME")
 

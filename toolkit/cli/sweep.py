@@ -1,6 +1,6 @@
-"""``toolkit sweep`` and ``toolkit report``: studies over a grid, and reports re-rendered.
+"""``toolkit sweep``: a study of one recipe over a grid of overrides and seeds.
 
-Registered on the ``toolkit`` command by :mod:`toolkit.cli`; neither imports torch before it
+Registered on the ``toolkit`` command by :mod:`toolkit.cli`; it imports torch only once it
 runs something.
 """
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit.cli import SetOption, _console, _print_tables, app
+from toolkit.cli.base import SetOption, get_console, print_tables
 from toolkit.errors import RunError, UsageError
 
 _Grid = typer.Option("--grid", "-g", help="A swept key: key=v1,v2 (each value TOML); several make a product.")
@@ -29,7 +29,6 @@ _Out = typer.Option("--out", "-o", help="Parent folder of the run folders.")
 _NoCache = typer.Option("--no-cache", help="Neither reuse nor store trained models.")
 
 
-@app.command()
 def sweep(
     recipe: Annotated[Path, typer.Argument(help="The recipe file (TOML); its [sweep] table is the plan.")],
     grid: Annotated[list[str] | None, _Grid] = None,
@@ -61,7 +60,7 @@ def sweep(
         raise UsageError(f"{recipe}: nothing to sweep; give --grid, --zip or --seeds, or a [sweep] table")
     check_points(source, base, plan)
     run_executor = make_executor(executor, jobs=jobs, threads=threads, gpus=gpus)
-    console = None if quiet else _console()
+    console = None if quiet else get_console()
     if console is not None:
         what = f"{len(plan.points)} runs, executor {executor}, {jobs} at once"
         console.print(f"sweep [bold]{resolved.name}[/bold]: {what}")
@@ -123,7 +122,7 @@ def _finish(result: Any, console: Any) -> None:
     if console is None:
         typer.echo(str(result.path))
     else:
-        _print_tables(console, [summary.table(found)])
+        print_tables(console, [summary.table(found)])
         if found.note:
             console.print(f"[yellow]warning: {found.note}[/yellow]")
         console.print(
@@ -136,25 +135,3 @@ def _finish(result: Any, console: Any) -> None:
             f"{len(result.failed)} of {len(result.ran) + len(result.skipped)} points failed "
             f"(the others are kept; --resume runs the failed ones again):\n{listing}"
         )
-
-
-@app.command()
-def report(
-    folder: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")],
-) -> None:
-    """Write a run's or a sweep's report.html again from its stored files."""
-    if (folder / "sweep.json").is_file():
-        from toolkit.sweep import summary
-
-        found = summary.read(folder)
-        summary.write(folder, found)
-        _print_tables(_console(), [summary.table(found)])
-        typer.echo(f"report: {folder / 'report.html'}")
-        return
-    if not (folder / "metrics.json").is_file():
-        raise UsageError(f"{folder} is neither a run folder (metrics.json) nor a sweep folder (sweep.json)")
-    from toolkit.execution.runfolder import rerender
-
-    path, tables = rerender(folder)
-    _print_tables(_console(), tables)
-    typer.echo(f"report: {path}")

@@ -1,0 +1,87 @@
+"""What every command of the ``toolkit`` command line shares: the app, the console and the
+table printer.
+
+The command modules of :mod:`toolkit.cli` import from here and from modules outside the
+command line, never from each other. Importing this module imports neither torch nor rich.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+
+from toolkit import __version__
+
+__all__ = ["SetOption", "app", "get_console", "print_tables"]
+
+app = typer.Typer(
+    name="toolkit",
+    help="Trustworthy-ML experiments from TOML recipes: fairness, OOD detection, attacks, "
+    "defenses and explanations, checked against the reference libraries.",
+    no_args_is_help=True,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+#: The ``--set`` option of the commands that read a recipe.
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", "-s", help="Override a recipe key, e.g. --set train.epochs=3 (value parsed as TOML)."
+    ),
+]
+
+
+def get_console(stderr: bool = False) -> Any:
+    """A rich console on stdout (or stderr) that never cuts a table to 80 columns when piped.
+
+    Args:
+        stderr: print to standard error instead of standard output.
+
+    Returns:
+        A :class:`rich.console.Console` without highlighting.
+    """
+    from rich.console import Console
+
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 200  # piped or captured output: never truncate tables to 80 columns
+    return console
+
+
+def print_tables(console: Any, tables: list[Any]) -> None:
+    """Print result tables (:class:`toolkit.results.Table`), the first column left-aligned.
+
+    Args:
+        console: the rich console to print on.
+        tables: the tables, each with a title, columns and rows.
+    """
+    from rich.table import Table
+
+    from toolkit.report import fmt
+
+    for t in tables:
+        table = Table(title=t.title, title_justify="left")
+        for i, col in enumerate(t.columns):
+            table.add_column(col, justify="left" if i == 0 else "right")
+        for row in t.rows:
+            table.add_row(*(fmt(v) for v in row))
+        console.print(table)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"toolkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Options that apply to every command; ``--debug`` anywhere shows tracebacks."""
