@@ -23,7 +23,7 @@ from toolkit.declarations import declared
 from toolkit.errors import Problem
 
 if TYPE_CHECKING:
-    from toolkit.recipe import ResolvedRecipe
+    from toolkit.recipe.resolved import ResolvedRecipe
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ DECLARATIONS: dict[str, Declaration] = {
         Declaration("MODALITY", ("datasets",), "module",
                     '"image", "tabular" or "text"; a modality parameter overrides it; validate checks '
                     "each component's modalities against it"),
+        Declaration("FROM_MODEL", ("datasets",), "module",
+                    "{dataset parameter: model parameter} a text dataset takes from the recipe's "
+                    "model when not set (the tokenizer from the checkpoint)"),
         Declaration("files_key", ("models",), "class",
                     "files_key(params) -> JSON value identifying files the factory loads (a "
                     "checkpoint's weights); it enters the train fingerprint"),

@@ -26,6 +26,7 @@ import copy
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from toolkit.declarations import declared
 from toolkit.errors import UsageError
 from toolkit.execution import distributed
 from toolkit.execution.modelcache import ModelCache, TrainedModel
@@ -207,7 +208,6 @@ class Pipeline(ModelCache):
 
     def layers(self, section: str) -> list[str]:
         """The named layers the components of ``section`` declare (``layers``), once each."""
-        from toolkit.declarations import declared
 
         names: list[str] = []
         info = self.data().info
@@ -217,7 +217,6 @@ class Pipeline(ModelCache):
 
     def check_layers(self, model: nn.Module) -> None:
         """Refuse, before any training, a component that reads a layer ``model`` lacks."""
-        from toolkit.declarations import declared
         from toolkit.models.layers import missing_layers, unknown_layer
 
         info, problems = self.data().info, []
@@ -383,7 +382,7 @@ class Pipeline(ModelCache):
         Its fingerprint is the cache key."""
         spec = dict(self.recipe.stages()[stage])
         model = self.recipe.model
-        files_key = getattr(model.factory, "files_key", None) if model is not None else None
+        files_key = declared(model.factory, "files_key") if model is not None else None
         if stage not in ("data", "poison") and model is not None and callable(files_key):
             spec["model_files"] = files_key(model.params)  # a checkpoint's weights, say
         if stage not in ("data", "poison") and self.recipe.init is not None:

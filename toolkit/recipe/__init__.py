@@ -50,9 +50,10 @@ The package, along its seams:
 
 from __future__ import annotations
 
+from toolkit.declarations import module_declaration as declared
 from toolkit.errors import Problem, RecipeError
 from toolkit.params import FloatLike
-from toolkit.recipe.checks import dataset_modality, declared
+from toolkit.recipe.checks import dataset_modality
 from toolkit.recipe.reading import apply_overrides, parse_value, read_toml
 from toolkit.recipe.resolution import load_recipe, parse_recipe
 from toolkit.recipe.resolved import Component, ResolvedRecipe, canonical_json, fingerprint

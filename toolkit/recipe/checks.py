@@ -20,11 +20,12 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from toolkit.capabilities import check_needs
+from toolkit.declarations import declared
+from toolkit.declarations import module_declaration as module_declared
 from toolkit.errors import Problem
 from toolkit.kinds import list_sections, sections, singular
 from toolkit.recipe.resolved import Component, ResolvedRecipe
@@ -34,15 +35,9 @@ from toolkit.registry import suggest
 Check = Callable[[ResolvedRecipe], list[Problem]]
 
 
-def declared(factory: Any, attr: str) -> Any:
-    """A declaration of a dataset: a module-level constant next to its ``load`` function."""
-    module = sys.modules.get(getattr(factory, "__module__", ""), None)
-    return getattr(factory, attr, getattr(module, attr, None))
-
-
 def dataset_modality(component: Component) -> str | None:
     """The dataset's modality if it is known before loading (``MODALITY`` or a parameter)."""
-    value = component.params.get("modality", declared(component.factory, "MODALITY"))
+    value = component.params.get("modality", module_declared(component.factory, "MODALITY"))
     return value if isinstance(value, str) else None
 
 
@@ -64,7 +59,7 @@ def check_modalities(recipe: ResolvedRecipe) -> list[Problem]:
         for i, c in enumerate(comps):
             where = f"{section}.{i}.name" if sections()[section].many else f"{section}.name"
             for part in (c, *c.nested):
-                supported = getattr(part.factory, "modalities", None)
+                supported = declared(part.factory, "modalities")
                 if not supported or modality in supported:
                     continue
                 what = f"{singular(part.kind)} '{part.name}'" + (f" (of {c.name})" if part is not c else "")
@@ -80,7 +75,7 @@ def check_modalities(recipe: ResolvedRecipe) -> list[Problem]:
 
 def check_task(recipe: ResolvedRecipe) -> list[Problem]:
     """The task's own ``check`` of the resolved recipe, if it has one."""
-    check = getattr(recipe.task.factory, "check", None)
+    check = declared(recipe.task.factory, "check")
     return list(check(recipe)) if callable(check) else []
 
 
@@ -99,7 +94,7 @@ def check_resolved(recipe: ResolvedRecipe) -> list[Problem]:
 def check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
     """A task says which sections it reads (``uses``); others in the recipe are mistakes."""
     attrs = task.factory
-    uses = tuple(getattr(attrs, "uses", ()))
+    uses = tuple(declared(attrs, "uses"))
     problems: list[Problem] = []
     if not uses:
         return problems
@@ -111,10 +106,10 @@ def check_sections(task: Component, raw: Mapping[str, Any]) -> list[Problem]:
             )
     if "model" in uses and not raw.get("model"):
         problems.append(Problem("model", f"the '{task.name}' task needs a [model] table"))
-    for section in tuple(getattr(attrs, "requires", ())):
+    for section in tuple(declared(attrs, "requires")):
         if not raw.get(section):
             problems.append(Problem(section, f"the '{task.name}' task needs at least one entry in {section}"))
-    problems += check_baselines(task.name, dict(getattr(attrs, "baselines", {}) or {}), raw.get("baselines"))
+    problems += check_baselines(task.name, dict(declared(attrs, "baselines") or {}), raw.get("baselines"))
     return problems
 
 
@@ -148,7 +143,7 @@ def normalize_classes(
     """Class references (``holdout``, ``classes``) as names in class order, when the dataset
     declares ``CLASS_NAMES``: ``[9]`` and ``["9"]`` are then the same recipe. Problems
     (an unknown class, an index out of range, too few classes left) are appended."""
-    names = declared(factory, "CLASS_NAMES")
+    names = module_declared(factory, "CLASS_NAMES")
     if not isinstance(names, list | tuple) or not names:
         return params
     names = [str(n) for n in names]

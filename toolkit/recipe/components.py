@@ -15,9 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from toolkit.declarations import declared
+from toolkit.declarations import module_declaration as module_declared
 from toolkit.errors import Problem
 from toolkit.kinds import KINDS, sections, singular
-from toolkit.recipe.checks import declared, normalize_classes
+from toolkit.recipe.checks import normalize_classes
 from toolkit.recipe.problems import validation_problems
 from toolkit.recipe.resolved import Component
 from toolkit.registry import kind_name, registry
@@ -126,7 +128,7 @@ def _resolve_nested(
     parameter holding its parameters, and optionally the family it must have): resolved
     and validated like any other, their parameters normalized in place."""
     out = []
-    for param, spec in (getattr(factory, "nested", None) or {}).items():
+    for param, spec in (declared(factory, "nested") or {}).items():
         kind, params_key, *family = spec
         table = {"name": params[param], **(params.get(params_key) or {})}
         before = len(problems)
@@ -153,6 +155,6 @@ def take_from_model(raw: Mapping[str, Any], components: dict[str, list[Component
     table = raw.get("dataset")
     if not data or not model or not isinstance(table, Mapping):
         return
-    for param, source in (declared(data[0].factory, "FROM_MODEL") or {}).items():
+    for param, source in (module_declared(data[0].factory, "FROM_MODEL") or {}).items():
         if param not in table and model[0].params.get(source) is not None:
             data[0].params[param] = model[0].params[source]

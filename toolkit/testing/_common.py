@@ -45,6 +45,8 @@ def _about(factory: Any, kind: str) -> Iterator[None]:
         yield
     except AssertionError as exc:
         raise AssertionError(f"{_label(factory, kind)}: {exc}").with_traceback(exc.__traceback__) from None
+    except Exception as exc:  # a component that breaks the contract fails the check, named
+        raise AssertionError(f"{_label(factory, kind)}: raised {type(exc).__name__}: {exc}") from exc
     finally:
         torch.set_num_threads(threads)
 

@@ -45,6 +45,10 @@ def _check_detector(
 ) -> None:
     from toolkit.outputs import Outputs
 
+    lacks = [m for m in ("fit", "score") if not callable(getattr(factory, m, None))]
+    assert not lacks, (
+        f"a detector needs fit(model, train) and score(model, outputs); it lacks {', '.join(lacks)}"
+    )
     bundle, model = _setup(data, "tabular", seed, build)
     weights = _state(model)
 
