@@ -74,3 +74,99 @@ def test_the_guides_trigger_attack_runs_through_the_backdoor_task(
     assert m["n_poisoned"] > 0 and m["n_source_test"] > 0
     assert 0.0 <= m["attack_success_rate"] <= 1.0 and m["clean_accuracy"] > 0.5
     assert (result.path / "figures" / "poisoned_set.png").is_file()
+
+
+LAYER_DETECTOR = '''
+import torch
+
+
+class MeanActivation:
+    """Distance of a named layer's mean activation per channel from the training mean."""
+
+    def __init__(self, *, layer: str = "backbone.1") -> None:
+        self.layer = layer
+        self.layers = (layer,)  # captured in the split's one forward pass
+
+    def fit(self, model, train):
+        self.mean_ = self._pooled(train).mean(0)
+        return self
+
+    def score(self, model, outputs):
+        return -(self._pooled(outputs) - self.mean_).norm(dim=1)
+
+    def _pooled(self, outputs):
+        maps = outputs.layer(self.layer)  # (N, C, H, W) feature maps
+        return maps.flatten(2).mean(2)
+'''
+
+CALIBRATION_TASK = '''
+from toolkit.results import Table, TaskResult
+from toolkit.tasks import kit
+
+
+class Calibration:
+    """Expected calibration error of any classifier (Guo et al. 2017), ten equal-width bins."""
+
+    uses = ("model", "train")
+
+    def __init__(self, *, bins: int = 10) -> None:
+        self.bins = bins
+
+    def run(self, ctx):
+        data = ctx.data()
+        p = kit.probabilities(ctx.model(), data.test.x, device=ctx.device)
+        confidence, predicted = p.max(1)
+        right = (predicted == data.test.y).float()
+        edges = torch.linspace(0, 1, self.bins + 1)
+        ece = 0.0
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            inside = (confidence > lo) & (confidence <= hi)
+            if inside.any():
+                ece += float(inside.float().mean() * (right[inside].mean() - confidence[inside].mean()).abs())
+        table = Table("Calibration", ["ECE"], [[ece]])
+        return TaskResult(metrics={"ece": ece}, tables=[table], figures=kit.training_curves(ctx))
+'''
+
+
+def test_the_two_typical_changes_run_as_plugins(install_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    """docs/architecture.md's two typical changes, each one file and one entry point: a task
+    computing a new metric on any classifier, a detector reading a named layer's feature maps
+    (captured in the one pass; a wrong layer name is refused before training)."""
+    from toolkit.errors import UsageError
+    from toolkit.execution.runner import run
+
+    install_plugin(
+        "toolkit-plugin-changes",
+        "0.1.0",
+        {
+            "toolkit.detectors": {"mean_activation": "changes.det:MeanActivation"},
+            "toolkit.tasks": {"calibration": "changes.task:Calibration"},
+        },
+        {
+            "changes/__init__.py": "",
+            "changes/det.py": LAYER_DETECTOR,
+            "changes/task.py": "import torch\n" + CALIBRATION_TASK,
+        },
+    )
+    model = {"name": "small_cnn", "channels": [8, 16]}
+    common = {"dataset": {"name": "digits", "holdout": ["9"]}, "model": model,
+              "train": {"epochs": 10, "optimizer": "adam", "lr": 0.003}, "runtime": {"threads": 1}}  # fmt: skip
+    ood = run(
+        parse_recipe({"task": "ood", "name": "layer", **common, "detectors": [{"name": "mean_activation"}]}),
+        out_dir=tmp_path / "runs", use_cache=False,
+    )  # fmt: skip
+    auroc = ood.metrics["detectors"]["mean_activation"]["auroc"]
+    assert 0.5 < auroc <= 1.0
+    calibrated = run(parse_recipe({"task": "calibration", "name": "ece", **common}), out_dir=tmp_path / "runs",
+                     use_cache=False)  # fmt: skip
+    assert 0.0 <= calibrated.metrics["ece"] < 0.5
+    wrong = {
+        "task": "ood",
+        "name": "bad",
+        **common,
+        "detectors": [{"name": "mean_activation", "layer": "backbone.99"}],
+    }
+    with pytest.raises(
+        UsageError, match=r"detectors\.0 \(mean_activation\) reads: .* has no layer 'backbone\.99'"
+    ):
+        run(parse_recipe(wrong), out_dir=tmp_path / "runs", use_cache=False)
