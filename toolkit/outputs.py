@@ -145,6 +145,7 @@ class Outputs:
             return self.features
         if name == LOGITS:
             return self.logits
+        module(self.model, name)  # a name the model lacks fails before any pass
         self._ensure()
         if name not in self._layers:
             self._pass([name])

@@ -16,6 +16,7 @@ from torch import nn
 from toolkit.data.base import DataBundle, DataInfo, Split
 from toolkit.data.domain import Domain
 from toolkit.data.inputs import Inputs, sample_shape
+from toolkit.errors import ToolkitError
 from toolkit.kinds import list_sections
 
 
@@ -45,6 +46,8 @@ def _about(factory: Any, kind: str) -> Iterator[None]:
         yield
     except AssertionError as exc:
         raise AssertionError(f"{_label(factory, kind)}: {exc}").with_traceback(exc.__traceback__) from None
+    except ToolkitError:  # a clear error of the toolkit's own (data not there, a bad parameter)
+        raise
     except Exception as exc:  # a component that breaks the contract fails the check, named
         raise AssertionError(f"{_label(factory, kind)}: raised {type(exc).__name__}: {exc}") from exc
     finally:
