@@ -43,7 +43,9 @@ def test_run_folder_contents(tiny_recipe: Path) -> None:
     assert [h["epoch"] for h in history] == [1, 2, 3]
     # the resolved recipe reproduces the same fingerprints
     assert load_recipe(folder / "recipe.toml").fingerprints() == meta["fingerprints"]
-    assert "training 3 epochs" in (folder / "log.txt").read_text()
+    log = (folder / "log.txt").read_text()
+    assert "training 3 epochs" in log
+    assert "[bold]" not in log and "[/" not in log  # plain text: the console's markup is rendered away
     assert not [p for p in Path("runs/tiny").iterdir() if p.name.startswith(".partial")]
 
 

@@ -14,6 +14,22 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 
+def plain(message: str) -> str:
+    """``message`` without its rich markup (as written, if it is not valid markup).
+
+    Example:
+        >>> plain("data [bold]digits[/bold]: 1 test")
+        'data digits: 1 test'
+    """
+    from rich.errors import MarkupError
+    from rich.text import Text
+
+    try:
+        return Text.from_markup(message).plain
+    except MarkupError:
+        return message
+
+
 class RunLog:
     """Where a run reports: timestamped lines on the console and in ``log.txt``, rich
     progress bars on the console, and the seconds spent in each stage."""
@@ -25,10 +41,11 @@ class RunLog:
         self._fh = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
 
     def info(self, message: str) -> None:
-        """One line of the log."""
+        """One line of the log: with its markup rendered on the console, as plain text in
+        ``log.txt``."""
         stamp = _dt.datetime.now().strftime("%H:%M:%S")
         if self._fh is not None:
-            self._fh.write(f"{stamp} {message}\n")
+            self._fh.write(f"{stamp} {plain(message)}\n")
             self._fh.flush()
         if self.console is not None:
             self.console.print(f"[dim]{stamp}[/dim] {message}", highlight=False)

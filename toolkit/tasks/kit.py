@@ -9,7 +9,6 @@
 - :func:`training_curves` and :func:`confusion`: the standard figures.
 - :func:`predict` and :func:`probabilities` (from :mod:`toolkit.outputs`): a model's classes
   and class probabilities for stored inputs.
-- :func:`explain_each`: every explainer of the recipe on given inputs and targets.
 """
 
 from __future__ import annotations
