@@ -23,7 +23,10 @@ Every component may define ``bind(info)``: the run calls it once with the data's
 domain from it).
 
 A component that satisfies no family of its kind is refused by ``toolkit validate`` with
-a message naming the component, its distribution and the missing methods.
+a message naming the component, its distribution and the missing methods. What a task needs
+beyond the family (a poisoning attack with a trigger and a target class) is a capability
+(:mod:`toolkit.capabilities`, re-exported here); what a component may declare beyond its
+verb is listed in :mod:`toolkit.declarations`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from toolkit.capabilities import EVASION, TRIGGER_POISONING, Capability  # noqa: F401 - re-exported
 from toolkit.data.domain import Domain
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from pydantic import Field
 
 from toolkit.capabilities import TRIGGER_POISONING
 from toolkit.errors import Problem
-from toolkit.results import Table, TaskResult
+from toolkit.results import TaskResult
 from toolkit.tasks import kit
 
 if TYPE_CHECKING:
@@ -153,9 +153,9 @@ class BackdoorTask:
             "label": data.test.y.numpy(), "clean_prediction": result["_clean"],
             "triggered_prediction": result["_triggered"], "source": result["_source"].astype(np.int8),
         }}  # fmt: skip
-        tables = [self._table(metrics)]
+        tables = [show.summary_table(metrics)]
         if filters:
-            tables.append(_filter_table(metrics["filters"], len(index)))
+            tables.append(show.filter_table(metrics["filters"], len(index)))
         if "baselines" in metrics:
             from toolkit.baselines.art_backdoor import table
 
@@ -244,27 +244,6 @@ class BackdoorTask:
         )
         return figures
 
-    def _table(self, m: dict[str, Any]) -> Table:
-        rows: list[list[Any]] = [
-            ["poisoned model", m["clean_accuracy"], m["attack_success_rate"], m["triggered_accuracy"]]
-        ]
-        if "after_removal" in m:
-            a = m["after_removal"]
-            names = ", ".join(m["filters"])
-            rows.append([f"retrained without what {names} flagged", a["clean_accuracy"],
-                         a["attack_success_rate"], a["triggered_accuracy"]])  # fmt: skip
-        if "clean_model" in m:
-            c = m["clean_model"]
-            rows.append(
-                ["clean model", c["clean_accuracy"], c["attack_success_rate"], c["triggered_accuracy"]]
-            )
-        return Table(
-            title=f"Backdoor: {m['n_poisoned']} poisoned training images "
-            f"({m['poison_rate']:.1%} of the training set)",
-            columns=["model", "clean accuracy", "attack success rate", "triggered accuracy"],
-            rows=rows,
-        )
-
 
 def measure(
     model: nn.Module, data: DataBundle, triggered: torch.Tensor, attack: Any, *, device: Any, batch_size: int
@@ -293,15 +272,6 @@ def measure(
         "_triggered": hit.numpy(),
         "_source": source.numpy(),
     }
-
-
-def _filter_table(filters: dict[str, Any], poisons: int) -> Table:
-    rows = [[k, v["flagged"], v["true_positives"], v["precision"], v["recall"]] for k, v in filters.items()]
-    return Table(
-        title=f"Poison filters, against the {poisons} poisoned training images",
-        columns=["filter", "flagged", "poisons among them", "precision", "recall"],
-        rows=rows,
-    )
 
 
 def filter_scores(flagged: dict[str, list[int]], poisoned: torch.Tensor, n: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
-"""The backdoor task's pictures and files: the poisoned training set by label folder, its
-export as an image folder, triggered test images with their predictions, and the attack
-against the poison rate."""
+"""The backdoor task's pictures, tables and files: the poisoned training set by label folder,
+its export as an image folder, triggered test images with their predictions, the attack
+against the poison rate, and the summary and filter tables."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+from toolkit.results import Table
 
 if TYPE_CHECKING:
     from toolkit.data.base import DataBundle
@@ -96,3 +98,33 @@ def triggered_grid(
     marked = [False] * len(source) + [bool(result["_triggered"][i] != labels[i]) for i in source]
     title = "test images: clean (top) and triggered (bottom), true → predicted"
     return plots.labelled_images(images, titles, marked=marked, ncols=max(len(source), 1), title=title)
+
+
+def summary_table(m: dict[str, Any]) -> Table:
+    """The poisoned model, the model retrained without what the filters flagged, the clean model."""
+    rows: list[list[Any]] = [
+        ["poisoned model", m["clean_accuracy"], m["attack_success_rate"], m["triggered_accuracy"]]
+    ]
+    if "after_removal" in m:
+        a = m["after_removal"]
+        names = ", ".join(m["filters"])
+        rows.append([f"retrained without what {names} flagged", a["clean_accuracy"],
+                     a["attack_success_rate"], a["triggered_accuracy"]])  # fmt: skip
+    if "clean_model" in m:
+        c = m["clean_model"]
+        rows.append(["clean model", c["clean_accuracy"], c["attack_success_rate"], c["triggered_accuracy"]])
+    return Table(
+        title=f"Backdoor: {m['n_poisoned']} poisoned training images "
+        f"({m['poison_rate']:.1%} of the training set)",
+        columns=["model", "clean accuracy", "attack success rate", "triggered accuracy"],
+        rows=rows,
+    )
+
+
+def filter_table(filters: dict[str, Any], poisons: int) -> Table:
+    rows = [[k, v["flagged"], v["true_positives"], v["precision"], v["recall"]] for k, v in filters.items()]
+    return Table(
+        title=f"Poison filters, against the {poisons} poisoned training images",
+        columns=["filter", "flagged", "poisons among them", "precision", "recall"],
+        rows=rows,
+    )

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-import numpy as np
 import torch
 from pydantic import Field
 
 from toolkit.capabilities import EVASION
 from toolkit.errors import Problem, UsageError
 from toolkit.results import Table, TaskResult
-from toolkit.tasks import kit
+from toolkit.tasks import evasion_figures, kit
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
     from torch import nn
 
     from toolkit.execution.context import TaskContext
@@ -114,7 +112,7 @@ class EvasionTask:
         metrics: dict[str, Any] = {**ours["metrics"], "n": n}
         if "without defense" in results:
             metrics["undefended"] = results["without defense"]["metrics"]
-        figures = self._figures(ctx, results, models, x, y)
+        figures = evasion_figures.figures(ctx, results, models, x, y, grid=self.grid)
         clean = ours["metrics"]["clean_accuracy"]
         title = f"Evasion on {data.info.name} ({n} test samples, clean accuracy {clean:.4f})"
         rows = [row for label, r in results.items() for row in self._rows(label, r["metrics"])]
@@ -143,77 +141,6 @@ class EvasionTask:
             "eval mode (batch-norm statistics untouched)" if modes == {True} else "the mode each attack sets"
         )
         ctx.log.info(f"attacking {n} test samples; attacks run with the model in {how}")
-
-    def _figures(
-        self, ctx: TaskContext, results: dict[str, Any], models: dict[str, nn.Module],
-        x: torch.Tensor, y: torch.Tensor,
-    ) -> dict[str, Figure]:  # fmt: skip
-        """Training curves, robust accuracy against the budget, the confusion matrix after the
-        first attack at its largest budget, and pictures of the examples and explanations."""
-        from toolkit import plots
-
-        figures = kit.training_curves(ctx)
-        single = len(results) == 1
-        curves = {
-            f"{a} ({label})": (m["eps"], m["robust_accuracy"])
-            for label, r in results.items()
-            for a, m in r["metrics"]["attacks"].items()
-        }
-        figures["robust_accuracy"] = plots.robust_accuracy(curves)
-        ours = results[list(results)[-1]]
-        first = next(iter(ours["metrics"]["attacks"]))
-        worst = ours["metrics"]["attacks"][first]
-        top = int(np.nanargmax(worst["eps"])) if not np.isnan(worst["eps"]).all() else -1
-        names = ctx.data().info.class_names
-        figures["confusion_after_attack"] = plots.confusion(
-            np.asarray(worst["confusion"][top]), names, title=f"{first} at eps {worst['eps'][top]:.4g}"
-        )
-        if self.grid and x.dim() == 4:
-            x_adv, pred_clean, pred_adv = ours["examples"]
-            k = self.grid
-            figures["examples"] = plots.image_grid(
-                x[:k].cpu(), x_adv[:k].cpu(), y[:k].cpu(), pred_clean[:k], pred_adv[:k], names
-            )
-        if ctx.recipe.explainers and not self.grid and x.dim() == 4:
-            ctx.log.info("[yellow]explainers not run: evaluate.grid = 0 asks for no images[/yellow]")
-        if ctx.recipe.explainers and (self.grid or x.dim() != 4):
-            with ctx.log.stage("explain"):
-                for label, net in models.items():
-                    suffix = "" if single else "_" + label.replace(" ", "_")
-                    figures.update(self._explain(ctx, net, x, results[label]["examples"], suffix))
-        return figures
-
-    def _explain(
-        self, ctx: TaskContext, model: nn.Module, x: torch.Tensor, examples: Any, suffix: str
-    ) -> dict[str, Figure]:
-        """Each explainer's attributions of clean and adversarial inputs for their predicted
-        classes: maps of the first ``grid`` images, or mean per-feature bars on tabular data."""
-        from toolkit import plots
-
-        x_adv, pred_clean, pred_adv = examples
-        info = ctx.data().info
-        image = x.dim() == 4
-        k = min(self.grid if image else 256, len(x))
-        out = {}
-        for i, spec in enumerate(ctx.recipe.explainers):
-            explainer = ctx.build(spec)
-            clean_maps = explainer.explain(model, x[:k], pred_clean[:k].to(ctx.device)).cpu()
-            adv_maps = explainer.explain(model, x_adv[:k], pred_adv[:k].to(ctx.device)).cpu()
-            label = ctx.recipe.label("explainers", i)
-            title = f"{label}{suffix.replace('_', ' ')}"
-            if image:
-                out[f"explain_{label}{suffix}"] = plots.attribution_grid(
-                    x[:k].cpu(), clean_maps, x_adv[:k].cpu(), adv_maps,
-                    pred_clean[:k], pred_adv[:k], info.class_names, title=title,
-                )  # fmt: skip
-            else:
-                out[f"explain_{label}{suffix}"] = plots.feature_attributions(
-                    clean_maps.reshape(k, -1).numpy(),
-                    adv_maps.reshape(k, -1).numpy(),
-                    info.feature_names,
-                    title=title,
-                )
-        return out
 
     def _detect(
         self, ctx: TaskContext, model: nn.Module, x_adv: torch.Tensor, n: int

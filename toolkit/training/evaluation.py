@@ -1,7 +1,7 @@
 """What the training loop measures on a split: loss, predictions, accuracy, and the epoch to keep.
 
 - :func:`predict`: the mean cross-entropy and the predicted classes of a model on a split
-  (eval mode, under ``torch.inference_mode``, batch by batch).
+  (the logits from one :class:`~toolkit.outputs.Outputs` pass, eval mode, no gradients).
 - :func:`evaluate`: the mean cross-entropy and the accuracy.
 - :func:`scores`: what one epoch records of the test split (loss, accuracy, and the
   Matthews correlation when ``train.monitor = "mcc"``).
@@ -26,9 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from toolkit.data.base import Split
-from toolkit.data.inputs import batches, to_device, to_model_input
 from toolkit.errors import RunError
-from toolkit.modelstate import eval_mode
 from toolkit.recipe import TrainConfig
 
 
@@ -43,16 +41,18 @@ def evaluate(
 def predict(
     model: nn.Module, split: Split, *, device: torch.device | str = "cpu", batch_size: int = 1024
 ) -> tuple[float, torch.Tensor]:
-    """Mean cross-entropy and the predicted classes (on the CPU) of ``model`` on ``split``."""
-    total_loss, parts = 0.0, []
-    with eval_mode(model), torch.inference_mode():
-        for start, xb in batches(split.x, batch_size):
-            yb = split.y[start : start + batch_size].to(device)
-            logits = model(to_model_input(to_device(xb, device)))
-            total_loss += float(F.cross_entropy(logits, yb, reduction="sum"))
-            parts.append(logits.argmax(1).cpu())
-    predictions = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.long)
-    return total_loss / max(len(split), 1), predictions
+    """Mean cross-entropy and the predicted classes (on the CPU) of ``model`` on ``split``:
+    the logits of one :class:`~toolkit.outputs.Outputs` pass, the loss summed batch by batch."""
+    from toolkit.outputs import Outputs
+
+    if len(split) == 0:
+        return 0.0, torch.zeros(0, dtype=torch.long)
+    logits = Outputs(model, split.x, device=device, batch_size=batch_size).logits
+    total_loss = sum(
+        float(F.cross_entropy(logits[i : i + batch_size], split.y[i : i + batch_size], reduction="sum"))
+        for i in range(0, len(split), batch_size)
+    )
+    return total_loss / len(split), logits.argmax(1)
 
 
 def scores(
