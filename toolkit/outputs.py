@@ -91,7 +91,8 @@ class Outputs:
         """One forward pass: logits, features where the model has them, and ``names``."""
         model = self.model
         head = head_name(model)
-        hooks, kept = [], {n: [] for n in names}
+        hooks: list[Any] = []
+        kept: dict[str, list[torch.Tensor]] = {n: [] for n in names}
         feats: list[torch.Tensor] = []
         for name in names:
             hooks.append(module(model, name).register_forward_hook(_keep(kept[name])))
