@@ -22,10 +22,10 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.explainers.captum_adapter import Captum
-from toolkit.explainers.text import TokenExplainer
+from toolkit.explainers.text import Complete, TokenExplainer
 
 
-class IntegratedGradients(TokenExplainer):
+class IntegratedGradients(Complete, TokenExplainer):
     """Integrated gradients (Sundararajan et al., ICML 2017) via Captum.
 
     Args:
@@ -40,14 +40,6 @@ class IntegratedGradients(TokenExplainer):
         #: the baseline sentence's probability of the target class.
         self.completeness_: torch.Tensor | None = None
         self.base_: torch.Tensor | None = None
-
-    def completeness(self) -> dict[str, torch.Tensor]:
-        """The completeness of the last :meth:`explain` call, when it promises one: ``gap``
-        ``|sum(attributions) - (f_c(x) - f_c(baseline))|`` and ``baseline`` the baseline's
-        probability of the target class, one per input (empty before a call, or for images)."""
-        if self.completeness_ is None or self.base_ is None:
-            return {}
-        return {"gap": self.completeness_, "baseline": self.base_}
 
     def explain(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> torch.Tensor:
         """Integrated gradients of each input for its target class, from a black baseline

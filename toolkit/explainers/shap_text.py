@@ -22,11 +22,11 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.errors import UsageError
-from toolkit.explainers.text import Predictor, TokenExplainer, lengths, place
+from toolkit.explainers.text import Complete, Predictor, TokenExplainer, lengths, place
 from toolkit.modelstate import eval_mode
 
 
-class Shap(TokenExplainer):
+class Shap(Complete, TokenExplainer):
     """SHAP (Lundberg & Lee 2017) Partition explainer over tokens, on class probabilities.
 
     Args:
@@ -45,14 +45,6 @@ class Shap(TokenExplainer):
         self.max_evals, self.batch_size = max_evals, batch_size
         self.completeness_: torch.Tensor | None = None
         self.base_: torch.Tensor | None = None
-
-    def completeness(self) -> dict[str, torch.Tensor]:
-        """The completeness of the last :meth:`explain` call, when it promises one: ``gap``
-        ``|sum(attributions) - (f_c(x) - f_c(baseline))|`` and ``baseline`` the baseline's
-        probability of the target class, one per input (empty before a call, or for images)."""
-        if self.completeness_ is None or self.base_ is None:
-            return {}
-        return {"gap": self.completeness_, "baseline": self.base_}
 
     def explain(self, model: nn.Module, inputs: Any, targets: torch.Tensor) -> torch.Tensor:
         """Per-token SHAP values ``(N, L)`` of each sentence for its target class."""

@@ -39,6 +39,25 @@ def text_tokenizer(info_tokenizer: str | None, model: nn.Module, what: str) -> A
 _Bound = TypeVar("_Bound", bound="TokenExplainer")
 
 
+class Complete:
+    """An explainer that promises completeness: ``sum(attributions) = f_c(x) - f_c(baseline)``.
+
+    After :meth:`explain` it sets ``completeness_`` (the gap per input) and ``base_`` (the
+    baseline's probability of the target class); :meth:`completeness` reports them.
+    """
+
+    completeness_: torch.Tensor | None = None
+    base_: torch.Tensor | None = None
+
+    def completeness(self) -> dict[str, torch.Tensor]:
+        """The completeness of the last ``explain`` call: ``gap``
+        ``|sum(attributions) - (f_c(x) - f_c(baseline))|`` and ``baseline`` the baseline's
+        probability of the target class, one per input (empty before a call, or for images)."""
+        if self.completeness_ is None or self.base_ is None:
+            return {}
+        return {"gap": self.completeness_, "baseline": self.base_}
+
+
 class TokenExplainer:
     """What the text explainers share: the data's tokenizer (named by ``bind(info)``, else
     the model's checkpoint) and, for perturbation methods, the sentences behind the ids."""
