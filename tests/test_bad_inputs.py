@@ -632,6 +632,12 @@ CASES: dict[str, Case] = {
         recipe=BACKDOOR.replace("[train]", '[train]\ninit_from = "base.toml"'),
         setup=lambda tmp: (tmp / "base.toml").write_text(BACKDOOR),
     ),
+    "filter-unknown-layer-validate": Case(  # validate builds the model to check the name
+        VALIDATE,
+        2,
+        ["defenses.0 (spectral_signature) reads", "has no layer 'backbon'", "did you mean backbone"],
+        recipe=BACKDOOR + '[[defenses]]\nname = "spectral_signature"\nlayer = "backbon"\n',
+    ),
     "filter-unknown-layer": Case(  # refused with the built model, before any training
         RUN,
         2,

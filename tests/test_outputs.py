@@ -125,3 +125,20 @@ def test_a_poison_filter_and_a_training_defense_are_both_applied(
     assert history["fine_tune"] == [
         {"samples": float(n_train - len(flagged))}
     ]  # then the defense, on the rest
+
+
+def test_validate_checks_named_layers_against_the_built_model(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    recipe = tmp_path / "r.toml"
+    body = """task = "backdoor"\nname = "bd"\n[dataset]\nname = "{data}"\n[model]\nname = "small_cnn"
+[[attacks]]\nname = "patch_trigger"\ntarget = "0"\nsize = 2
+[[defenses]]\nname = "spectral_signature"\nlayer = "backbone.2"\n"""
+    recipe.write_text(body.format(data="digits"))
+    done = run_cli("validate", str(recipe))
+    assert done.returncode == 0 and "layers backbone.2 found in the built small_cnn" in done.stdout
+    recipe.write_text(body.format(data="cifar10"))
+    empty = tmp_path / "no-data"
+    done = run_cli("validate", str(recipe), env={"TOOLKIT_DATA": str(empty)})
+    assert done.returncode == 0, done.stderr  # no data here: the names are not checked, and it says so
+    assert "layers backbone.2 not checked: no model could be built here" in done.stdout

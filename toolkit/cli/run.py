@@ -74,9 +74,11 @@ def validate(
     overrides: SetOption = None,
 ) -> None:
     """Check a recipe, component parameters included, without running it."""
+    from toolkit.execution.layercheck import check_layers
     from toolkit.recipe import load_recipe
 
     resolved = load_recipe(recipe, list(overrides or []))
+    layers = check_layers(resolved)
     parts = [f"task {resolved.task.name}", f"dataset {resolved.dataset.name}"]
     if resolved.model is not None:
         parts.append(f"model {resolved.model.name}")
@@ -86,6 +88,8 @@ def validate(
         if resolved.section(section):
             parts.append(f"{section} {', '.join(c.name for c in resolved.section(section))}")
     typer.echo(f"{recipe}: valid ({'; '.join(parts)}); fingerprint {resolved.fingerprints()['run'][:12]}")
+    if layers:
+        typer.echo(f"  {layers}")
 
 
 def track(
