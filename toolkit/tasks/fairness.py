@@ -14,8 +14,6 @@ cross-check and its mitigations on the same split.
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
@@ -275,85 +273,22 @@ class FairnessTask:
     def _baselines(
         self, ctx: TaskContext, data: DataBundle, requested: list[str], ours: dict[str, Any]
     ) -> tuple[list[list[Any]], dict[str, Any]]:
-        """fairlearn's MetricFrame cross-check of ``ours`` and its mitigations on the same split.
+        """fairlearn's MetricFrame cross-check of ``ours`` and its mitigations on the same split
+        (:mod:`toolkit.baselines.fairness`): the summary table's rows and the metrics."""
+        import torch
 
-        Returns:
-            The summary table's rows of the mitigations and their metrics (with ``metricframe``).
-        """
-        from toolkit.baselines import fairlearn as fl
+        from toolkit.baselines.fairness import compare
 
-        attrs = list(data.info.sensitive)
-        y_test = data.test.y.numpy()
-        groups_test = {a: data.test.groups[a].numpy() for a in attrs}
-        rows: list[list[Any]] = []
-        out: dict[str, Any] = {}
-        if "metricframe" in requested:
-            out["metricframe"] = fl.metricframe_check(
-                y_test, ours["pred"], groups_test, ours["metrics"]["attributes"]
-            )
-        runs = self._mitigations(ctx, data)
-        protected = "+".join(self.baseline_sensitive)
-        for name in requested:
-            if name not in runs:
-                continue
-            ctx.log.info(f"fairlearn baseline {name} (protecting {protected})")
-            with warnings.catch_warnings():  # the library's own deprecation chatter, not ours
-                warnings.simplefilter("ignore", FutureWarning)
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pred, seconds = runs[name]()
-            m = self._baseline_metrics(y_test, pred, groups_test, seconds)
-            out[name] = m
-            rows.append([f"fairlearn {name} ({protected})", *self._row(m, attrs, seconds)])
-        return rows, out
-
-    def _mitigations(
-        self, ctx: TaskContext, data: DataBundle
-    ) -> dict[str, Callable[[], tuple[np.ndarray, float]]]:
-        """fairlearn's mitigations on the split, protecting ``baseline_sensitive``, each not yet run.
-
-        Returns:
-            Per mitigation, a function returning its test predictions and its seconds.
-        """
-        from toolkit.baselines import fairlearn as fl
-
-        # tabular data: the inputs are one tensor
-        x_train, y_train = data.train.x.numpy(), data.train.y.numpy()  # type: ignore[union-attr]
-        x_test = data.test.x.numpy()  # type: ignore[union-attr]
-
-        def sensitive(split: Any) -> np.ndarray:
-            cols = [split.groups[a].numpy() for a in self.baseline_sensitive]
-            return cols[0] if len(cols) == 1 else np.stack(cols, axis=1)
-
-        s_train, s_test = sensitive(data.train), sensitive(data.test)
-        seed = ctx.recipe.seed
         pretrained = ctx.trained().model
-
-        def proba(x: np.ndarray) -> np.ndarray:
-            import torch
-
-            return self.probabilities(pretrained, torch.as_tensor(x))
-
-        return {
-            "adversarial": lambda: fl.adversarial(
-                x_train, y_train, s_train, x_test, seed=seed, epochs=self.baseline_epochs
-            ),
-            "exponentiated_gradient": lambda: fl.exponentiated_gradient(
-                x_train, y_train, s_train, x_test, seed=seed
-            ),
-            "threshold_optimizer": lambda: fl.threshold_optimizer(
-                proba, x_train, y_train, s_train, x_test, s_test, seed=seed
-            ),
-        }
-
-    @staticmethod
-    def _baseline_metrics(
-        y_test: np.ndarray, pred: np.ndarray, groups_test: dict[str, np.ndarray], seconds: float
-    ) -> dict[str, Any]:
-        """Accuracy, seconds and the binary fairness report per attribute of a mitigation's predictions."""
-        from toolkit.metrics import fairness as fm
-        from toolkit.metrics.classification import accuracy
-
-        m: dict[str, Any] = {"accuracy": accuracy(y_test, pred), "seconds": seconds, "attributes": {}}
-        for a, g in groups_test.items():
-            m["attributes"][a] = fm.binary_report(y_test, pred, g)
-        return m
+        out = compare(
+            data, requested, ours, protect=self.baseline_sensitive, seed=ctx.recipe.seed,
+            epochs=self.baseline_epochs, log=ctx.log.info,
+            proba=lambda x: self.probabilities(pretrained, torch.as_tensor(x)),
+        )  # fmt: skip
+        protected, attrs = "+".join(self.baseline_sensitive), list(data.info.sensitive)
+        rows = [
+            [f"fairlearn {name} ({protected})", *self._row(m, attrs, m["seconds"])]
+            for name, m in out.items()
+            if name != "metricframe"
+        ]
+        return rows, out
