@@ -206,24 +206,32 @@ class Pipeline(ModelCache):
             )
         return result
 
-    def layers(self, section: str) -> list[str]:
-        """The named layers the components of ``section`` declare (``layers``), once each."""
-
-        names: list[str] = []
+    def declared_layers(self, section: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Per component of ``section``, its entry (``detectors.0 (name)``) and the named
+        layers it declares (``layers``)."""
         info = self.data().info
-        for spec in self.recipe.section(section):
-            names += [n for n in declared(self.build(spec, info), "layers") or () if n not in names]
+        return [
+            (f"{section}.{i} ({spec.name})", tuple(declared(self.build(spec, info), "layers") or ()))
+            for i, spec in enumerate(self.recipe.section(section))
+        ]
+
+    def layers(self, section: str) -> list[str]:
+        """The named layers the components of ``section`` declare, once each."""
+        names: list[str] = []
+        for _, found in self.declared_layers(section):
+            names += [n for n in found if n not in names]
         return names
 
     def check_layers(self, model: nn.Module) -> None:
         """Refuse, before any training, a component that reads a layer ``model`` lacks."""
         from toolkit.models.layers import missing_layers, unknown_layer
 
-        info, problems = self.data().info, []
-        for section in ("detectors", "defenses", "explainers"):
-            for i, spec in enumerate(self.recipe.section(section)):
-                for name in missing_layers(model, declared(self.build(spec, info), "layers") or ()):
-                    problems.append(unknown_layer(model, name, who=f"{section}.{i} ({spec.name}) reads: "))
+        problems = [
+            unknown_layer(model, name, who=f"{entry} reads: ")
+            for section in ("detectors", "defenses", "explainers")
+            for entry, found in self.declared_layers(section)
+            for name in missing_layers(model, found)
+        ]
         if problems:
             raise UsageError("; ".join(problems))
 
