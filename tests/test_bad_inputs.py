@@ -632,6 +632,12 @@ CASES: dict[str, Case] = {
         recipe=BACKDOOR.replace("[train]", '[train]\ninit_from = "base.toml"'),
         setup=lambda tmp: (tmp / "base.toml").write_text(BACKDOOR),
     ),
+    "text-task-on-images": Case(  # the task's declared modalities, checked like any component's
+        VALIDATE,
+        2,
+        ["task: the text_bias task works on text data, but the dataset 'digits' is image"],
+        recipe='task = "text_bias"\nname = "t"\n[dataset]\nname = "digits"\n[model]\nname = "mlp"\n',
+    ),
     "filter-unknown-layer-validate": Case(  # validate builds the model to check the name
         VALIDATE,
         2,
@@ -745,7 +751,7 @@ CASES: dict[str, Case] = {
     "explain-on-images": Case(
         VALIDATE,
         2,
-        ["explains text"],
+        ["task: the explain task works on text data", "use a text dataset"],
         recipe=tiny('task = "ood"', 'task = "explain"').replace(
             '[[detectors]]\nname = "msp"\n\n[[detectors]]\nname = "energy"\n',
             '[[explainers]]\nname = "saliency"\n',

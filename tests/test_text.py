@@ -404,7 +404,7 @@ def test_explain_task_refuses_image_data() -> None:
         "task": "explain", "name": "x", "dataset": {"name": "digits"}, "model": {"name": "small_cnn"},
         "explainers": [{"name": "saliency"}],
     }  # fmt: skip
-    with pytest.raises(RecipeError, match="explains text"):
+    with pytest.raises(RecipeError, match="the explain task works on text data"):
         parse_recipe(data)
 
 

@@ -45,7 +45,8 @@ def dataset_modality(component: Component) -> str | None:
 
 
 def check_modalities(recipe: ResolvedRecipe) -> list[Problem]:
-    """Components that declare ``modalities`` must support the data's (when it is known)."""
+    """Components (the task too) that declare ``modalities`` must support the data's (when
+    it is known)."""
     modality = dataset_modality(recipe.dataset)
     problems: list[Problem] = []
     if modality is None:
@@ -70,6 +71,13 @@ def check_modalities(recipe: ResolvedRecipe) -> list[Problem]:
                         f"'{recipe.dataset.name}' is {modality}; remove it or use another dataset",
                     )
                 )
+    supported = declared(recipe.task.factory, "modalities")
+    if supported and modality not in supported:
+        message = (
+            f"the {recipe.task.name} task works on {', '.join(supported)} data, but the dataset "
+            f"'{recipe.dataset.name}' is {modality}; use a {' or '.join(supported)} dataset"
+        )
+        problems.append(Problem("task", message))
     return problems
 
 

@@ -49,6 +49,7 @@ class ExplainTask:
 
     uses = ("model", "train", "explainers")
     requires = ("explainers",)
+    modalities = ("text",)
 
     def __init__(
         self,
@@ -64,13 +65,10 @@ class ExplainTask:
 
     @classmethod
     def check(cls, recipe: Any) -> list[Any]:
-        """Text data only; ``target = "label"`` needs test sentences."""
-        from toolkit.recipe import Problem, dataset_modality
+        """``target = "label"`` needs test sentences; text data is checked through ``modalities``."""
+        from toolkit.recipe import Problem
 
         problems = []
-        modality = dataset_modality(recipe.dataset)
-        if modality not in (None, "text"):
-            problems.append(Problem("task", f"the explain task explains text, but the dataset is {modality}"))
         if recipe.task.params.get("target") == "label" and recipe.task.params.get("sentences"):
             problems.append(Problem("evaluate.target", '"label" needs test sentences: leave sentences out'))
         return problems

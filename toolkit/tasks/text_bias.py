@@ -48,6 +48,7 @@ class TextBiasTask:
 
     uses = ("model", "train", "defenses")
     requires = ()
+    modalities = ("text",)
 
     def __init__(
         self,
@@ -57,17 +58,6 @@ class TextBiasTask:
         batch_size: Annotated[int, Field(ge=1)] = 256,
     ) -> None:
         self.occupations, self.favourable, self.batch_size = occupations, favourable, batch_size
-
-    @classmethod
-    def check(cls, recipe: Any) -> list[Any]:
-        from toolkit.recipe import Problem, dataset_modality
-
-        modality = dataset_modality(recipe.dataset)
-        if modality not in (None, "text"):
-            return [
-                Problem("task", f"the text_bias task probes text classifiers, but the dataset is {modality}")
-            ]
-        return []
 
     def _occupations(self) -> dict[str, float]:
         from toolkit.data.base import data_root

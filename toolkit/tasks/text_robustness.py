@@ -34,6 +34,7 @@ class TextRobustnessTask:
 
     uses = ("model", "train", "defenses")
     requires = ()
+    modalities = ("text",)
     example_params: ClassVar[dict[str, Any]] = {"augmenters": [{"name": "shuffle"}]}
 
     def __init__(self, *, augmenters: list[dict[str, Any]], seed: int = 0) -> None:
@@ -54,13 +55,11 @@ class TextRobustnessTask:
 
     @classmethod
     def check(cls, recipe: Any) -> list[Any]:
-        """Text data, and augmenters that exist with valid parameters (built once, here)."""
+        """Augmenters that exist with valid parameters (built once, here); text data is
+        checked through ``modalities``."""
         from toolkit.errors import UsageError
-        from toolkit.recipe import Problem, dataset_modality
+        from toolkit.recipe import Problem
 
-        modality = dataset_modality(recipe.dataset)
-        if modality not in (None, "text"):
-            return [Problem("task", f"the text_robustness task rewrites text, but the dataset is {modality}")]
         try:
             cls(**recipe.task.params)
         except (UsageError, ValueError, TypeError) as exc:
