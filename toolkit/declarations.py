@@ -61,7 +61,7 @@ DECLARATIONS: dict[str, Declaration] = {
                     "penultimate features (a toolkit Classifier needs none)"),
         Declaration("bind", ("any",), "class",
                     "bind(info): called once with the data's DataInfo before the component is used"),
-        Declaration("modalities", ("attacks", "defenses", "explainers", "detectors"), "class",
+        Declaration("modalities", ("attacks", "defenses", "explainers", "detectors", "tasks"), "class",
                     "the data modalities the component works on; validate refuses others"),
         Declaration("example_params", ("any",), "class",
                     "parameters for the conformance checks when required ones have no default"),
