@@ -108,7 +108,7 @@ def compare_attacks(
             out[library][name], row = _agreement(library, name, acc, x_ref, mine[name])
             rows.append(row)
             if not out[library][name]["agrees"]:
-                log(f"[red]{library} {name} disagrees with ours: {acc:.4f} vs {mine[name][0]:.4f}[/red]")
+                log(f"{library} {name} disagrees with ours: {acc:.4f} vs {mine[name][0]:.4f}")
     return out, _table(eps, steps, alpha, rows)
 
 

@@ -42,11 +42,13 @@ def get_console(stderr: bool = False) -> Any:
         stderr: print to standard error instead of standard output.
 
     Returns:
-        A :class:`rich.console.Console` without highlighting.
+        A :class:`rich.console.Console` without highlighting and without markup: every
+        string it prints is text (a path, a sentence or a metric name with square brackets
+        is printed as it is); colour comes from ``style=`` or :class:`rich.text.Text` parts.
     """
     from rich.console import Console
 
-    console = Console(stderr=stderr, highlight=False)
+    console = Console(stderr=stderr, highlight=False, markup=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 200  # piped or captured output: never truncate tables to 80 columns
     return console

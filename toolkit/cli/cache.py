@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from toolkit.cli.base import get_console
 from toolkit.errors import UsageError
@@ -17,7 +18,6 @@ def cache_ls() -> None:
     """List the cached artifacts."""
     import datetime as dt
 
-    from rich.markup import escape
     from rich.table import Table
 
     from toolkit.execution.cache import ArtifactCache
@@ -33,9 +33,9 @@ def cache_ls() -> None:
         table.add_column(col)
     for e in entries:
         what = (
-            f"[red]BAD[/red]: {escape(e.problem)}"
+            Text.assemble(("BAD", "red"), f": {e.problem}")
             if e.problem
-            else escape(str(e.meta.get("description", "")))
+            else Text(str(e.meta.get("description", "")))
         )
         table.add_row(
             e.kind,
@@ -53,8 +53,6 @@ def cache_ls() -> None:
 @cache_app.command("verify")
 def cache_verify() -> None:
     """Check every cached artifact (header, key, stage fingerprint, tensor checksum); exit 1 if any is bad."""
-    from rich.markup import escape
-
     from toolkit.execution.cache import ArtifactCache
 
     store = ArtifactCache()
@@ -62,7 +60,7 @@ def cache_verify() -> None:
     console = get_console()
     for entry, problem in results:
         if problem:
-            console.print(f"[red]BAD[/red] {entry.kind}/{entry.key[:12]}: {escape(problem)}")
+            console.print(Text.assemble(("BAD", "red"), f" {entry.kind}/{entry.key[:12]}: {problem}"))
     bad = sum(1 for _, p in results if p)
     console.print(f"{len(results) - bad} of {len(results)} entries in {store.root} pass every check")
     if bad:

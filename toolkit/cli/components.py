@@ -19,8 +19,8 @@ def list_(
     Components of other distributions (plugins) are imported to check them: one that fails
     to import is marked, and so is a name that more than one distribution registers.
     """
-    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from toolkit.registry import KINDS, import_problem, registry
 
@@ -33,14 +33,16 @@ def list_(
         reg = registry(k)
         clashes = reg.clashes()
         for entry in reg.find(pattern):
-            notes = []
+            notes = Text()
             if entry.name in clashes:
                 winner = "used by default" if entry.builtin else f"pick with '{entry.qualified}'"
-                notes.append(f"[yellow]name clash[/yellow] ({winner})")
+                notes.append_text(Text.assemble(("name clash", "yellow"), f" ({winner})"))
             problem = None if entry.builtin else import_problem(entry)
             if problem:
-                notes.append(f"[red]fails to import[/red]: {escape(problem)}")
-            table.add_row(k, entry.name, entry.provider, entry.target, "; ".join(notes))
+                notes.append_text(
+                    Text.assemble("; " if notes else "", ("fails to import", "red"), f": {problem}")
+                )
+            table.add_row(k, entry.name, entry.provider, entry.target, notes)
             found += 1
     console = get_console()
     if found:
@@ -55,7 +57,6 @@ def show(
     name: Annotated[str, typer.Argument(help="The component's name.")],
 ) -> None:
     """Show a component's parameters, types, defaults and documentation."""
-    from rich.markup import escape
     from rich.table import Table
 
     from toolkit.kinds import singular
@@ -65,16 +66,17 @@ def show(
     entry = reg.get(name)
     sig = entry.signature()
     console = get_console()
-    console.print(f"[bold]{singular(reg.kind)} {entry.name}[/bold]  ({entry.provider}, {entry.target})")
+    console.print(f"{singular(reg.kind)} {entry.name}", style="bold", end="")
+    console.print(f"  ({entry.provider}, {entry.target})")
     if sig.params:
         table = Table(box=None, pad_edge=False)
         for col in ("parameter", "type", "default"):
             table.add_column(col)
         for p in sig.params:
             table.add_row(
-                escape(p.name),
-                escape(p.display_type),
-                "(required)" if p.required else escape(repr(p.default)),
+                p.name,
+                p.display_type,
+                "(required)" if p.required else repr(p.default),
             )
         console.print(table)
     else:

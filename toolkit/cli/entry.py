@@ -77,14 +77,14 @@ def _report(exc: BaseException, debug: bool, prefix: str = "error") -> None:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
-    from rich.markup import escape
+    from rich.text import Text
 
     from toolkit.execution.distributed import rank_label
 
     prefix += rank_label()  # under torchrun, which process says it
-    console.print(f"[bold red]{prefix}:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    console.print(Text.assemble((f"{prefix}:", "bold red"), f" {exc}"), soft_wrap=True)
     if not debug and not isinstance(exc, UsageError):
-        console.print("[dim]run again with --debug for the traceback[/dim]")
+        console.print("run again with --debug for the traceback", style="dim")
 
 
 def _format_warning(message: Any, category: Any, filename: str, lineno: int, line: Any = None) -> str:

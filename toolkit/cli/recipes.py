@@ -33,7 +33,6 @@ def complete_recipe(incomplete: str) -> list[str]:
 @recipes_app.command("ls")
 def recipes_ls() -> None:
     """List the packaged recipes: name, task and what each one does."""
-    from rich.markup import escape
     from rich.table import Table
 
     from toolkit.packaged import describe, recipe_names, recipes_dir
@@ -45,7 +44,7 @@ def recipes_ls() -> None:
     table.add_column("description")
     for name in recipe_names():
         info = describe(folder / f"{name}.toml")
-        table.add_row(info.name, info.task, escape(info.description))
+        table.add_row(info.name, info.task, info.description)
     console = get_console()
     console.print(table)
     console.print("copy one to edit it: toolkit recipes cp NAME; or run it as is: toolkit run NAME")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from toolkit.cli.base import SetOption, get_console, print_tables
 from toolkit.errors import UsageError
@@ -62,7 +63,8 @@ def run(
     result = run_recipe(resolved, out_dir=out, use_cache=not no_cache, console=console)
     if console is not None:
         print_tables(console, result.tables)
-        console.print(f"run folder: [bold]{result.path}[/bold]  (report: {result.path / 'report.html'})")
+        report = f"  (report: {result.path / 'report.html'})"
+        console.print(Text.assemble("run folder: ", (str(result.path), "bold"), report))
     elif is_main():
         typer.echo(str(result.path))
     if tracking is not None and is_main():
@@ -125,8 +127,6 @@ def _track(
     exits with 1; after a run, a usage error of the tracker (a deleted experiment) does too."""
     import shlex
 
-    from rich.markup import escape
-
     from toolkit.tracking import log_run, ui_hint
 
     console = get_console(stderr=True)
@@ -138,11 +138,11 @@ def _track(
                 raise
             again = ["toolkit", "track", str(folder), "--uri", uri]
             again += ["--experiment", experiment] if experiment else []
-            console.print(
-                f"[bold yellow]warning:[/bold yellow] {escape(str(exc))}\nThe run folder {folder} is "
-                f"complete and kept; log it once the tracking store works again: {escape(shlex.join(again))}",
-                soft_wrap=True,
+            rest = (
+                f" {exc}\nThe run folder {folder} is complete and kept; log it once the tracking "
+                f"store works again: {shlex.join(again)}"
             )
+            console.print(Text.assemble(("warning:", "bold yellow"), rest), soft_wrap=True)
             raise typer.Exit(1) from exc
         console.print(f"{tracker} run {run_id} ({folder.name}) in {uri}", soft_wrap=True)
     console.print(f"see the runs: {ui_hint(uri)}", soft_wrap=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from toolkit.cli.base import SetOption, get_console, print_tables
 from toolkit.errors import RunError, UsageError
@@ -63,7 +64,7 @@ def sweep(
     console = None if quiet else get_console()
     if console is not None:
         what = f"{len(plan.points)} runs, executor {executor}, {jobs} at once"
-        console.print(f"sweep [bold]{resolved.name}[/bold]: {what}")
+        console.print(Text.assemble("sweep ", (resolved.name, "bold"), f": {what}"))
     on_result = _tracker(track, track_uri, resolved.name, console)
     result = run_sweep(
         source,
@@ -108,7 +109,7 @@ def _tracker(track: str | None, uri: str | None, name: str, console: Any) -> Any
             log_run(done.path, tracker=track, uri=uri, experiment=name, tags={"point": point.id})
         except Exception as exc:  # the run is kept; the sweep goes on
             if console is not None:
-                console.print(f"[yellow]warning: could not log {point.id} to {track}: {exc}[/yellow]")
+                console.print(f"warning: could not log {point.id} to {track}: {exc}", style="yellow")
 
     return log
 
@@ -124,11 +125,12 @@ def _finish(result: Any, console: Any) -> None:
     else:
         print_tables(console, [summary.table(found)])
         if found.note:
-            console.print(f"[yellow]warning: {found.note}[/yellow]")
-        console.print(
+            console.print(f"warning: {found.note}", style="yellow")
+        done = (
             f"{len(result.ran)} runs in {result.seconds:.1f} s, {len(result.skipped)} skipped (done before); "
-            f"sweep folder: [bold]{result.path}[/bold]  (report: {result.path / 'report.html'})"
         )
+        report = f"  (report: {result.path / 'report.html'})"
+        console.print(Text.assemble(done, "sweep folder: ", (str(result.path), "bold"), report))
     if result.failed:
         listing = "\n".join(f"  {pid}: {error}" for pid, error in result.failed.items())
         raise RunError(

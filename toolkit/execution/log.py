@@ -14,25 +14,11 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 
-def plain(message: str) -> str:
-    """``message`` without its rich markup (as written, if it is not valid markup).
-
-    Example:
-        >>> plain("data [bold]digits[/bold]: 1 test")
-        'data digits: 1 test'
-    """
-    from rich.errors import MarkupError
-    from rich.text import Text
-
-    try:
-        return Text.from_markup(message).plain
-    except MarkupError:
-        return message
-
-
 class RunLog:
     """Where a run reports: timestamped lines on the console and in ``log.txt``, rich
-    progress bars on the console, and the seconds spent in each stage."""
+    progress bars on the console, and the seconds spent in each stage. Messages and progress
+    descriptions are text, never markup: names, paths and sentences from the user are shown
+    as they are."""
 
     def __init__(self, path: Path | None, console: Console | None) -> None:
         self.path = path
@@ -40,15 +26,18 @@ class RunLog:
         self.timings: dict[str, float] = {}
         self._fh = open(path, "a", encoding="utf-8") if path is not None else None  # noqa: SIM115
 
-    def info(self, message: str) -> None:
-        """One line of the log: with its markup rendered on the console, as plain text in
-        ``log.txt``."""
+    def info(self, message: str, *, style: str | None = None) -> None:
+        """One line of the log, as text: never read as markup (a path, a sentence or a name
+        with square brackets is printed as it is), in ``style`` on the console (``"yellow"``
+        for a warning), plain in ``log.txt``."""
         stamp = _dt.datetime.now().strftime("%H:%M:%S")
         if self._fh is not None:
-            self._fh.write(f"{stamp} {plain(message)}\n")
+            self._fh.write(f"{stamp} {message}\n")
             self._fh.flush()
         if self.console is not None:
-            self.console.print(f"[dim]{stamp}[/dim] {message}", highlight=False)
+            from rich.text import Text
+
+            self.console.print(Text.assemble((stamp, "dim"), " ", (message, style or "")), highlight=False)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -68,7 +57,7 @@ class RunLog:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),

@@ -98,7 +98,7 @@ class ModelCache:
         hit = self.cache.load("model", key) if self.cache is not None else None
         hit = distributed.shared_hit(hit, model)  # under torchrun, rank 0's decision holds for all
         if self.cache is not None and self.cache.last_problem:
-            self.log.info(f"[yellow]warning: {self.cache.last_problem}[/yellow]")
+            self.log.info(f"warning: {self.cache.last_problem}", style="yellow")
         if hit is None:
             return None
         with self.log.stage(stage):
@@ -107,7 +107,7 @@ class ModelCache:
             model.eval()
         when = _dt.datetime.fromtimestamp(meta.get("created", 0)).strftime("%Y-%m-%d %H:%M")
         self.log.info(
-            f"{what}: [green]reusing cached model[/green] {key[:12]} "
+            f"{what}: reusing cached model {key[:12]} "
             f"(made {when}, {meta.get('seconds', 0):.1f} s then); --no-cache recomputes"
         )
         return TrainedModel(model, meta.get("history", []), float(meta.get("seconds", 0.0)), True, key)
@@ -147,6 +147,6 @@ class ModelCache:
                 self.cache.save("model", key, model.state_dict(), meta)
             except OSError as exc:  # a full disk, say: the run goes on, the model is not stored
                 self.log.info(
-                    f"[yellow]warning: could not store the model in the cache ({exc}); going on[/yellow]"
+                    f"warning: could not store the model in the cache ({exc}); going on", style="yellow"
                 )
         return TrainedModel(model, history, seconds, False, key)

@@ -75,8 +75,9 @@ class Pipeline(ModelCache):
             if problem is not None:
                 self.store = False
                 log.info(
-                    f"[yellow]warning: the artifact cache {cache.root} cannot be written ({problem}); "
-                    "the run goes on without storing models (set TOOLKIT_CACHE, or --no-cache)[/yellow]"
+                    f"warning: the artifact cache {cache.root} cannot be written ({problem}); "
+                    "the run goes on without storing models (set TOOLKIT_CACHE, or --no-cache)",
+                    style="yellow",
                 )
         self._data: DataBundle | None = None
         #: SHA-256 of the loaded data (:func:`toolkit.data.digest.data_digest`).
@@ -111,7 +112,7 @@ class Pipeline(ModelCache):
             d = self._data
             ood = f", {len(d.ood)} held-out" if d.ood is not None else ""
             self.log.info(
-                f"data [bold]{spec.name}[/bold]: {len(d.train)} train, {len(d.test)} test{ood}; "
+                f"data {spec.name}: {len(d.train)} train, {len(d.test)} test{ood}; "
                 f"{d.info.num_classes} classes"
             )
         return self._data
@@ -128,9 +129,7 @@ class Pipeline(ModelCache):
                 with self.log.stage("poison"):
                     for spec in attacks:
                         bundle = self.build(spec, bundle.info).poison(bundle, rng)
-                        self.log.info(
-                            f"poisoning attack [bold]{spec.name}[/bold] applied to the training data"
-                        )
+                        self.log.info(f"poisoning attack {spec.name} applied to the training data")
             self._poisoned = bundle
         return self._poisoned
 
@@ -195,7 +194,7 @@ class Pipeline(ModelCache):
             model,
             "train",
             fit,
-            what=f"model [bold]{spec.name}[/bold]",
+            what=f"model {spec.name}",
             doing=f"({n_params:,} parameters): training {cfg.epochs} epochs on {self.device}",
             prepare=(lambda: self._initialize(model)) if self.recipe.init is not None else None,
         )
@@ -255,7 +254,7 @@ class Pipeline(ModelCache):
         """Copy the normalization and backbone of ``init_from``'s trained model into ``model``
         (its neck and head stay fresh: their shapes follow this recipe's classes)."""
         assert self.recipe.init is not None
-        self.log.info(f"backbone from recipe [bold]{self.recipe.init.name}[/bold] (train.init_from)")
+        self.log.info(f"backbone from recipe {self.recipe.init.name} (train.init_from)")
         source = self.initial().trained().model.state_dict()
         target = model.state_dict()
         parts = ("normalize.", "backbone.")
@@ -298,7 +297,7 @@ class Pipeline(ModelCache):
                     model,
                     "defend",
                     fit,
-                    what=f"defense{'s' if len(loops) > 1 else ''} [bold]{names}[/bold]",
+                    what=f"defense{'s' if len(loops) > 1 else ''} {names}",
                     doing=f"on {self.device}",
                 )
         return self._defended
@@ -353,9 +352,7 @@ class Pipeline(ModelCache):
         names = ", ".join(f.name for f in [*filters, *loops])
         doing = "flags training samples, then trains a fresh model on the rest"
         prepare = (lambda: self._initialize(model)) if self.recipe.init is not None else None
-        return self._cached(
-            model, "defend", fit, what=f"filter [bold]{names}[/bold]", doing=doing, prepare=prepare
-        )
+        return self._cached(model, "defend", fit, what=f"filter {names}", doing=doing, prepare=prepare)
 
     def undefended(self) -> TrainedModel:
         """The same recipe trained without any defense (shares the cache with that recipe)."""

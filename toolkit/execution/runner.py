@@ -143,7 +143,7 @@ def _execute(
     cache = ArtifactCache(cache_dir) if use_cache else None
     pipeline = Pipeline(recipe, device=device, cache=cache, log=log)
     log.info(
-        f"run [bold]{recipe.name}[/bold] ({recipe.task.name}), fingerprint "
+        f"run {recipe.name} ({recipe.task.name}), fingerprint "
         f"{pipeline.fingerprints['run'][:12]}, device {device}, {torch.get_num_threads()} threads"
         f"{distributed.note()}"
     )

@@ -145,6 +145,7 @@ def _progress(
 ) -> None:
     """Run the jobs with one progress bar for the sweep and a line per finished point."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
 
     columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, disable=console is None, transient=True) as bar:
@@ -158,10 +159,10 @@ def _progress(
             if done.error is not None:
                 result.failed[point.id] = done.error
                 if console is not None:
-                    console.print(f"[red]failed[/red] {point.id} ({done.seconds:.1f} s)")
+                    console.print(Text.assemble(("failed", "red"), f" {point.id} ({done.seconds:.1f} s)"))
             else:
                 if console is not None:
-                    console.print(f"[green]done[/green]   {point.id} ({done.seconds:.1f} s)")
+                    console.print(Text.assemble(("done", "green"), f"   {point.id} ({done.seconds:.1f} s)"))
                 if on_result is not None:
                     on_result(point, done)
             bar.advance(task)

@@ -49,7 +49,7 @@ def figures(
             x[:k].cpu(), x_adv[:k].cpu(), y[:k].cpu(), pred_clean[:k], pred_adv[:k], names
         )
     if ctx.recipe.explainers and not grid and x.dim() == 4:
-        ctx.log.info("[yellow]explainers not run: evaluate.grid = 0 asks for no images[/yellow]")
+        ctx.log.info("explainers not run: evaluate.grid = 0 asks for no images", style="yellow")
     if ctx.recipe.explainers and (grid or x.dim() != 4):
         with ctx.log.stage("explain"):
             for label, net in models.items():

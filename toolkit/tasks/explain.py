@@ -87,7 +87,7 @@ class ExplainTask:
         methods: dict[str, Any] = {}
         for i, spec in enumerate(ctx.recipe.explainers):
             label = ctx.recipe.label("explainers", i)
-            ctx.log.info(f"explainer [bold]{label}[/bold] on {len(texts)} sentences")
+            ctx.log.info(f"explainer {label} on {len(texts)} sentences")
             methods[label] = _explain(ctx.build(spec), model, random_model, inputs, targets, tokenizer)
         per_sentence = _sentences(texts, inputs, probs, targets, data.info.class_names, methods, tokenizer)
         agreement = _agreement(per_sentence, list(methods))
