@@ -203,6 +203,29 @@ def bad_metadata(path: Path, store: ArtifactCache) -> None:
     save_file(load_file(path), path, metadata={"toolkit": json.dumps(meta)})
 
 
+def rewrite_metadata(table: object) -> Callable[[Path, ArtifactCache], None]:
+    """The entry with its safetensors ``__metadata__`` replaced by ``table`` (any JSON)."""
+
+    def change(path: Path, store: ArtifactCache) -> None:
+        data = path.read_bytes()
+        size = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + size])
+        header["__metadata__"] = table(header["__metadata__"]) if callable(table) else table
+        raw = json.dumps(header).encode()
+        raw += b" " * (-len(raw) % 8)
+        path.write_bytes(len(raw).to_bytes(8, "little") + raw + data[8 + size :])
+
+    return change
+
+
+def field_of_wrong_type(name: str, value: object) -> Callable[[Path, ArtifactCache], None]:
+    def table(old: dict) -> dict:
+        meta = json.loads(old["toolkit"])
+        return {**old, "toolkit": json.dumps({**meta, name: value})}
+
+    return rewrite_metadata(table)
+
+
 def truncate(path: Path, store: ArtifactCache) -> None:
     path.write_bytes(path.read_bytes()[:100])
 
@@ -693,6 +716,29 @@ CASES: dict[str, Case] = {
         ["cache", "verify"], 1, ["BAD", "0 of 1 entries"], setup=cached_entry(zero_weights)
     ),
     "cache-clear-bad-kind": Case(["cache", "clear", "--kind", "../x"], 2, ["--kind"]),
+    # cache metadata of the wrong shape: a BAD entry in ls and verify, a model recomputed in a run
+    "cache-ls-metadata-a-list": Case(
+        ["cache", "ls"], 0, ["BAD", "1 bad entry"], setup=cached_entry(rewrite_metadata(["x"]))
+    ),
+    "cache-verify-metadata-a-list": Case(
+        ["cache", "verify"], 1, ["BAD", "0 of 1 entries"], setup=cached_entry(rewrite_metadata(["x"]))
+    ),
+    "cache-ls-toolkit-metadata-not-a-string": Case(
+        ["cache", "ls"], 0, ["BAD", "1 bad entry"], setup=cached_entry(rewrite_metadata({"toolkit": 3}))
+    ),
+    "cache-verify-seconds-of-the-wrong-type": Case(
+        ["cache", "verify"],
+        1,
+        ["BAD", "seconds of the wrong type"],
+        setup=cached_entry(field_of_wrong_type("seconds", "long")),
+    ),
+    "cache-run-history-of-the-wrong-type": Case(
+        RUN,
+        0,
+        ["warning", "not usable"],
+        setup=cached_entry(field_of_wrong_type("history", 7)),
+        forbid=["reusing cached model"],
+    ),
     # text data, models and tasks
     "cola-no-files": Case(
         RUN,

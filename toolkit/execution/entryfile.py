@@ -96,6 +96,17 @@ def tensor_line(name: str, dtype: torch.dtype, shape: tuple[int, ...]) -> bytes:
     return f"{name}|{dtype}|{shape}|".encode()
 
 
+#: Fields an entry's metadata may have, and the JSON types each must be.
+OPTIONAL_FIELDS: dict[str, Any] = {
+    "seconds": (int, float),
+    "history": (list, dict),
+    "description": str,
+    "stage": dict,
+    "kind": str,
+    "key": str,
+}
+
+
 def metadata_problem(meta: Mapping[str, Any], kind: str, key: str) -> str | None:
     """What is wrong with an entry's metadata (``None`` if nothing): fields of the wrong type,
     another kind or key than the file's name, or a recorded stage whose fingerprint is not
@@ -104,6 +115,11 @@ def metadata_problem(meta: Mapping[str, Any], kind: str, key: str) -> str | None
 
     if not isinstance(meta.get("created"), int | float) or not isinstance(meta.get("checksum"), str):
         return "its metadata lacks a creation time or a checksum, or has them of the wrong type"
+    wrong = [
+        name for name, kinds in OPTIONAL_FIELDS.items() if name in meta and not isinstance(meta[name], kinds)
+    ]
+    if wrong:
+        return f"its metadata has {', '.join(wrong)} of the wrong type"
     if meta.get("kind") != kind or meta.get("key") != key:
         return f"it was stored as {meta.get('kind')}/{meta.get('key')}, not {kind}/{key}"
     if "stage" in meta and fingerprint(meta["stage"]) != key:
@@ -128,9 +144,17 @@ def read_header(path: str | Path) -> tuple[int, dict[str, Any]]:
 
 def read_metadata(path: str | Path, header: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON metadata in a safetensors file's header (``header``, when already read),
-    read without torch."""
+    read without torch.
+
+    Raises:
+        ValueError: the header's ``__metadata__`` is not a table of strings, or the toolkit's
+            entry in it is not a JSON object (the file is a bad entry, never a crash).
+    """
     header = read_header(path)[1] if header is None else header
-    meta = json.loads(header.get("__metadata__", {}).get(META_KEY, "{}"))
+    table = header.get("__metadata__", {})
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ValueError(f"{path}: its __metadata__ is not a table of strings")
+    meta = json.loads(table.get(META_KEY, "{}"))
     if not isinstance(meta, dict):
         raise ValueError(f"{path} has no toolkit metadata")
     return meta
