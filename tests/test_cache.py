@@ -78,6 +78,40 @@ def test_clear_only_touches_its_own_files(tmp_path: Path) -> None:
     assert (tmp_path / "cache" / "model" / "notes.txt").exists()  # not a cache file: left alone
 
 
+def test_clear_leaves_an_entry_a_run_is_making_alone(tmp_path: Path) -> None:
+    """A lock another process holds (a run training that model) stays with its temporary
+    file, so no second run starts making the same model; free locks and other entries go."""
+    import subprocess
+    import sys
+    import time
+
+    store = ArtifactCache(tmp_path / "cache")
+    store.save("model", "done", {"w": torch.ones(1)}, {})
+    store.lock("model", "free").acquire()  # this process's own lock, released: a free one
+    store.lock("model", "free").release()
+    lock = store.lock("model", "busy").lock_file
+    partial = tmp_path / "cache" / "model" / ".busy.abc123.tmp"
+    partial.write_bytes(b"half")
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import filelock, pathlib, sys, time; l = filelock.FileLock(sys.argv[1]); "
+         "l.acquire(); pathlib.Path(sys.argv[2]).touch(); time.sleep(60)", lock, str(ready)]
+    )  # fmt: skip
+    try:
+        for _ in range(200):
+            if ready.exists():
+                break
+            time.sleep(0.05)
+        assert ready.exists(), "the lock holder did not start"
+        assert store.clear() == 1  # the finished entry
+        assert Path(lock).exists() and partial.exists()  # the run's lock and its file stay
+        assert not (tmp_path / "cache" / "model" / ".free.lock").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.clear() == 0 and not Path(lock).exists() and not partial.exists()  # free now
+
+
 def test_short_or_foreign_files_are_listed_as_bad(tmp_path: Path) -> None:
     store = ArtifactCache(tmp_path)
     (tmp_path / "model").mkdir()

@@ -210,8 +210,10 @@ class ArtifactCache:
     def clear(self, kind: str | None = None) -> int:
         """Remove every artifact (or those of one kind); returns how many were removed.
 
-        Only the store's own files are deleted (``*.safetensors`` and unfinished temporary
-        files); a folder is removed only once it is empty.
+        Only the store's own files are deleted (``*.safetensors``, unfinished temporary files
+        and free locks); a folder is removed only once it is empty. An entry a run is making
+        now (its lock is held) is left alone, lock, temporary file and all, so no second run
+        starts making the same model beside it.
         """
         if kind is not None and not _KEY.match(kind):
             raise ValueError(f"invalid cache kind {kind!r}")
@@ -222,12 +224,35 @@ class ArtifactCache:
         for folder in folders:
             if not folder.is_dir():
                 continue
+            busy = _free_locks(folder)  # keys a run is making now: their files stay
             for path in folder.glob("*.safetensors"):
-                path.unlink()
-                removed += 1
-            for path in [*folder.glob(".*.tmp"), *folder.glob(".*.lock")]:
-                with contextlib.suppress(OSError):
+                if path.stem not in busy:
                     path.unlink()
+                    removed += 1
+            for path in folder.glob(".*.tmp"):
+                if path.name[1:].split(".")[0] not in busy:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
             with contextlib.suppress(OSError):
                 folder.rmdir()
         return removed
+
+
+def _free_locks(folder: Path) -> set[str]:
+    """Remove the locks in ``folder`` that no process holds; the keys of those held."""
+    import filelock
+
+    busy = set()
+    for path in folder.glob(".*.lock"):
+        lock = filelock.FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            busy.add(path.name[1 : -len(".lock")])
+            continue
+        try:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        finally:
+            lock.release()
+    return busy
