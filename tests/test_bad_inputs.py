@@ -449,6 +449,26 @@ CASES: dict[str, Case] = {
     ),
     "set-index-out-of-range": Case([*VALIDATE, "--set", "detectors.5.name=msp"], 2, ["no such entry"]),
     "set-into-a-number": Case([*VALIDATE, "--set", "seed.x=1"], 2, ["seed", "not a table"]),
+    "set-non-ascii-index": Case(
+        [*VALIDATE, "--set", "detectors.\u00b2.name=energy"], 2, ["detectors.\u00b2", "no such entry"]
+    ),
+    "set-nested-too-deeply": Case(
+        [*VALIDATE, "--set", "train.lr=" + "[" * 3000 + "]" * 3000], 2, ["--set", "nested too deeply"]
+    ),
+    "epochs-that-cannot-finish": Case(  # allowed on purpose, but validate says what it means
+        [*VALIDATE, "--set", "train.epochs=1000000000000"], 0, ["valid", "warning: train.epochs", "days"]
+    ),
+    "threads-beyond-the-cores": Case(
+        [*VALIDATE, "--set", "runtime.threads=100000"],
+        0,
+        ["valid", "warning: runtime.threads = 100000", "cores"],
+    ),
+    "recipe-nested-too-deeply": Case(
+        VALIDATE,
+        2,
+        ["case.toml", "nested too deeply"],
+        recipe="deep = " + "[" * 3000 + "]" * 3000 + "\n" + TINY_RECIPE,
+    ),
     "set-wrong-type": Case([*VALIDATE, "--set", "train.epochs='3'"], 2, ["train.epochs", "(set with --set)"]),
     "flag-device": Case([*RUN, "--device", "tpu"], 2, ["auto, cpu, cuda", "(set with --device)"]),
     "flag-threads": Case([*RUN, "--threads", "0"], 2, ["runtime.threads", "(set with --threads)"]),

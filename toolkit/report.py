@@ -44,9 +44,14 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def fmt(value: Any) -> str:
-    """A table cell: floats with 4 decimals, the rest as text."""
+    """A table cell: floats with 4 decimals (``nan``, ``inf``, ``-inf`` as such), the rest as text.
+
+    Example:
+        >>> fmt(0.5), fmt(float("inf")), fmt(float("-inf")), fmt(float("nan")), fmt("a")
+        ('0.5000', 'inf', '-inf', 'nan', 'a')
+    """
     if isinstance(value, float):
-        return "nan" if not math.isfinite(value) else f"{value:.4f}"
+        return f"{value:.4f}" if math.isfinite(value) else str(value)
     return str(value)
 
 

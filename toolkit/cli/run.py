@@ -90,6 +90,10 @@ def validate(
         if resolved.section(section):
             parts.append(f"{section} {', '.join(c.name for c in resolved.section(section))}")
     typer.echo(f"{recipe}: valid ({'; '.join(parts)}); fingerprint {resolved.fingerprints()['run'][:12]}")
+    from toolkit.recipe.checks import warnings_for
+
+    for line in warnings_for(resolved):
+        get_console(stderr=True).print(f"warning: {line}", style="yellow", soft_wrap=True)
     if layers:
         typer.echo(f"  {layers}")
 

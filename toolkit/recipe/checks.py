@@ -96,6 +96,40 @@ def check_resolved(recipe: ResolvedRecipe) -> list[Problem]:
     return [problem for check in CHECKS for problem in check(recipe)]
 
 
+#: Values a user may state on purpose but that no run here finishes: ``validate`` warns.
+MAX_EPOCHS = 100_000
+
+
+def warnings_for(recipe: ResolvedRecipe, cores: int | None = None) -> list[str]:
+    """Values that are allowed but cannot finish as meant: more than :data:`MAX_EPOCHS` epochs
+    (at a second an epoch, longer than a day), or more torch threads than this machine has
+    cores (``cores``, default ``os.cpu_count()``), which only slows the run down.
+
+    Example:
+        >>> from toolkit.recipe import parse_recipe
+        >>> r = parse_recipe({"task": "classify", "name": "w", "dataset": {"name": "digits"},
+        ...                   "model": {"name": "mlp"}, "train": {"epochs": 10**12},
+        ...                   "runtime": {"threads": 64}})
+        >>> for line in warnings_for(r, cores=2):
+        ...     print(line)
+        train.epochs = 1000000000000: at one second an epoch this takes 11574074 days
+        runtime.threads = 64: this machine has 2 cores; more threads than cores only slow a run down
+    """
+    import os
+
+    out = []
+    epochs = recipe.recipe.train.epochs
+    if epochs > MAX_EPOCHS:
+        out.append(f"train.epochs = {epochs}: at one second an epoch this takes {epochs // 86400} days")
+    threads, cores = recipe.recipe.runtime.threads, cores or os.cpu_count() or 1
+    if threads is not None and threads > cores:
+        out.append(
+            f"runtime.threads = {threads}: this machine has {cores} cores; "
+            "more threads than cores only slow a run down"
+        )
+    return out
+
+
 # --------------------------------------------------------------------------- before resolution
 
 

@@ -44,14 +44,24 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{p} is not valid TOML: {exc}. Fix the file at that line.") from exc
+    except RecursionError as exc:
+        raise UsageError(
+            f"{p}: a value is nested too deeply to read; no recipe nests more than a few levels"
+        ) from exc
 
 
 def parse_value(text: str) -> Any:
-    """Parse an override value as TOML (``3``, ``0.1``, ``["frog"]``, ``true``), else a string."""
+    """Parse an override value as TOML (``3``, ``0.1``, ``["frog"]``, ``true``), else a string.
+
+    Raises:
+        UsageError: the value is nested too deeply to read.
+    """
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError as exc:
+        raise UsageError(f"--set: the value {text[:40]}... is nested too deeply to read") from exc
 
 
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> list[Problem]:
@@ -76,7 +86,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> list[Prob
             where.append(part)
             path = ".".join(where)
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
+                if not (part.isascii() and part.isdigit()) or int(part) >= len(node):
                     span = f" (indices 0 to {len(node) - 1})" if node else ""
                     problems.append(Problem(path, f"no such entry: the list has {len(node)} entries{span}"))
                     break
