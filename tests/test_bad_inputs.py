@@ -449,6 +449,9 @@ CASES: dict[str, Case] = {
     ),
     "set-index-out-of-range": Case([*VALIDATE, "--set", "detectors.5.name=msp"], 2, ["no such entry"]),
     "set-into-a-number": Case([*VALIDATE, "--set", "seed.x=1"], 2, ["seed", "not a table"]),
+    "out-name-too-long": Case(
+        [*RUN[:3], "{tmp}/" + "x" * 300], 2, ["--out", "cannot create the run folder there", "name a folder"]
+    ),
     "set-non-ascii-index": Case(
         [*VALIDATE, "--set", "detectors.\u00b2.name=energy"], 2, ["detectors.\u00b2", "no such entry"]
     ),
@@ -986,6 +989,22 @@ CASES: dict[str, Case] = {
         ["runs/b/metrics.json is not valid JSON", "run the recipe again"],
         setup=run_folder({"metrics.json": b'{"x": '}, "runs/a", "runs/b"),
         forbid=["accuracy"],
+    ),
+    "compare-metrics-nested-too-deeply": Case(
+        ["compare", "{tmp}/runs"],
+        2,
+        ["runs/b/metrics.json is nested too deeply"],
+        setup=run_folder(
+            {"metrics.json": b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"}, "runs/a", "runs/b"
+        ),
+    ),
+    "compare-metrics-nested-past-the-limit": Case(
+        ["compare", "{tmp}/runs"],
+        2,
+        ["runs/b/metrics.json is nested more than 64 levels deep"],
+        setup=run_folder(
+            {"metrics.json": b'{"x": ' + b'{"y": ' * 500 + b"1" + b"}" * 500 + b"}"}, "runs/a", "runs/b"
+        ),
     ),
     "report-malformed-metrics": Case(
         ["report", "{tmp}/run1"],

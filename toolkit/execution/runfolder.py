@@ -54,8 +54,8 @@ class RunFolder:
         final: str | Path | None = None,
     ) -> None:
         self.parent = Path(out_dir) / name if final is None else Path(final).parent
-        created = not self.parent.exists()
         try:
+            created = not self.parent.exists()  # a name too long for the system raises here
             self.parent.mkdir(parents=True, exist_ok=True)
             _remove_abandoned(self.parent)  # first: a killed run of this very folder left its partial
             if final is None:

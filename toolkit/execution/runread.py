@@ -212,11 +212,33 @@ def _text(path: Path, advice: str) -> str:
         raise UsageError(f"{path} cannot be read ({exc}); {advice}") from exc
 
 
+#: How deeply a run folder's JSON or TOML may nest (the toolkit writes a few levels).
+MAX_DEPTH = 64
+
+
 def _parse(path: Path, text: str, parse: Callable[[str], Any], kind: str, advice: str) -> Any:
     try:
-        return parse(text)
+        value = parse(text)
     except ValueError as exc:  # JSON and TOML errors are ValueErrors
         raise UsageError(f"{path} is not valid {kind} ({exc}); {advice}") from exc
+    except RecursionError as exc:
+        raise UsageError(f"{path} is nested too deeply to read; {advice}") from exc
+    if _depth(value) > MAX_DEPTH:
+        raise UsageError(f"{path} is nested more than {MAX_DEPTH} levels deep; {advice}")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value`` nests tables and lists (without recursion)."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _missing(folder: Path, name: str) -> str:
