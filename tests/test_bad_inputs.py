@@ -250,6 +250,19 @@ RUN_FILES = {
 }
 
 
+def linked_run_folder(file: str, target: str) -> Callable[[Path], None]:
+    """A finished run folder ``{tmp}/run1`` whose ``file`` is a symbolic link to
+    ``{tmp}/<target>`` (a file outside the folder, holding ``outside``)."""
+
+    def setup(tmp: Path) -> None:
+        run_folder({})(tmp)
+        (tmp / target).write_text("outside")
+        (tmp / "run1" / file).unlink()
+        (tmp / "run1" / file).symlink_to(tmp / target)
+
+    return setup
+
+
 def run_folder(change: dict[str, bytes], *names: str) -> Callable[[Path], None]:
     """Finished run folders ``{tmp}/<name>`` (default ``run1``), with the files in ``change``
     written over the last one's own."""
@@ -897,6 +910,19 @@ CASES: dict[str, Case] = {
         ["quickstart.toml already exists", "--force"],
         setup=a_file("quickstart.toml"),
     ),
+    "recipes-cp-into-a-plain-file": Case(
+        ["recipes", "cp", "quickstart", "{tmp}/notes"],
+        2,
+        ["notes is a file, not a folder"],
+        setup=a_file("notes"),
+    ),
+    "recipes-cp-onto-a-dangling-link": Case(  # never written through, even with --force
+        ["recipes", "cp", "quickstart", "{tmp}", "--force"],
+        2,
+        ["quickstart.toml: a symbolic link is in the way"],
+        setup=lambda tmp: (tmp / "quickstart.toml").symlink_to(tmp / "elsewhere.toml"),
+        absent=["elsewhere.toml"],
+    ),
     "run-unknown-recipe-name": Case(["run", "quikstart"], 2, ["recipe file not found", "toolkit recipes ls"]),
     # sweeps: checked before the sweep folder is made, so nothing is written
     "sweep-grid-not-key-values": Case(
@@ -1005,6 +1031,13 @@ CASES: dict[str, Case] = {
         setup=run_folder(
             {"metrics.json": b'{"x": ' + b'{"y": ' * 500 + b"1" + b"}" * 500 + b"}"}, "runs/a", "runs/b"
         ),
+    ),
+    "report-linked-recipe": Case(  # never embeds a link's target in a report
+        ["report", "{tmp}/run1"],
+        2,
+        ["run1/recipe.toml is a symbolic link, not a file the run wrote"],
+        setup=linked_run_folder("recipe.toml", "secret.txt"),
+        forbid=["outside"],
     ),
     "report-malformed-metrics": Case(
         ["report", "{tmp}/run1"],

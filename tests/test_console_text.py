@@ -63,3 +63,27 @@ def test_tables_and_log_lines_show_sentences_as_text(tmp_path: Path) -> None:
     log.close()
     assert TRICKY in user_console.file.getvalue()
     assert TRICKY in (tmp_path / "log.txt").read_text()
+
+
+def test_report_replaces_a_linked_report_html_and_never_writes_through_it(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY_RECIPE)
+    assert (
+        run_cli(
+            "run", str(recipe), "--out", str(tmp_path / "runs"), env={"TOOLKIT_CACHE": str(tmp_path / "c")}
+        ).returncode
+        == 0
+    )
+    (folder,) = (tmp_path / "runs" / "tiny").iterdir()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    (folder / "report.html").unlink()
+    (folder / "report.html").symlink_to(outside)
+    done = run_cli("report", str(folder))
+    assert done.returncode == 0, done.stderr
+    assert outside.read_text() == "precious"  # the link's target is untouched
+    report = folder / "report.html"
+    assert not report.is_symlink() and "<html" in report.read_text()
+    assert report.stat().st_mode & 0o044  # readable like a file the run writes, not private

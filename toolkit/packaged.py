@@ -136,6 +136,13 @@ def copy_recipe(name: str, dest: Path = Path("."), *, force: bool = False) -> li
     targets = [(source, own)]
     for partner in partners(source):
         targets.append((partner, folder / partner.relative_to(source.resolve().parent)))
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} is a file, not a folder: name a folder or a .toml file name")
+    links = [str(target) for _, target in targets if target.is_symlink()]
+    if links:  # a link may point anywhere: never write through one, even with --force
+        raise UsageError(
+            f"{', '.join(links)}: a symbolic link is in the way; remove it or name another destination"
+        )
     folders = [str(target) for _, target in targets if target.is_dir()]
     if folders:
         raise UsageError(f"{', '.join(folders)}: a folder is in the way; name another destination")
@@ -145,7 +152,12 @@ def copy_recipe(name: str, dest: Path = Path("."), *, force: bool = False) -> li
             f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}: "
             "copy to another folder, or pass --force to overwrite"
         )
-    for src, target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, target)
+    try:
+        for src, target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
+    except OSError as exc:
+        raise UsageError(
+            f"{dest}: cannot copy the recipe there ({exc.strerror or exc}); name another destination"
+        ) from exc
     return [target for _, target in targets]

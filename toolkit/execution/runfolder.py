@@ -149,7 +149,7 @@ def rerender(folder: str | Path) -> tuple[Path, list[Table]]:
         metrics=stored.metrics,
         recipe_toml=stored.recipe_toml,
     )
-    (stored.folder / "report.html").write_text(html, encoding="utf-8")
+    report.replace_file(stored.folder / "report.html", html)  # replaces a link, never writes through it
     return stored.folder / "report.html", tables
 
 

@@ -204,6 +204,8 @@ def read_json(path: Path, *, table: bool = False, advice: str = ADVICE) -> Any:
 
 
 def _text(path: Path, advice: str) -> str:
+    if path.is_symlink():  # a run folder's files are its own: never read a link's target into a report
+        raise UsageError(f"{path} is a symbolic link, not a file the run wrote; {advice}")
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

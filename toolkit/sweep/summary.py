@@ -154,12 +154,12 @@ def write(path: str | Path, summary: Summary) -> dict[str, bytes]:
     from toolkit.plots import png_bytes
 
     folder = Path(path)
-    (folder / "summary.csv").write_text(to_csv(summary), encoding="utf-8")
+    report.replace_file(folder / "summary.csv", to_csv(summary))
     report.write_json(folder / "summary.json", to_json(summary))
     pngs = {name: png_bytes(fig) for name, fig in figures(summary).items()}
     (folder / "figures").mkdir(exist_ok=True)
     for name, png in pngs.items():
-        (folder / "figures" / f"{name}.png").write_bytes(png)
+        report.replace_file(folder / "figures" / f"{name}.png", png)
     html = report.render_html(
         title=f"{summary.name}: sweep of {len(summary.rows)} points",
         meta={k: v for k, v in summary.record.items() if k != "points"},
@@ -169,7 +169,7 @@ def write(path: str | Path, summary: Summary) -> dict[str, bytes]:
         recipe_toml=_recipe_text(summary.record.get("recipe")),
         facts=_facts(summary),
     )
-    (folder / "report.html").write_text(html, encoding="utf-8")
+    report.replace_file(folder / "report.html", html)
     return pngs
 
 
