@@ -930,6 +930,21 @@ CASES: dict[str, Case] = {
     ),
     "sweep-grid-no-values": Case([*SWEEP, "--grid", "train.lr="], 2, ["--grid 'train.lr=' has no values"]),
     "sweep-nothing-to-sweep": Case(SWEEP, 2, ["nothing to sweep", "--grid"]),
+    "sweep-repeated-value": Case(  # would run once and count twice
+        [*SWEEP, "--grid", "train.lr=0.1,0.1"],
+        2,
+        ["point lr=0.1 is point lr=0.1 again", "give each value once"],
+        absent=["out"],
+    ),
+    "sweep-value-repeated-as-a-string": Case(  # "0.1" reads as 0.1: the same recipe
+        [*SWEEP, "--grid", 'train.lr=0.1,"0.1"'], 2, ["is point lr=0.1 again"], absent=["out"]
+    ),
+    "sweep-negative-threads": Case(
+        [*SWEEP, "--grid", "train.lr=0.1,0.2", "--threads", "-1"],
+        2,
+        ["--threads must be at least 1, not -1"],
+        absent=["out"],
+    ),
     "sweep-invalid-point": Case(
         [*SWEEP, "--grid", "train.epochs=1,-1"],
         2,

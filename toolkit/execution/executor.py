@@ -92,6 +92,10 @@ class LocalExecutor:
 def make_executor(name: str, *, jobs: int = 1, threads: int | None = None, gpus: float = 0) -> Executor:
     """The executor called ``name`` (:data:`EXECUTORS`); ``gpus`` per run is Ray's alone (the
     local pool and the serial executor run on ``runtime.device``, every run seeing all GPUs)."""
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads must be at least 1, not {threads}")
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}")
     if gpus and name != "ray":
         raise UsageError(
             f"--gpus reserves GPUs per run through Ray; with --executor {name} every run uses "

@@ -37,15 +37,30 @@ class SweepResult:
 
 
 def check_points(recipe: str | Path, base: Sequence[str], plan: SweepPlan) -> None:
-    """Validate every point's recipe before anything runs; a usage error lists the bad ones."""
+    """Validate every point's recipe before anything runs; a usage error lists the bad ones,
+    and the points that repeat another (the same recipe once resolved, or the same name:
+    ``--grid train.lr=0.1,0.1`` or ``0.1,"0.1"``), which would run once and count twice."""
     from toolkit.recipe import load_recipe
 
-    problems = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}  # the run fingerprint (seed included) of each valid point
     for point in plan.points:
         try:
-            load_recipe(recipe, [*base, *point.overrides()])
+            resolved = load_recipe(recipe, [*base, *point.overrides()])
         except RecipeError as exc:
             problems.append(f"point {point.id}: {exc}")
+            continue
+        key = resolved.fingerprints()["run"]
+        if key in seen:
+            problems.append(
+                f"point {point.id} is point {seen[key]} again (the same recipe once its values "
+                "are read): give each value once"
+            )
+        seen.setdefault(key, point.id)
+    ids = [p.id for p in plan.points]
+    for pid in sorted({i for i in ids if ids.count(i) > 1}):
+        if not any(f"point {pid} " in line for line in problems):
+            problems.append(f"two points are both named {pid}: give each value once")
     if problems:
         more = f"\n... and {len(problems) - 5} more" if len(problems) > 5 else ""
         raise UsageError("the sweep has invalid points:\n" + "\n".join(problems[:5]) + more)
