@@ -13,7 +13,8 @@
 data, ``poisoned()`` the data after the poisoning attacks, ``training_data()`` after the
 defenses of the data family, ``trained()`` the model after the shared training loop (with
 the defenses of the batch family), ``defended()`` after the defenses with a training loop
-of their own, ``undefended()`` the same recipe trained without any defense. Trained models
+of their own (and poison filters), ``variant(section)`` the same recipe without a section's
+components (the twin a task compares with, through ``TaskContext.without``). Trained models
 are stored in (and reused from) the artifact cache under their stage's fingerprint.
 
 A sweep or a remote executor runs the same pipeline: it takes a resolved recipe and the
@@ -351,12 +352,9 @@ class Pipeline(ModelCache):
 
         names = ", ".join(f.name for f in [*filters, *loops])
         doing = "flags training samples, then trains a fresh model on the rest"
+        doing += ", then runs the defenses with a loop of their own on it" if loops else ""
         prepare = (lambda: self._initialize(model)) if self.recipe.init is not None else None
         return self._cached(model, "defend", fit, what=f"filter {names}", doing=doing, prepare=prepare)
-
-    def undefended(self) -> TrainedModel:
-        """The same recipe trained without any defense (shares the cache with that recipe)."""
-        return self.variant("defenses")
 
     def sibling(self, recipe: ResolvedRecipe) -> Pipeline:
         """A pipeline of another recipe on the same data (already loaded) and machine, sharing
