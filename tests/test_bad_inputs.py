@@ -371,6 +371,38 @@ def other_vocabulary(tmp: Path) -> None:
     (other / "tokenizer.json").unlink()
 
 
+#: ``toolkit sweep {recipe} --grid train.lr=0.1`` as ``sweep.json`` records it.
+RECORDED_SWEEP = {
+    "recipe": "case.toml",
+    "overrides": [],
+    "grid": {"train.lr": [0.1]},
+    "zip": {},
+    "seeds": 1,
+    "base_seed": 0,
+    "metrics": [],
+    "points": [{"id": "lr=0.1", "group": "lr=0.1", "values": {"train.lr": 0.1}, "seed": None}],
+}
+
+#: Resume the sweep that :func:`recorded_sweep` leaves under ``{tmp}/prev``.
+RESUME = ["sweep", "{recipe}", "--grid", "train.lr=0.1", "--resume", "--out", "{tmp}/prev"]
+
+
+def recorded_sweep(meta: bytes | None = b'{"fingerprints": {"run": "0000"}}', **record: object) -> Callable[[Path], None]:
+    """``{tmp}/prev/tiny/sweep-1``: a sweep of the tiny recipe whose one point finished, with
+    ``record`` written over the keys of its ``sweep.json`` and ``meta`` as the point's
+    ``meta.json`` (``None``: none)."""
+
+    def setup(tmp: Path) -> None:
+        point = tmp / "prev" / "tiny" / "sweep-1" / "points" / "lr=0.1"
+        point.mkdir(parents=True)
+        (point.parents[1] / "sweep.json").write_text(json.dumps({**RECORDED_SWEEP, **record}))
+        (point / "metrics.json").write_text('{"accuracy": 0.5}')
+        if meta is not None:
+            (point / "meta.json").write_bytes(meta)
+
+    return setup
+
+
 def bad_sweep_json(tmp: Path) -> None:
     (tmp / "sw").mkdir()
     (tmp / "sw" / "sweep.json").write_text('{"points": ')
@@ -995,6 +1027,48 @@ CASES: dict[str, Case] = {
     "sweep-resume-without-a-sweep": Case(
         [*SWEEP, "--grid", "train.lr=0.1", "--resume"], 2, ["--resume: no sweep of 'tiny'"]
     ),
+    # --resume continues only the sweep that was recorded, and rewrites nothing otherwise
+    "sweep-resume-other-overrides": Case(
+        [*RESUME, "--set", "train.epochs=2"],
+        2,
+        ["--resume: the sweep in", "overrides: recorded [], now [\"train.epochs=2\"]", "without --resume"],
+        setup=recorded_sweep(),
+    ),
+    "sweep-resume-other-grid": Case(
+        [*RESUME, "--grid", "train.epochs=1,2"],
+        2,
+        ["grid: recorded {\"train.lr\": [0.1]}, now", "\"train.epochs\": [1, 2]"],
+        setup=recorded_sweep(),
+    ),
+    "sweep-resume-other-seeds": Case(
+        [*RESUME, "--seeds", "2"], 2, ["seeds: recorded 1, now 2"], setup=recorded_sweep()
+    ),
+    "sweep-resume-point-of-another-run": Case(  # the recipe file changed since the point ran
+        RESUME,
+        2,
+        ["point lr=0.1 would now be another run than the one recorded", "the recipe file changed"],
+        setup=recorded_sweep(),
+    ),
+    "sweep-resume-recorded-fingerprint-differs": Case(
+        RESUME,
+        2,
+        ["point lr=0.1 would now be another run"],
+        setup=recorded_sweep(
+            points=[{**RECORDED_SWEEP["points"][0], "fingerprint": "0" * 64}]  # type: ignore[index]
+        ),
+    ),
+    "sweep-resume-point-without-meta": Case(
+        RESUME, 2, ["points/lr=0.1 is not a finished run folder (no meta.json)"], setup=recorded_sweep(None)
+    ),
+    "sweep-resume-point-meta-malformed": Case(
+        RESUME, 2, ["points/lr=0.1/meta.json is not valid JSON"], setup=recorded_sweep(b"{")
+    ),
+    "sweep-resume-damaged-sweep-json": Case(
+        RESUME,
+        2,
+        ["sweep-1/sweep.json holds a JSON list, not a table", "start a new sweep without --resume"],
+        setup=lambda tmp: (recorded_sweep()(tmp), (tmp / "prev/tiny/sweep-1/sweep.json").write_text("[1]")),
+    ),
     "sweep-table-bad-key": Case(
         VALIDATE,
         2,
@@ -1147,6 +1221,20 @@ CASES: dict[str, Case] = {
         2,
         ["not a sweep folder with a readable sweep.json", "a point without id"],
         setup=sweep_folder(b"{}", points=[{"group": "a", "values": {}, "seed": 0}]),
+        absent=SWEEP_OUTPUTS,
+    ),
+    "sweep-summary-point-id-escapes": Case(  # a point's folder is under points/, nowhere else
+        ["report", "{tmp}/sw"],
+        2,
+        ["point id '../../x' is not a folder name of points/"],
+        setup=sweep_folder(b"{}", points=[{"id": "../../x", "group": "a", "values": {}, "seed": 0}]),
+        absent=SWEEP_OUTPUTS,
+    ),
+    "sweep-summary-point-listed-twice": Case(  # one run would count twice
+        ["report", "{tmp}/sw"],
+        2,
+        ["point b is listed twice"],
+        setup=sweep_folder(b"{}", points=[*SWEEP_RECORD["points"], SWEEP_RECORD["points"][1]]),  # type: ignore[list-item]
         absent=SWEEP_OUTPUTS,
     ),
     "sweep-summary-failed-not-a-table": Case(

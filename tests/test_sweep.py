@@ -247,6 +247,57 @@ def test_a_killed_sweep_resumes_without_rerunning_finished_points(sweep_recipe: 
     assert [r["n"] for r in rows] == ["1", "1", "1"]
 
 
+def test_resume_refuses_another_plan_and_rewrites_nothing(
+    sweep_recipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    args = ["sweep", str(sweep_recipe), "--grid", "train.lr=0.1", "--executor", "serial", "--out", str(out)]
+    code, printed = cli_in_process(args, capsys)
+    assert code == 0, printed
+    folder = only_sweep(out)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    recorded = json.loads((folder / "sweep.json").read_text())
+    assert len(recorded["points"][0]["fingerprint"]) == 64  # each point's run, for --resume to check
+    refused = {
+        "--set": [*args, "--resume", "--set", "train.epochs=2"],
+        "--grid": [*args[:3], "train.lr=0.1,0.05", *args[4:], "--resume"],
+        "--seeds": [*args, "--resume", "--seeds", "2"],
+    }
+    for option, line in refused.items():
+        code, printed = cli_in_process(line, capsys)
+        assert code == 2 and "was started with other settings" in printed, (option, printed)
+    sweep_recipe.write_text(SWEEP.replace("epochs = 3", "epochs = 2"))  # the recipe file changed
+    code, printed = cli_in_process([*args, "--resume"], capsys)
+    assert code == 2 and "point lr=0.1 would now be another run" in printed, printed
+    # nothing was run, recorded or summarised by the refused resumptions
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    sweep_recipe.write_text(SWEEP)
+    code, printed = cli_in_process([*args, "--resume", "-m", "accuracy"], capsys)  # another column is fine
+    assert code == 0 and "1 of 1 points are done and skipped" in printed, printed
+    assert list(csv.DictReader((folder / "summary.csv").open()))[0].keys() >= {"accuracy", "n"}
+    assert (folder / "points" / "lr=0.1" / "metrics.json").read_bytes() == before[
+        folder / "points" / "lr=0.1" / "metrics.json"
+    ]
+
+
+def test_the_summary_counts_the_runs_that_exist_whatever_sweep_json_says(tmp_path: Path) -> None:
+    from toolkit.sweep import summary
+
+    folder = tmp_path / "sw"
+    points = [{"id": pid, "group": "g", "values": {}, "seed": seed} for seed, pid in enumerate("abc")]
+    (folder / "points" / "a").mkdir(parents=True)
+    (folder / "points" / "a" / "metrics.json").write_text('{"accuracy": 0.5}')
+    failed = {"a": "an old failure, run again since", "b": "boom", "z": "not a point"}
+    (folder / "sweep.json").write_text(json.dumps({"seeds": 3, "points": points, "failed": failed}))
+    found = summary.read(folder)
+    (row,) = found.rows
+    assert [r["id"] for r in row.runs] == ["a"] and row.failed == ["b", "c"]
+    assert found.failed == {"b": "boom"}  # c never ran (a killed sweep): not run, not failed
+    summary.write(folder, found)
+    assert "1 finished, 1 failed, 1 not run, 3 seed(s) per point" in (folder / "report.html").read_text()
+    assert json.loads((folder / "summary.json").read_text())["failed"] == {"b": "boom"}
+
+
 # ----------------------------------------------------------------------------- reports
 
 

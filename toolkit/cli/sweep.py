@@ -59,7 +59,7 @@ def sweep(
     plan = _plan(resolved, grid or [], zip_ or [], seeds, metric or [])
     if len(plan.points) == 1 and not plan.keys:
         raise UsageError(f"{recipe}: nothing to sweep; give --grid, --zip or --seeds, or a [sweep] table")
-    check_points(source, base, plan)
+    fingerprints = check_points(source, base, plan)
     run_executor = make_executor(executor, jobs=jobs, threads=threads, gpus=gpus)
     console = None if quiet else get_console()
     if console is not None:
@@ -78,9 +78,10 @@ def sweep(
         console=console,
         on_result=on_result,
         describe={"name": resolved.name, "executor": executor, "jobs": jobs},
+        fingerprints=fingerprints,
     )
-    write_plan(result.path, source, base, plan, name=resolved.name, executor=executor, jobs=jobs,
-               failed=result.failed, seconds=round(result.seconds, 2))  # fmt: skip
+    write_plan(result.path, source, base, plan, fingerprints, name=resolved.name, executor=executor,
+               jobs=jobs, started=result.started, failed=result.failed, seconds=round(result.seconds, 2))  # fmt: skip
     _finish(result, console)
 
 

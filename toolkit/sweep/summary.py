@@ -23,6 +23,7 @@ import fnmatch
 import io
 import json
 import math
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ class Summary:
     failed: dict[str, str]
     record: dict[str, Any]
     #: A warning about the summary (a ``metrics`` pattern that matched nothing).
+    #: ``failed`` holds the recorded errors of the points that have no run folder: a point
+    #: counts as run only where its run folder is, whatever ``sweep.json`` says.
     note: str | None = None
 
     @property
@@ -96,9 +99,9 @@ def read(path: str | Path) -> Summary:
         _aggregate(row, chosen)
     keys = [*record.get("grid", {}), *record.get("zip", {})]
     name = str(record.get("name") or folder.parent.name)
-    return Summary(
-        name, keys, chosen, list(rows.values()), int(record.get("seeds", 1)), _failed(record), record, note
-    )
+    unfinished = {pid for row in rows.values() for pid in row.failed}
+    failed = {pid: error for pid, error in _failed(record).items() if pid in unfinished}
+    return Summary(name, keys, chosen, list(rows.values()), int(record.get("seeds", 1)), failed, record, note)
 
 
 def _record(folder: Path) -> dict[str, Any]:
@@ -111,6 +114,11 @@ def _record(folder: Path) -> dict[str, Any]:
             if missing or not isinstance(point["values"], dict):
                 raise ValueError(f"a point without {', '.join(missing) or 'a table of values'}: {point}")
             point["id"], point["group"] = str(point["id"]), str(point["group"])
+            if not re.fullmatch(r"[A-Za-z0-9_.=+-]+", point["id"]) or point["id"] in (".", ".."):
+                raise ValueError(f"point id {point['id']!r} is not a folder name of points/")
+        ids = [point["id"] for point in record["points"]]
+        if len(set(ids)) < len(ids):
+            raise ValueError(f"point {next(i for i in ids if ids.count(i) > 1)} is listed twice")
         for key in ("grid", "zip", "failed"):
             if not isinstance(record.get(key) or {}, dict):
                 raise ValueError(f"'{key}' is not a table")
@@ -176,11 +184,13 @@ def write(path: str | Path, summary: Summary) -> dict[str, bytes]:
 def _facts(summary: Summary) -> list[tuple[str, Any]]:
     record = summary.record
     runs = sum(len(r.runs) for r in summary.rows)
+    unfinished = sum(len(r.failed) for r in summary.rows) - len(summary.failed)
+    left = f", {unfinished} not run" if unfinished else ""
     return [
         ("recipe", record.get("recipe")),
         ("overrides", " ".join(record.get("overrides", [])) or "none"),
         ("swept", ", ".join(summary.keys) or "seeds only"),
-        ("runs", f"{runs} finished, {len(summary.failed)} failed, {summary.seeds} seed(s) per point"),
+        ("runs", f"{runs} finished, {len(summary.failed)} failed{left}, {summary.seeds} seed(s) per point"),
         ("executor", f"{record.get('executor')} ({record.get('jobs')} at once)"),
         ("time", f"{record.get('seconds')} s" if record.get("seconds") is not None else "n/a"),
         ("started", record.get("started")),
