@@ -1024,6 +1024,25 @@ CASES: dict[str, Case] = {
         ["each run asks for 64 GPUs", "this machine has", "RAY_ADDRESS"],
         needs=["ray"],
     ),
+    "sweep-unknown-tracker": Case(  # every point ran and warned before
+        [*SWEEP, "--grid", "train.lr=0.1,0.2", "--track", "wandb"],
+        2,
+        ["unknown tracker 'wandb'", "mlflow"],
+        absent=["out"],
+    ),
+    "sweep-track-uri-without-track": Case(
+        [*SWEEP, "--grid", "train.lr=0.1", "--track-uri", "sqlite:///{tmp}/m.db"],
+        2,
+        ["--track-uri and --track-experiment need --track mlflow"],
+        absent=["out", "m.db"],
+    ),
+    "sweep-track-without-mlflow": Case(
+        [*SWEEP, "--grid", "train.lr=0.1", "--track", "mlflow"],
+        2,
+        ["needs MLflow, which is not installed"],
+        hide=["mlflow"],
+        absent=["out"],
+    ),
     "sweep-resume-without-a-sweep": Case(
         [*SWEEP, "--grid", "train.lr=0.1", "--resume"], 2, ["--resume: no sweep of 'tiny'"]
     ),

@@ -139,6 +139,19 @@ def load_mlflow(tracker: str = "mlflow") -> ModuleType:
     return mlflow
 
 
+def check_tracking(tracker: str | None, uri: str | None) -> tuple[str, str]:
+    """The tracker and its resolved URI, once both and the tracker's library are known to be
+    usable; what ``--track`` and ``--track-uri`` are checked with before any work starts.
+
+    Raises:
+        UsageError: ``uri`` without ``tracker``, an unknown tracker, MLflow not installed, or
+            a store MLflow refuses.
+    """
+    if tracker is None:
+        raise UsageError("--track-uri and --track-experiment need --track mlflow")
+    return tracker, connect(tracker, uri)[1]
+
+
 def connect(tracker: str = "mlflow", uri: str | None = None) -> tuple[Any, str]:
     """An MLflow client for the store at ``uri`` (see :func:`tracking_uri`) and that URI.
 

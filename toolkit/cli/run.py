@@ -55,7 +55,9 @@ def run(
     resolved = load_recipe(recipe, sets, origins=origins)
     tracking = None  # checked before the work: a bad --track exits with 2 and runs nothing
     if track is not None or track_uri is not None or track_experiment is not None:
-        tracking = _check_tracking(track, track_uri)
+        from toolkit.tracking import check_tracking
+
+        tracking = check_tracking(track, track_uri)
     from toolkit.execution.distributed import is_main
     from toolkit.execution.runner import run as run_recipe
 
@@ -112,16 +114,9 @@ def track(
     folders = run_folders(runs)
     for folder in folders:  # every folder is a finished run before anything is logged
         load_run(folder)
-    _track(folders, *_check_tracking(tracker, uri), experiment=experiment)
+    from toolkit.tracking import check_tracking
 
-
-def _check_tracking(tracker: str | None, uri: str | None) -> tuple[str, str]:
-    """The tracker and its URI, once both and the tracker's library are known to be usable."""
-    if tracker is None:
-        raise UsageError("--track-uri and --track-experiment need --track mlflow")
-    from toolkit.tracking import connect
-
-    return tracker, connect(tracker, uri)[1]
+    _track(folders, *check_tracking(tracker, uri), experiment=experiment)
 
 
 def _track(

@@ -62,10 +62,10 @@ def sweep(
     fingerprints = check_points(source, base, plan)
     run_executor = make_executor(executor, jobs=jobs, threads=threads, gpus=gpus)
     console = None if quiet else get_console()
+    on_result = _tracker(track, track_uri, resolved.name, console)
     if console is not None:
         what = f"{len(plan.points)} runs, executor {executor}, {jobs} at once"
         console.print(Text.assemble("sweep ", (resolved.name, "bold"), f": {what}"))
-    on_result = _tracker(track, track_uri, resolved.name, console)
     result = run_sweep(
         source,
         plan,
@@ -100,10 +100,13 @@ def _plan(resolved: Any, grid: list[str], zipped: list[str], seeds: int | None, 
 
 
 def _tracker(track: str | None, uri: str | None, name: str, console: Any) -> Any:
-    """Log each finished point to the tracker (``None``: no tracking)."""
-    if track is None:
+    """Log each finished point to the tracker (``None``: no tracking); the tracker and its
+    URI are checked here, before the first point runs."""
+    if track is None and uri is None:
         return None
-    from toolkit.tracking import log_run
+    from toolkit.tracking import check_tracking, log_run
+
+    track, uri = check_tracking(track, uri)
 
     def log(point: Any, done: Any) -> None:
         try:
