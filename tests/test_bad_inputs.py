@@ -332,6 +332,49 @@ def broken_image_folder(root: Path) -> None:
     (root / "cat" / "3.png").write_bytes(b"not an image")
 
 
+def bomb(path: Path) -> None:
+    """A PNG whose header claims 60000 x 60000 pixels (3.6 billion): a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+def pets_with(change: Callable[[Path], None]) -> Callable[[Path], None]:
+    """The pets folder of ``test_vision_data.write_folder`` in ``{tmp}/pets``, then ``change``d."""
+
+    def setup(tmp: Path) -> None:
+        from test_vision_data import write_folder
+
+        write_folder(tmp / "pets")
+        change(tmp / "pets")
+
+    return setup
+
+
+def one_owl(root: Path) -> None:
+    (root / "owl").mkdir()
+    (root / "cat" / "0.jpg").rename(root / "owl" / "0.jpg")
+
+
+def csv_file(content: str) -> Callable[[Path], None]:
+    """The tiny BERT and ``{tmp}/r.csv`` holding ``content``."""
+    return text_files(lambda t: (t / "r.csv").write_text(content))
+
+
+#: The text recipe on ``{tmp}/r.csv`` (columns ``text`` and ``label``), plus ``extra``.
+def text_csv(extra: str = "") -> str:
+    return text('name = "glue_cola"\nroot = "{tmp}/cola"', 'name = "text_csv"\npath = "{tmp}/r.csv"' + extra)
+
+
+#: Twenty labelled sentences, ten of each class.
+SENTENCES = "text,label,gender\n" + "".join(f"the cat sat {i} .,{i % 2},{'f' if i % 3 else 'm'}\n" for i in range(20))
+
+
 def flat_folder(root: Path, classes: list[str]) -> None:
     """Images named <class>.<n>.png in one folder (the Kaggle dogs-vs-cats layout)."""
     from PIL import Image
@@ -667,6 +710,49 @@ CASES: dict[str, Case] = {
         recipe=pets('\nstorage = "disk"'),
         setup=lambda tmp: broken_image_folder(tmp / "pets"),
     ),
+    "image-folder-decompression-bomb": Case(  # Pillow's DecompressionBombError, which named no file
+        RUN,
+        2,
+        ["cannot read image", "bomb.png", "more pixels than Pillow decodes"],
+        recipe=pets(),
+        setup=pets_with(lambda root: bomb(root / "cat" / "bomb.png")),
+    ),
+    "image-folder-disk-decompression-bomb": Case(
+        RUN,
+        2,
+        ["cannot read image", "bomb.png", "more pixels than Pillow decodes"],
+        recipe=pets('\nstorage = "disk"'),
+        setup=pets_with(lambda root: bomb(root / "dog" / "bomb.png")),
+    ),
+    "image-folder-class-with-one-image": Case(  # scikit-learn's ValueError before, naming nothing
+        RUN,
+        2,
+        ["pets: class 'owl' has a single sample", "add samples of it, or remove the class"],
+        recipe=pets(),
+        setup=pets_with(one_owl),
+    ),
+    "image-folder-flat-class-with-one-image": Case(
+        RUN,
+        2,
+        ["class 'cow' has a single sample"],
+        recipe=pets().replace("{tmp}/pets", "{tmp}/flat").replace('holdout = ["fox"]', 'holdout = ["dog"]'),
+        setup=lambda tmp: (flat_folder(tmp / "flat", ["cat", "dog"]),
+                           (tmp / "flat" / "cow.0.png").write_bytes((tmp / "flat" / "cat.0.png").read_bytes())),  # fmt: skip
+    ),
+    "image-folder-test-split-smaller-than-the-classes": Case(
+        RUN,
+        2,
+        ["15 samples of 3 classes cannot be split as dataset.test_size asks", "the test split would get 2"],
+        recipe=pets("\ntest_size = 0.1"),
+        setup=pets_with(lambda root: None),
+    ),
+    "backdoor-trigger-image-bomb": Case(
+        RUN,
+        2,
+        ["cannot read the trigger image", "bomb.png", "more pixels than Pillow decodes"],
+        recipe=BACKDOOR.replace("size = 2", 'size = 2\ntrigger = "{tmp}/bomb.png"'),
+        setup=lambda tmp: bomb(tmp / "bomb.png"),
+    ),
     "image-folder-unknown-storage": Case(
         VALIDATE,
         2,
@@ -860,6 +946,54 @@ CASES: dict[str, Case] = {
         ["no column 'text'"],
         setup=text_files(lambda t: (t / "r.csv").write_text("review,label\na,0\nb,1\n")),
         recipe=text('name = "glue_cola"\nroot = "{tmp}/cola"', 'name = "text_csv"\npath = "{tmp}/r.csv"'),
+        needs=["transformers"],
+    ),
+    "text-csv-two-rows": Case(  # scikit-learn's ValueError before, naming nothing
+        RUN,
+        2,
+        ["r.csv: class", "has a single sample", "a stratified train/test split needs at least 2"],
+        setup=csv_file("text,label\ngood .,1\nbad .,0\n"),
+        recipe=text_csv(),
+        needs=["transformers"],
+    ),
+    "text-csv-row-without-label": Case(
+        RUN,
+        2,
+        ["r.csv, line 4: the row has no value in column 'label'", "fill it in or remove the row"],
+        setup=csv_file(SENTENCES[:60] + "no label here .,,f\n" + SENTENCES[60:]),
+        recipe=text_csv(),
+        needs=["transformers"],
+    ),
+    "text-csv-empty-label-cells": Case(  # they became a silent third class ''
+        RUN,
+        2,
+        ["has no value in column 'label'"],
+        setup=csv_file(SENTENCES + "a .,,f\nb .,  ,m\n"),
+        recipe=text_csv(),
+        needs=["transformers"],
+    ),
+    "text-csv-short-row": Case(
+        RUN,
+        2,
+        ["r.csv, line 22: the row has fewer fields than the header"],
+        setup=csv_file(SENTENCES + "just a sentence\n"),
+        recipe=text_csv(),
+        needs=["transformers"],
+    ),
+    "text-csv-empty-group-cell": Case(  # group 0 was a guess
+        RUN,
+        2,
+        ["has no value in column 'gender'"],
+        setup=csv_file(SENTENCES + "a .,1,\n"),
+        recipe=text_csv('\nsensitive = {gender = "f"}'),
+        needs=["transformers"],
+    ),
+    "text-csv-test-file-without-label": Case(
+        RUN,
+        2,
+        ["t.csv, line 3: the row has no value in column 'label'"],
+        setup=lambda tmp: (csv_file(SENTENCES)(tmp), (tmp / "t.csv").write_text("text,label\na .,1\nb .,\n")),
+        recipe=text_csv('\ntest_path = "{tmp}/t.csv"'),
         needs=["transformers"],
     ),
     "explain-on-images": Case(

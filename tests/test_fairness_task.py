@@ -107,3 +107,47 @@ def test_bad_fairness_recipes() -> None:
                            "train": {"epochs": 0}})  # fmt: skip
     with pytest.raises(UsageError, match="needs sensitive attributes"):
         run(digits, console=None)
+
+
+def test_a_group_without_test_samples_is_nan_everywhere_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Adult without a row of the privileged race: the race metrics are NaN (null in
+    metrics.json), never 0.0 (which reads as perfectly fair), and the run says why."""
+    import gzip
+
+    from conftest import cli_in_process
+
+    from toolkit.data import adult
+
+    with gzip.open(adult.BUNDLED / "adult.data.gz", "rt") as fh:
+        rows = [line for line in fh.read().splitlines() if line and " White," not in line][:600]
+    (tmp_path / "adult").mkdir()
+    (tmp_path / "adult" / "adult.data").write_text("\n".join(rows) + "\n")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'task = "fairness"\nname = "adult"\n[dataset]\nname = "adult"\n'
+        f'data_dir = "{(tmp_path / "adult").as_posix()}"\n[model]\nname = "mlp"\n[train]\nepochs = 1\n'
+        '[baselines]\nfairlearn = ["metricframe"]\n' * needs_fairlearn()
+    )
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out")], capsys)
+    assert code == 0, printed
+    assert "race: no test sample is in the group 'White'" in " ".join(printed.split())
+    assert "EmptyGroupWarning" not in printed  # said once, in the run's words
+    (folder,) = (tmp_path / "out" / "adult").iterdir()
+    race = json.loads((folder / "metrics.json").read_text())["attributes"]["race"]
+    between = ["p_rule", "disparate_impact", "statistical_parity_difference", "equal_opportunity_difference",
+               "average_odds_difference", "equalized_odds_difference"]  # fmt: skip
+    assert all(race[key] is None for key in between), race
+    assert race["groups"]["1"]["count"] == 0 and race["groups"]["1"]["tpr"] is None
+    assert race["groups"]["0"]["count"] > 0
+    assert "no test sample is in the group 'White'" in (folder / "log.txt").read_text()
+    sex = json.loads((folder / "metrics.json").read_text())["attributes"]["sex"]
+    assert isinstance(sex["equalized_odds_difference"], float)  # the other attribute is unaffected
+
+
+def needs_fairlearn() -> bool:
+    """Whether fairlearn is installed (its MetricFrame check then runs beside ours)."""
+    import importlib.util
+
+    return importlib.util.find_spec("fairlearn") is not None

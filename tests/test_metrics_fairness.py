@@ -202,3 +202,26 @@ def test_degenerate_groups_agree_with_fairlearn() -> None:
         if not np.isnan(theirs_dpr):
             assert fm.demographic_parity_ratio(pred, g) == pytest.approx(theirs_dpr, abs=1e-12)
     assert degenerate > 50  # the samples do exercise empty cells
+
+
+def test_a_group_without_samples_makes_every_between_group_metric_nan_with_a_warning() -> None:
+    """With one group there is no gap: fairlearn's 0.0 difference (and 1.0 ratio) over the
+    groups present would read as perfect parity; ours are NaN and say why."""
+    y, pred = np.array([0, 1, 1, 0, 1]), np.array([1, 1, 0, 0, 1])
+    only_unprivileged = np.zeros(5, dtype=int)
+    with pytest.warns(fm.EmptyGroupWarning, match="the privileged \\(1\\) group has no samples"):
+        report = fm.binary_report(y, pred, only_unprivileged)
+    assert set(report) >= {"p_rule", "equalized_odds_difference", "statistical_parity_difference"}
+    assert all(np.isnan(v) for v in report.values()), report
+    with pytest.warns(fm.EmptyGroupWarning, match="unprivileged \\(0\\) group has no samples"):
+        assert np.isnan(fm.binary_report(y, pred, np.ones(5, dtype=int))["equalized_odds_difference"])
+    with pytest.warns(fm.EmptyGroupWarning, match="only 1 group has samples"):
+        multi = fm.multi_group_report(y, pred, np.array(["race=a,sex=b"] * 5))
+    assert all(np.isnan(v) for v in multi.values()), multi
+    assert fm.no_samples()["count"] == 0 and np.isnan(fm.no_samples()["tpr"])
+    # two groups with samples: numbers, and no warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fm.EmptyGroupWarning)
+        assert fm.binary_report(y, pred, np.array([0, 0, 1, 1, 1]))["equalized_odds_difference"] == 1.0  # FPR 1 against 0

@@ -171,3 +171,32 @@ threads = 1
     assert digests["disk"] == digests["memory"]
     assert "after_removal" in results["disk"] and results["disk"]["filters"]["spectral_signature"]["flagged"]
     assert results["disk"] == results["memory"]  # every number: training, the filter, the retraining
+
+
+def test_image_folder_on_disk_sees_replaced_images_of_equal_size_and_time(tmp_path: Path) -> None:
+    """The decoded copy is keyed on the files' contents: an image replaced by another of the
+    same size, with its modification time put back, is decoded again, as memory storage sees it."""
+    import os
+
+    from PIL import Image
+
+    write_folder(tmp_path / "pets")
+    params = {"root": str(tmp_path / "pets"), "size": 8, "test_size": 0.25, "holdout": ["dog"]}
+    before = image_folder.load(0, storage="disk", **params)  # type: ignore[arg-type]
+    target = tmp_path / "pets" / "cat" / "1.png"
+    stat = target.stat()
+    with Image.open(target) as old:
+        replaced = Image.new(old.mode, old.size, (0, 255, 0))  # the same size and format, other pixels
+    replaced.save(target)
+    if target.stat().st_size != stat.st_size:  # pad the PNG to the old length: a stat key cannot tell
+        data = target.read_bytes()
+        assert len(data) < stat.st_size, "the replacement must not be longer than the original"
+        target.write_bytes(data + b"\0" * (stat.st_size - len(data)))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    memory = image_folder.load(0, **params)  # type: ignore[arg-type]
+    disk = image_folder.load(0, storage="disk", **params)  # type: ignore[arg-type]
+    for name in ("train", "test", "ood"):
+        assert torch.equal(disk.split(name).x, memory.split(name).x), name  # type: ignore[arg-type]
+    assert not torch.equal(disk.train.x, before.train.x) or not torch.equal(disk.test.x, before.test.x)  # type: ignore[arg-type]
+    assert len(ArtifactCache().entries()) == 2

@@ -621,6 +621,11 @@ def test_replacing_a_checkpoints_files_changes_the_trained_models_key(
     before = key()
     weights = folder / "model.safetensors"
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    assert key() == before  # touched, not changed: the same checkpoint
+    stat, raw = weights.stat(), bytearray(weights.read_bytes())
+    raw[-1] ^= 0x01  # other weights of the same size, with the modification time put back
+    weights.write_bytes(bytes(raw))
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert key() != before
     assert files_key({"checkpoint": "some-org/some-model"}) == "hub:some-org/some-model"
 

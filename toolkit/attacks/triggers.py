@@ -65,21 +65,18 @@ def mask(name: str, patch: torch.Tensor) -> torch.Tensor | None:
 
 def image_file(path: str, *, size: tuple[int, int], channels: int) -> torch.Tensor:
     """An image file as ``uint8`` ``(channels, h, w)``; a missing or unreadable file is a DataError."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from toolkit.data.pictures import decoded
 
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(
             f"trigger '{path}' is neither a built-in pattern ({', '.join(PATTERNS)}) nor an image file"
         )
-    try:
-        with Image.open(file) as raw:
-            img = raw.convert("L" if channels == 1 else "RGB").resize(
-                (size[1], size[0]), Image.Resampling.BILINEAR
-            )
-            data = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"cannot read the trigger image {file}: {exc}") from exc
+    img = decoded(file, grayscale=channels == 1, what="the trigger image")
+    img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    data = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8)
     return data.view(size[0], size[1], -1).permute(2, 0, 1).contiguous()
 
 

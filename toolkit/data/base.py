@@ -11,6 +11,7 @@ inputs are a mapping of named tensors (``input_ids``, ``attention_mask``). Label
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -224,14 +225,54 @@ def split_holdout(
     return DataBundle(kept_train, keep(test), info, ood, list(class_names))
 
 
-def stratified_split(y: torch.Tensor, test_size: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Train and test indices with each class split in the same proportion (scikit-learn)."""
+def stratified_split(
+    y: torch.Tensor,
+    test_size: float,
+    seed: int,
+    *,
+    names: Sequence[str] | None = None,
+    source: str = "the data set",
+    option: str = "dataset.test_size",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Train and test indices with each class split in the same proportion (scikit-learn).
+
+    Args:
+        y: the labels.
+        test_size: the fraction of each class in the test split.
+        seed: seeds the split.
+        names: the class names, for the errors (default: the label values).
+        source: what the data is (a file or folder), for the errors.
+        option: the recipe key that sets ``test_size``, for the errors.
+
+    Raises:
+        DataError: a class has a single sample, or a split would get fewer samples than
+            there are classes (scikit-learn's conditions, said in the data's terms).
+    """
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < test_size < 1.0:
-        raise DataError(f"dataset.test_size must lie strictly between 0 and 1, got {test_size}")
+        raise DataError(f"{option} must lie strictly between 0 and 1, got {test_size}")
+    labels, counts = torch.unique(y, return_counts=True)
+    alone = [int(label) for label, n in zip(labels, counts, strict=True) if int(n) < 2]
+    if alone:
+        shown = ", ".join(repr(names[i]) if names is not None and 0 <= i < len(names) else str(i) for i in alone[:5])
+        raise DataError(
+            f"{source}: class {shown} has a single sample; a stratified train/test split needs at "
+            "least 2 of each class: add samples of it, or remove the class"
+        )
+    n_test = math.ceil(test_size * len(y))
+    n_train = len(y) - n_test
+    if min(n_test, n_train) < len(labels):
+        raise DataError(
+            f"{source}: {len(y)} samples of {len(labels)} classes cannot be split as {option} asks "
+            f"({test_size:.3g} of them held out): the {'test' if n_test < n_train else 'training'} split would get "
+            f"{min(n_test, n_train)}, fewer than one sample per class; add samples or change {option}"
+        )
     index = torch.arange(len(y)).numpy()
-    train_idx, test_idx = train_test_split(index, test_size=test_size, random_state=seed, stratify=y.numpy())
+    try:
+        train_idx, test_idx = train_test_split(index, test_size=test_size, random_state=seed, stratify=y.numpy())
+    except ValueError as exc:  # a condition of scikit-learn's not foreseen above
+        raise DataError(f"{source}: cannot split the samples into train and test ({exc})") from exc
     return torch.as_tensor(train_idx), torch.as_tensor(test_idx)
 
 

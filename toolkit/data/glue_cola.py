@@ -67,10 +67,11 @@ def load(
     checkpoint = need_tokenizer(tokenizer, "glue_cola")
     train, dev = _read(root, allow_download)
     if dev is None:
-        kept, held = seeded_split(train[1], validation, seed=seed)
+        kept, held = seeded_split(train[1], validation, seed=seed, source="CoLA", option="dataset.validation")
         train, dev = _pick(train, kept), _pick(train, held)
     if max_train is not None and max_train < len(train[0]):
-        train = _pick(train, seeded_split(train[1], 1 - max_train / len(train[0]), seed=seed)[0])
+        keep = seeded_split(train[1], 1 - max_train / len(train[0]), seed=seed, source="CoLA", option="dataset.max_train")
+        train = _pick(train, keep[0])
     common: dict[str, Any] = {
         "tokenizer": checkpoint,
         "max_length": max_length,

@@ -15,9 +15,15 @@ images become the OOD split, as for the other image data sets.
 ``storage = "memory"`` (default) decodes the folder at every run and holds it in memory.
 ``storage = "disk"`` streams it from disk, for folders that do not fit in memory: the
 images are decoded once, a chunk at a time, into one file of the artifact cache (kind
-``images``, keyed by the files' names, sizes and modification times and by the decoding
-settings), and every later run maps that file (:mod:`toolkit.data.mapped`), so batches are
-read from disk as training and evaluation ask for them. Both give the same tensors.
+``images``, keyed by the files' names and contents, SHA-256 of their bytes, and by the
+decoding settings), and every later run maps that file (:mod:`toolkit.data.mapped`), so
+batches are read from disk as training and evaluation ask for them. Both give the same
+tensors: an image replaced by another, even of the same size and modification time, is a
+new key. A file's digest is remembered while its status is unchanged
+(:mod:`toolkit.data.filedigest`), so a later run reads no image to find its key.
+
+A file Pillow cannot decode, a decompression bomb included, is a
+:class:`~toolkit.errors.DataError` naming it (:mod:`toolkit.data.pictures`).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import torch
 from pydantic import Field
 
 from toolkit.data.base import DataBundle, Split, resolve_classes, split_holdout, stratified_split
+from toolkit.data.pictures import decoded
 from toolkit.errors import DataError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -79,7 +86,7 @@ def load(
     names = [name for name, _ in classes]
     files = [path for _, group in classes for path in group]
     y = torch.tensor([label for label, (_, group) in enumerate(classes) for _ in group], dtype=torch.long)
-    train_idx, test_idx = stratified_split(y, test_size, seed)
+    train_idx, test_idx = stratified_split(y, test_size, seed, names=names, source=f"dataset.root {base}")
     settings: dict[str, Any] = {"size": size, "grayscale": grayscale, "crop": crop}
     if storage == "disk":
         train, test = _splits_on_disk(base, files, y, (train_idx, test_idx), names, holdout, settings)
@@ -131,8 +138,9 @@ def _decoded_on_disk(base: Path, files: list[Path], settings: dict) -> torch.Ten
     from toolkit.execution.cache import ArtifactCache
     from toolkit.execution.streamed import open_streamed, save_streamed
 
-    stats = [(p, p.stat()) for p in files]
-    listing = [[str(p.relative_to(base)), st.st_size, st.st_mtime_ns] for p, st in stats]
+    from toolkit.data.filedigest import digests
+
+    listing = [[str(p.relative_to(base)), sha] for p, sha in zip(files, digests(files, what="image"), strict=True)]
     key = hashlib.sha256(json.dumps([str(base.resolve()), listing, settings]).encode()).hexdigest()
     store = ArtifactCache()
     found = open_streamed(store, "images", key, "x")
@@ -189,23 +197,16 @@ def _classes(base: Path, layout: str) -> list[tuple[str, list[Path]]]:
 
 def _read(path: Path, *, size: int, grayscale: bool, crop: str) -> np.ndarray:
     """One image as ``uint8`` ``(C, size, size)``; an unreadable file is a DataError naming it."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(path) as opened:
-            image = opened.convert("L" if grayscale else "RGB")
-            if crop == "center":
-                scale = size / min(image.size)
-                width, height = (
-                    max(size, round(image.size[0] * scale)),
-                    max(size, round(image.size[1] * scale)),
-                )
-                image = image.resize((width, height), Image.Resampling.BILINEAR)
-                left, top = (width - size) // 2, (height - size) // 2
-                image = image.crop((left, top, left + size, top + size))
-            else:
-                image = image.resize((size, size), Image.Resampling.BILINEAR)
-            array = np.asarray(image, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from exc
+    image = decoded(path, grayscale=grayscale)
+    if crop == "center":
+        scale = size / min(image.size)
+        width, height = max(size, round(image.size[0] * scale)), max(size, round(image.size[1] * scale))
+        image = image.resize((width, height), Image.Resampling.BILINEAR)
+        left, top = (width - size) // 2, (height - size) // 2
+        image = image.crop((left, top, left + size, top + size))
+    else:
+        image = image.resize((size, size), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype=np.uint8)
     return array[None] if grayscale else array.transpose(2, 0, 1)

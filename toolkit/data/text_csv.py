@@ -10,6 +10,7 @@ stratified ``test_size`` fraction is the test split.
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -60,13 +61,15 @@ def load(
         allow_download: let the tokenizer download.
     """
     checkpoint = need_tokenizer(tokenizer, "text_csv")
-    rows = read_rows(Path(path).expanduser(), [text, label, *sensitive], delimiter)
+    rows = read_rows(Path(path).expanduser(), [text, label, *sensitive], delimiter, needed=[label, *sensitive])
     names = _class_names(rows, label, class_names, path)
     if test_path is not None:
-        test_rows = read_rows(Path(test_path).expanduser(), [text, label, *sensitive], delimiter)
+        test_rows = read_rows(
+            Path(test_path).expanduser(), [text, label, *sensitive], delimiter, needed=[label, *sensitive]
+        )
     else:
         labels = [_label(r[label], names, path) for r in rows]
-        kept, held = seeded_split(labels, test_size, seed=seed)
+        kept, held = seeded_split(labels, test_size, seed=seed, names=names, source=f"dataset.path {path}")
         rows, test_rows = [rows[i] for i in kept], [rows[i] for i in held]
 
     def split(part: Rows, source: str) -> Split:
@@ -106,11 +109,24 @@ def _label(value: str, names: list[str], source: str) -> int:
     return names.index(value)
 
 
-def read_rows(path: Path, columns: list[str], delimiter: str | None) -> Rows:
-    """The rows of ``path`` as dicts; a missing file or column is a :class:`DataError`."""
+def read_rows(path: Path, columns: list[str], delimiter: str | None, *, needed: Sequence[str] = ()) -> Rows:
+    """The rows of ``path`` as dicts of ``columns``.
+
+    Args:
+        path: the file.
+        columns: the columns to read.
+        delimiter: the field separator (default: tab for ``.tsv``/``.tab``, else a comma).
+        needed: columns no row may leave empty (the label and the groups: an empty label
+            would be a class of its own, an empty group a guess).
+
+    Raises:
+        DataError: a missing file or column, a row with fewer fields than the header, an
+            empty ``needed`` cell (naming the line and the column), or no rows at all.
+    """
     if not path.is_file():
         raise DataError(f"dataset text_csv: {path} is not a file")
     sep = delimiter or ("\t" if path.suffix.lower() in (".tsv", ".tab") else ",")
+    rows: Rows = []
     try:
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle, delimiter=sep)
@@ -120,7 +136,13 @@ def read_rows(path: Path, columns: list[str], delimiter: str | None) -> Rows:
                 raise DataError(
                     f"{path}: no column {', '.join(map(repr, lacking))}; the columns are {header}"
                 )
-            rows = [{c: (r.get(c) or "") for c in columns} for r in reader]
+            for record in reader:
+                short = [c for c in columns if record.get(c) is None]
+                empty = [c for c in needed if not (record.get(c) or "").strip()]
+                if short or empty:
+                    what = "has fewer fields than the header" if short else f"has no value in column {empty[0]!r}"
+                    raise DataError(f"{path}, line {reader.line_num}: the row {what}; fill it in or remove the row")
+                rows.append({c: record[c] for c in columns})
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: not a readable {('TSV' if sep == chr(9) else 'CSV')} file ({exc})") from exc
     if not rows:

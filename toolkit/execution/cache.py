@@ -64,6 +64,8 @@ __all__ = [
 ]
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: The memo of the user's files' digests (:mod:`toolkit.data.filedigest`), under the root.
+FILE_DIGESTS = "file-digests.sqlite"
 
 
 def default_root() -> Path:
@@ -220,6 +222,9 @@ class ArtifactCache:
         removed = 0
         if not self.root.is_dir():
             return 0
+        if kind is None:  # the memo of file digests goes too (it is rebuilt by hashing)
+            with contextlib.suppress(OSError):
+                (self.root / FILE_DIGESTS).unlink()
         folders = [self.root / kind] if kind else [p for p in self.root.iterdir() if p.is_dir()]
         for folder in folders:
             if not folder.is_dir():

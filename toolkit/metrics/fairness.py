@@ -29,7 +29,9 @@ them.
 Undefined rates follow fairlearn's convention, the same in every metric and table: a group
 without positive samples has ``TPR = 0`` and one without negative samples ``FPR = 0`` (as
 scikit-learn's and fairlearn's rates with ``zero_division = 0``); a group with no samples
-at all has no rates (``nan``), and between-group numbers that need it are ``nan`` too.
+at all has no rates (``nan``), and every between-group number is then ``nan`` too, with an
+:class:`EmptyGroupWarning`: with one group there is no gap to measure, and fairlearn's
+``0.0`` difference or ``1.0`` ratio over the groups present would read as perfect parity.
 
 Example:
     >>> import numpy as np
@@ -40,11 +42,16 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+
+class EmptyGroupWarning(RuntimeWarning):
+    """A between-group metric was asked of data with a group that has no samples (it is NaN)."""
 
 
 def _arrays(*arrays: ArrayLike) -> list[np.ndarray]:
@@ -81,6 +88,12 @@ def group_metrics(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> di
     return out
 
 
+def no_samples() -> dict[str, float]:
+    """The per-group entry of a group with no samples: a count of 0 and no rates (NaN)."""
+    nan = float("nan")
+    return {"count": 0, "selection_rate": nan, "tpr": nan, "fpr": nan, "accuracy": nan}
+
+
 def _two(y_true: ArrayLike, y_pred: ArrayLike, group: ArrayLike) -> tuple[dict[str, float], dict[str, float]]:
     g = np.asarray(group).reshape(-1)
     values = set(np.unique(g).tolist())
@@ -89,8 +102,28 @@ def _two(y_true: ArrayLike, y_pred: ArrayLike, group: ArrayLike) -> tuple[dict[s
             f"a binary attribute takes 0 (unprivileged) and 1 (privileged), got {sorted(values)}"
         )
     per = group_metrics(y_true, y_pred, g)
-    empty = {"count": 0, "selection_rate": float("nan"), "tpr": float("nan"), "fpr": float("nan")}
-    return per.get(0, empty), per.get(1, empty)
+    return per.get(0, no_samples()), per.get(1, no_samples())
+
+
+def _gap(values: list[float]) -> float:
+    """``max - min`` of the groups' values; NaN when a value is NaN or under two groups."""
+    if len(values) < 2 or any(np.isnan(v) for v in values):
+        return float("nan")
+    return float(max(values) - min(values))
+
+
+def _warn_if_empty(groups: np.ndarray, names: Any = ("unprivileged (0)", "privileged (1)")) -> None:
+    """An :class:`EmptyGroupWarning` when fewer than two groups have samples; ``names`` are
+    the binary attribute's group names, or ``None`` for groups of any number."""
+    present = np.unique(groups).tolist()
+    if len(present) >= 2:
+        return
+    if names is not None:
+        missing = ", ".join(n for code, n in enumerate(names) if code not in present)
+        what = f"the {missing} group has no samples"
+    else:
+        what = f"only {len(present)} group has samples" if present else "there are no samples"
+    warnings.warn(f"{what}: the between-group metrics are NaN, not parity", EmptyGroupWarning, stacklevel=3)
 
 
 def selection_rate(y_pred: ArrayLike) -> float:
@@ -137,23 +170,27 @@ def average_odds_difference(y_true: ArrayLike, y_pred: ArrayLike, group: ArrayLi
 
 
 def equalized_odds_difference(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> float:
-    """``max(range_g TPR_g, range_g FPR_g)``: for two groups, the larger absolute gap."""
+    """``max(range_g TPR_g, range_g FPR_g)``: for two groups, the larger absolute gap; NaN
+    when fewer than two groups have samples."""
     per = group_metrics(y_true, y_pred, groups)
-    tpr = np.array([m["tpr"] for m in per.values()])
-    fpr = np.array([m["fpr"] for m in per.values()])
-    return float(max(np.ptp(tpr), np.ptp(fpr)))
+    gaps = [_gap([m["tpr"] for m in per.values()]), _gap([m["fpr"] for m in per.values()])]
+    return float("nan") if any(np.isnan(g) for g in gaps) else max(gaps)
 
 
 def demographic_parity_ratio(y_pred: ArrayLike, groups: ArrayLike) -> float:
-    """``min_g SR_g / max_g SR_g`` over any number of groups."""
+    """``min_g SR_g / max_g SR_g`` over any number of groups (1 where no group is selected);
+    NaN when fewer than two groups have samples."""
     rates = [m["selection_rate"] for m in group_metrics(y_pred, y_pred, groups).values()]
+    if len(rates) < 2:
+        return float("nan")
     return _ratio(min(rates), max(rates)) if max(rates) > 0 else 1.0
 
 
 def demographic_parity_difference(y_pred: ArrayLike, groups: ArrayLike) -> float:
-    """``max_g SR_g - min_g SR_g`` over any number of groups."""
+    """``max_g SR_g - min_g SR_g`` over any number of groups; NaN when fewer than two groups
+    have samples."""
     rates = [m["selection_rate"] for m in group_metrics(y_pred, y_pred, groups).values()]
-    return float(max(rates) - min(rates))
+    return _gap(rates)
 
 
 def adversary_auc(
@@ -197,7 +234,9 @@ def intersection(
 
 
 def binary_report(y_true: ArrayLike, y_pred: ArrayLike, group: ArrayLike) -> dict[str, float]:
-    """Every between-group metric of one binary attribute, in one dict."""
+    """Every between-group metric of one binary attribute, in one dict (all NaN, with an
+    :class:`EmptyGroupWarning`, when a group has no samples)."""
+    _warn_if_empty(np.asarray(group).reshape(-1))
     return {
         "p_rule": p_rule(y_pred, group),
         "disparate_impact": disparate_impact(y_pred, group),
@@ -209,7 +248,9 @@ def binary_report(y_true: ArrayLike, y_pred: ArrayLike, group: ArrayLike) -> dic
 
 
 def multi_group_report(y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike) -> dict[str, float]:
-    """The between-group metrics defined for any number of groups."""
+    """The between-group metrics defined for any number of groups (NaN, with an
+    :class:`EmptyGroupWarning`, under two groups with samples)."""
+    _warn_if_empty(np.asarray(groups).reshape(-1), names=None)
     return {
         "demographic_parity_ratio": demographic_parity_ratio(y_pred, groups),
         "demographic_parity_difference": demographic_parity_difference(y_pred, groups),

@@ -156,7 +156,7 @@ build.modalities = ("text",)  # type: ignore[attr-defined]  # refused for other 
 
 def files_key(params: Mapping[str, Any]) -> str:
     """What identifies the checkpoint's files, for the cache key of a model trained from it:
-    a local folder's file names, sizes and modification times; for a hub name, the revision
+    a local folder's file names and contents (SHA-256); for a hub name, the revision
     in the Hugging Face cache (or the name alone when nothing is cached yet). Replacing the
     weights under the same name then retrains."""
     import hashlib

@@ -14,12 +14,14 @@ cross-check and its mitigations on the same split.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from toolkit.errors import UsageError
+from toolkit.metrics.fairness import EmptyGroupWarning
 from toolkit.results import Table, TaskResult
 
 if TYPE_CHECKING:
@@ -84,7 +86,10 @@ class FairnessTask:
         defended = bool(ctx.recipe.family("defenses", "train"))
         figures: dict[str, Figure] = kit.training_curves(ctx)
 
-        with ctx.log.stage("evaluate"):
+        for line in self.empty_groups(data):
+            ctx.log.info(f"warning: {line}", style="yellow")
+        with ctx.log.stage("evaluate"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", EmptyGroupWarning)  # said once above, with the names
             after, metrics, rows, samples = self._evaluate_models(
                 ctx, model, data, figures, defended=defended
             )
@@ -94,13 +99,29 @@ class FairnessTask:
 
         requested = ctx.recipe.recipe.baselines.get("fairlearn", [])
         if requested:
-            with ctx.log.stage("baselines"):
+            with ctx.log.stage("baselines"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", EmptyGroupWarning)
                 base_rows, base_metrics = self._baselines(ctx, data, requested, after)
             metrics["baselines"] = {"fairlearn": base_metrics}
             rows += base_rows
             self._log_metricframe(ctx, base_metrics)
         tables = [self._summary_table(data, rows), self._group_table(after["metrics"], data)]
         return TaskResult(metrics=metrics, tables=tables, figures=figures, samples={"test": samples})
+
+    @staticmethod
+    def empty_groups(data: DataBundle) -> list[str]:
+        """A line for each group of a sensitive attribute with no test sample: its
+        between-group metrics are NaN (:mod:`toolkit.metrics.fairness`), never parity."""
+        lines = []
+        for attr, names in data.info.sensitive.items():
+            counts = np.bincount(data.test.groups[attr].numpy(), minlength=2)
+            for code, name in enumerate(names):
+                if counts[code] == 0:
+                    lines.append(
+                        f"{attr}: no test sample is in the group '{name}', so the between-group "
+                        f"metrics of {attr} (p%-rule, equalized odds...) are NaN"
+                    )
+        return lines
 
     def _attributes(self, data: DataBundle) -> list[str]:
         """The data's sensitive attributes, checked against ``baseline_sensitive``.
@@ -229,7 +250,8 @@ class FairnessTask:
                 report["adversary_auc"] = fm.adversary_auc(
                     p_train, data.train.groups[attr].numpy(), p, g, seed=seed
                 )
-            report["groups"] = fm.group_metrics(y, pred, g)
+            per = fm.group_metrics(y, pred, g)
+            report["groups"] = {code: per.get(code, fm.no_samples()) for code in (0, 1)}
             report["group_names"] = {0: unpriv, 1: priv}
             attributes[attr] = report
         out["attributes"] = attributes

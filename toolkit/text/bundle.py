@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -28,9 +29,13 @@ def need_tokenizer(tokenizer: str | None, dataset: str) -> str:
     return tokenizer
 
 
-def seeded_split(labels: Sequence[int], fraction: float, *, seed: int) -> tuple[list[int], list[int]]:
-    """Indices of a stratified split: ``(kept, held)`` with ``fraction`` of each class held."""
-    train, held = stratified_split(torch.as_tensor(list(labels), dtype=torch.long), fraction, seed)
+def seeded_split(
+    labels: Sequence[int], fraction: float, *, seed: int, **said: Any
+) -> tuple[list[int], list[int]]:
+    """Indices of a stratified split: ``(kept, held)`` with ``fraction`` of each class held;
+    ``said`` names the classes, the source and the option in the errors
+    (:func:`~toolkit.data.base.stratified_split`)."""
+    train, held = stratified_split(torch.as_tensor(list(labels), dtype=torch.long), fraction, seed, **said)
     return sorted(train.tolist()), sorted(held.tolist())
 
 

@@ -64,14 +64,17 @@ def missing_checkpoint(checkpoint: str, what: str, exc: Exception) -> str:
     )
 
 
-def folder_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    """The name, size and modification time of each file in ``folder`` (none if it is no
-    folder): what identifies a local checkpoint's files."""
+def folder_stamp(folder: Path) -> tuple[tuple[str, str], ...]:
+    """The name and content (SHA-256, remembered while the file is unchanged:
+    :mod:`toolkit.data.filedigest`) of each file in ``folder`` (none if it is no folder):
+    what identifies a local checkpoint's files, so replacing the weights by others of the
+    same size and modification time is still a new checkpoint."""
+    from toolkit.data.filedigest import digests
+
     if not folder.is_dir():
         return ()
-    return tuple(
-        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.iterdir()) if p.is_file()
-    )
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    return tuple(zip((p.name for p in files), digests(files, what="checkpoint file"), strict=True))
 
 
 def load_tokenizer(checkpoint: str, *, allow_download: bool = False, what: str = "dataset.tokenizer") -> Any:
