@@ -1238,7 +1238,8 @@ CASES: dict[str, Case] = {
         ["report", "{tmp}/nowhere"], 2, ["neither a run folder", "nor a sweep folder"]
     ),
     "report-bad-sweep-json": Case(
-        ["report", "{tmp}/sw"], 2, ["not a sweep folder with a readable sweep.json"], setup=bad_sweep_json
+        ["report", "{tmp}/sw"], 2, ["sw/sweep.json is not valid JSON", "not the file toolkit sweep wrote"],
+        setup=bad_sweep_json,
     ),
     "report-incomplete-run-folder": Case(
         ["report", "{tmp}/run1"], 2, ["not a finished run folder (no meta.json)"], setup=metrics_file(b"{}")
@@ -1390,6 +1391,22 @@ CASES: dict[str, Case] = {
         setup=sweep_folder(b"{}", points=[*SWEEP_RECORD["points"], SWEEP_RECORD["points"][1]]),  # type: ignore[list-item]
         absent=SWEEP_OUTPUTS,
     ),
+    "sweep-summary-linked-sweep-json": Case(  # a link's target is never read as the sweep's record
+        ["report", "{tmp}/sw"],
+        2,
+        ["not a sweep folder with a readable sweep.json"],
+        setup=lambda tmp: (sweep_folder(b"{}")(tmp), (tmp / "record.json").write_bytes((tmp / "sw/sweep.json").read_bytes()),
+                           (tmp / "sw/sweep.json").unlink(), (tmp / "sw/sweep.json").symlink_to(tmp / "record.json")),  # fmt: skip
+        absent=SWEEP_OUTPUTS,
+    ),
+    "sweep-summary-linked-recipe": Case(
+        ["report", "{tmp}/sw"],
+        2,
+        ["sw/recipe.toml is a symbolic link, not a file the run wrote"],
+        setup=lambda tmp: (sweep_folder(b"{}")(tmp), (tmp / "secret.txt").write_text("SECRET"),
+                           (tmp / "sw/recipe.toml").symlink_to(tmp / "secret.txt")),  # fmt: skip
+        absent=SWEEP_OUTPUTS,
+    ),
     "sweep-summary-failed-not-a-table": Case(
         ["report", "{tmp}/sw"],
         2,
@@ -1420,6 +1437,7 @@ def test_bad_input(
     else:
         recipe.write_text(case.recipe.replace("{tmp}", tmp_path.as_posix()))
     args = [a.replace("{recipe}", str(recipe)).replace("{tmp}", tmp_path.as_posix()) for a in case.args]
+    before = written(tmp_path)
     code, output = cli_in_process(args, capsys)
     assert code == case.code, output
     flat = " ".join(output.split())  # the console wraps long lines where the paths make it
@@ -1431,8 +1449,22 @@ def test_bad_input(
     for path in case.absent:
         assert not (tmp_path / path).exists(), f"{path} was written"
     assert_nothing_half_written(tmp_path, succeeded=code == 0 and case.args[0] == "run")
+    # nothing written outside the run folders and the cache (a failed command: nowhere at all)
+    changed = {p for p, stamp in written(tmp_path).items() if before.get(p) != stamp}
+    outside = sorted(p for p in changed if p.parts[0] not in ("out", "cache"))
+    assert not outside, f"written outside the run folder: {outside}"
     if case.args[0] == "run" and code != 0 and case.setup is None:  # a failed run stores no model
         assert not list(Path(os.environ["TOOLKIT_CACHE"]).rglob("*.safetensors"))
+
+
+def written(tmp: Path) -> dict[Path, tuple[int, int]]:
+    """Every file under ``tmp`` (relative) with its size and modification time."""
+    out = {}
+    for path in tmp.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            st = path.stat()
+            out[path.relative_to(tmp)] = (st.st_size, st.st_mtime_ns)
+    return out
 
 
 def assert_nothing_half_written(tmp: Path, *, succeeded: bool) -> None:

@@ -349,3 +349,22 @@ def test_a_metric_pattern_that_matches_nothing_shows_every_metric(
     assert "warning: no metric matches acuracy, so the summary shows every metric" in printed
     header = (only_sweep(out) / "summary.csv").read_text().splitlines()[0]
     assert "accuracy" in header and "detectors.msp.auroc" in header
+
+
+def test_a_sweep_report_shows_its_own_copy_of_the_recipe_never_a_path_from_sweep_json(tmp_path: Path) -> None:
+    from toolkit.sweep import summary
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-CONTENT")
+    folder = tmp_path / "sw"
+    (folder / "points" / "a").mkdir(parents=True)
+    (folder / "points" / "a" / "metrics.json").write_text('{"accuracy": 0.5}')
+    point = {"id": "a", "group": "a", "values": {}, "seed": None}
+    (folder / "sweep.json").write_text(json.dumps({"recipe": str(secret), "points": [point]}))
+    summary.write(folder, summary.read(folder))
+    assert "SECRET-CONTENT" not in (folder / "report.html").read_text()
+    (folder / "recipe.toml").write_text('task = "ood"  # the sweep\'s copy\n')
+    summary.write(folder, summary.read(folder))
+    assert "the sweep&#x27;s copy" in (folder / "report.html").read_text() or "the sweep's copy" in (
+        folder / "report.html"
+    ).read_text()

@@ -203,6 +203,12 @@ def read_json(path: Path, *, table: bool = False, advice: str = ADVICE) -> Any:
     return value
 
 
+def read_text(path: Path, *, advice: str = ADVICE) -> str:
+    """A text file of a run or sweep folder as UTF-8; a link or an unreadable file is a usage
+    error that names it."""
+    return _text(path, advice)
+
+
 def _text(path: Path, advice: str) -> str:
     if path.is_symlink():  # a run folder's files are its own: never read a link's target into a report
         raise UsageError(f"{path} is a symbolic link, not a file the run wrote; {advice}")

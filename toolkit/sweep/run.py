@@ -1,7 +1,8 @@
 """Run a sweep: every point of a plan through an executor, into one sweep folder.
 
-``runs/<name>/sweep-<timestamp>/`` holds ``sweep.json`` (the recipe, the overrides every
-point shares, the plan), ``points/<point>/`` (each a normal run folder, written atomically
+``runs/<name>/sweep-<timestamp>/`` holds ``sweep.json`` (the recipe's path, the overrides
+every point shares, the plan), ``recipe.toml`` (the recipe's text, for the report),
+``points/<point>/`` (each a normal run folder, written atomically
 like any run: complete or absent) and, once the points are run, the summary
 (:mod:`toolkit.sweep.summary`). ``resume`` reuses the newest sweep folder of the recipe and
 runs only the points whose run folder is missing; a point that failed is run again. It
@@ -159,6 +160,8 @@ def write_plan(
     from toolkit.report import replace_file
 
     record = {"recipe": str(Path(recipe).resolve()), "overrides": list(base), **plan.to_json(), **extra}
+    if not (path / "recipe.toml").exists():  # the sweep's own copy, shown in its report
+        replace_file(path / "recipe.toml", Path(recipe).read_bytes())
     for point in record["points"]:
         if fingerprints and point["id"] in fingerprints:
             point["fingerprint"] = fingerprints[point["id"]]

@@ -107,8 +107,12 @@ def read(path: str | Path) -> Summary:
 def _record(folder: Path) -> dict[str, Any]:
     """``sweep.json``, checked: points each with an id, a group, values and a seed; the
     grid, zipped keys and failures as tables; the metrics as a list of patterns."""
+    from toolkit.execution.runread import read_json
+
+    if not (folder / "sweep.json").is_file() or (folder / "sweep.json").is_symlink():
+        raise UsageError(f"{folder} is not a sweep folder with a readable sweep.json (no such file)")
+    record = read_json(folder / "sweep.json", table=True, advice="it is not the file toolkit sweep wrote")
     try:
-        record = json.loads((folder / "sweep.json").read_text(encoding="utf-8"))
         for point in record["points"]:
             missing = [k for k in ("id", "group", "values", "seed") if k not in point]
             if missing or not isinstance(point["values"], dict):
@@ -162,6 +166,7 @@ def write(path: str | Path, summary: Summary) -> dict[str, bytes]:
     from toolkit.plots import png_bytes
 
     folder = Path(path)
+    recipe_toml = _recipe_text(folder)  # read (and refused) before anything is written
     report.replace_file(folder / "summary.csv", to_csv(summary))
     report.write_json(folder / "summary.json", to_json(summary))
     pngs = {name: png_bytes(fig) for name, fig in figures(summary).items()}
@@ -174,7 +179,7 @@ def write(path: str | Path, summary: Summary) -> dict[str, bytes]:
         tables=[table(summary, limit=None)],
         figures=pngs,
         metrics={"failed": summary.failed} if summary.failed else {},
-        recipe_toml=_recipe_text(summary.record.get("recipe")),
+        recipe_toml=recipe_toml,
         facts=_facts(summary),
     )
     report.replace_file(folder / "report.html", html)
@@ -288,8 +293,11 @@ def _cell(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
-def _recipe_text(recipe: Any) -> str:
-    try:
-        return Path(str(recipe)).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
+def _recipe_text(folder: Path) -> str:
+    """The sweep's own copy of its recipe (``recipe.toml`` in the sweep folder, written when
+    the sweep started); never the file a path in ``sweep.json`` names, which a sweep folder
+    from elsewhere could point at any readable file."""
+    from toolkit.execution.runread import read_text
+
+    path = folder / "recipe.toml"
+    return read_text(path, advice="it is not the file toolkit sweep wrote") if path.exists() or path.is_symlink() else ""
