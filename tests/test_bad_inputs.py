@@ -341,7 +341,9 @@ def bomb(path: Path) -> None:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    )
 
 
 def pets_with(change: Callable[[Path], None]) -> Callable[[Path], None]:
@@ -372,7 +374,9 @@ def text_csv(extra: str = "") -> str:
 
 
 #: Twenty labelled sentences, ten of each class.
-SENTENCES = "text,label,gender\n" + "".join(f"the cat sat {i} .,{i % 2},{'f' if i % 3 else 'm'}\n" for i in range(20))
+SENTENCES = "text,label,gender\n" + "".join(
+    f"the cat sat {i} .,{i % 2},{'f' if i % 3 else 'm'}\n" for i in range(20)
+)
 
 
 def flat_folder(root: Path, classes: list[str]) -> None:
@@ -430,7 +434,9 @@ RECORDED_SWEEP = {
 RESUME = ["sweep", "{recipe}", "--grid", "train.lr=0.1", "--resume", "--out", "{tmp}/prev"]
 
 
-def recorded_sweep(meta: bytes | None = b'{"fingerprints": {"run": "0000"}}', **record: object) -> Callable[[Path], None]:
+def recorded_sweep(
+    meta: bytes | None = b'{"fingerprints": {"run": "0000"}}', **record: object
+) -> Callable[[Path], None]:
     """``{tmp}/prev/tiny/sweep-1``: a sweep of the tiny recipe whose one point finished, with
     ``record`` written over the keys of its ``sweep.json`` and ``meta`` as the point's
     ``meta.json`` (``None``: none)."""
@@ -444,6 +450,62 @@ def recorded_sweep(meta: bytes | None = b'{"fingerprints": {"run": "0000"}}', **
             (point / "meta.json").write_bytes(meta)
 
     return setup
+
+
+#: A classify recipe on the digits with ``model`` as its [model] table (no [train]: as given).
+def given(model: str, extra: str = "") -> str:
+    return f'task = "classify"\nname = "given"\n[dataset]\nname = "digits"\n{extra}[model]\n{model}\n'
+
+
+def cnn_weights(
+    file: str = "w.pth", *, classes: int = 10, change: Callable[[dict], dict] | None = None
+) -> Callable[[Path], None]:
+    """``{tmp}/<file>``: the weights of a digits small_cnn (``classes`` outputs), ``change``d."""
+
+    def setup(tmp: Path) -> None:
+        from safetensors.torch import save_file
+
+        from toolkit.data.digits import load
+        from toolkit.models.small_cnn import build
+
+        info = load(0).info
+        if classes != info.num_classes:
+            info = load(0, holdout=[str(c) for c in range(classes, 10)]).info
+        state = {k: v.contiguous() for k, v in build(info).state_dict().items()}
+        state = change(state) if change is not None else state
+        if file.endswith(".safetensors"):
+            save_file(state, tmp / file)
+        else:
+            torch.save(state, tmp / file)
+
+    return setup
+
+
+def program(file: str = "m.pt2", *, classes: int = 10) -> Callable[[Path], None]:
+    """``{tmp}/<file>``: a tiny exported program (``.pt2``) or TorchScript file (``.pt``)."""
+
+    def setup(tmp: Path) -> None:
+        import warnings
+
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, classes)).eval()
+        x = torch.rand(4, 1, 8, 8)
+        if file.endswith(".pt2"):
+            torch.export.save(torch.export.export(net, (x,)), tmp / file)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.jit.save(torch.jit.trace(net, x), tmp / file)
+
+    return setup
+
+
+def truncated(setup: Callable[[Path], None], file: str) -> Callable[[Path], None]:
+    def run(tmp: Path) -> None:
+        setup(tmp)
+        raw = (tmp / file).read_bytes()
+        (tmp / file).write_bytes(raw[: len(raw) // 2])
+
+    return run
 
 
 def bad_sweep_json(tmp: Path) -> None:
@@ -736,8 +798,10 @@ CASES: dict[str, Case] = {
         2,
         ["class 'cow' has a single sample"],
         recipe=pets().replace("{tmp}/pets", "{tmp}/flat").replace('holdout = ["fox"]', 'holdout = ["dog"]'),
-        setup=lambda tmp: (flat_folder(tmp / "flat", ["cat", "dog"]),
-                           (tmp / "flat" / "cow.0.png").write_bytes((tmp / "flat" / "cat.0.png").read_bytes())),  # fmt: skip
+        setup=lambda tmp: (
+            flat_folder(tmp / "flat", ["cat", "dog"]),
+            (tmp / "flat" / "cow.0.png").write_bytes((tmp / "flat" / "cat.0.png").read_bytes()),
+        ),
     ),
     "image-folder-test-split-smaller-than-the-classes": Case(
         RUN,
@@ -996,6 +1060,150 @@ CASES: dict[str, Case] = {
         recipe=text_csv('\ntest_path = "{tmp}/t.csv"'),
         needs=["transformers"],
     ),
+    # models from files (evaluated as given)
+    "weights-missing-file": Case(
+        RUN,
+        2,
+        ["model.weights", "nowhere.pth is not a file"],
+        recipe=given('name = "small_cnn"\nweights = "{tmp}/nowhere.pth"'),
+    ),
+    "weights-truncated": Case(
+        RUN,
+        2,
+        ["model.weights", "w.pth is neither a safetensors file nor a PyTorch state_dict"],
+        recipe=given('name = "small_cnn"\nweights = "{tmp}/w.pth"'),
+        setup=truncated(cnn_weights(), "w.pth"),
+    ),
+    "weights-truncated-safetensors": Case(
+        RUN,
+        2,
+        ["w.safetensors is not a readable safetensors file"],
+        recipe=given('name = "small_cnn"\nweights = "{tmp}/w.safetensors"'),
+        setup=truncated(cnn_weights("w.safetensors"), "w.safetensors"),
+    ),
+    "weights-of-another-architecture": Case(
+        RUN,
+        2,
+        ["does not fit the mlp this recipe builds", "another architecture", "unexpected: backbone.0.weight"],
+        recipe=given('name = "mlp"\nweights = "{tmp}/w.pth"'),
+        setup=cnn_weights(),
+    ),
+    "weights-other-number-of-classes": Case(
+        RUN,
+        2,
+        [
+            "another number of classes than the data",
+            "head.weight is (9, 128) in the file, (10, 128) in the model",
+        ],
+        recipe=given('name = "small_cnn"\nweights = "{tmp}/w.pth"'),
+        setup=cnn_weights(classes=9),
+    ),
+    "weights-missing-keys": Case(
+        RUN,
+        2,
+        ["missing: head.bias"],
+        recipe=given('name = "small_cnn"\nweights = "{tmp}/w.safetensors"'),
+        setup=cnn_weights("w.safetensors", change=lambda s: {k: v for k, v in s.items() if k != "head.bias"}),
+    ),
+    "weights-not-a-state-dict": Case(
+        RUN,
+        2,
+        ["holds list, not a state_dict of tensors"],
+        recipe=given('name = "small_cnn"\nweights = "{tmp}/w.pth"'),
+        setup=lambda tmp: torch.save([torch.zeros(2)], tmp / "w.pth"),
+    ),
+    "weights-pickled-code": Case(  # weights_only refuses the global: nothing runs
+        RUN,
+        2,
+        ["needs to run pickled code to be read, which the toolkit never does"],
+        recipe=given('name = "small_cnn"\nweights = "{tmp}/w.pth"'),
+        setup=lambda tmp: torch.save({"head.weight": Payload(tmp / "pwned")}, tmp / "w.pth"),
+    ),
+    "model-file-not-an-archive": Case(
+        RUN,
+        2,
+        ["model.path", "neither a torch.export program (.pt2) nor a TorchScript file"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt2"'),
+        setup=lambda tmp: (tmp / "m.pt2").write_text("not a model"),
+    ),
+    "model-file-is-a-state-dict": Case(  # torch.save writes a zip too
+        RUN,
+        2,
+        ["neither a torch.export program nor a TorchScript file", "goes in the weights parameter"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/w.pth"'),
+        setup=cnn_weights(),
+    ),
+    "model-file-truncated-export": Case(
+        RUN,
+        2,
+        ["model.path", "m.pt2"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt2"'),
+        setup=truncated(program(), "m.pt2"),
+    ),
+    "model-file-missing": Case(
+        RUN,
+        2,
+        ["model.path", "m.pt2 is not a file"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt2"'),
+    ),
+    "model-file-other-class-names": Case(
+        RUN,
+        2,
+        ["model.class_names", "are not the data's"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt2"\nclass_names = ["a", "b"]'),
+        setup=program(),
+    ),
+    "model-file-other-number-of-outputs": Case(
+        RUN,
+        2,
+        ["the program returns (1, 3), not logits of shape (batch, 10)"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt2"'),
+        setup=program(classes=3),
+    ),
+    "model-file-other-input-shape": Case(
+        RUN,
+        2,
+        ["m.pt2 does not take inputs of the data's shape (1, 8, 8)"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt2"'),
+        setup=lambda tmp: torch.export.save(
+            torch.export.export(torch.nn.Linear(3, 10), (torch.rand(2, 3),)), tmp / "m.pt2"
+        ),
+    ),
+    "model-file-unknown-head": Case(
+        RUN,
+        2,
+        ["model.head: 'fc' cannot be read in m.pt2", "no such module"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt2"\nhead = "fc"'),
+        setup=program(),
+    ),
+    "model-file-torchscript-head": Case(
+        RUN,
+        2,
+        ["TorchScript modules take no hooks"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt"\nhead = "1"'),
+        setup=program("m.pt"),
+    ),
+    "model-mean-without-std": Case(
+        RUN,
+        2,
+        ["model.mean and model.std: give both, one value per channel of 'digits' (1)"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt2"\nmean = [0.5]'),
+        setup=program(),
+    ),
+    "model-std-not-positive": Case(
+        RUN,
+        2,
+        ["model.std: every standard deviation must be positive"],
+        recipe=given('name = "small_cnn"\nmean = [0.5]\nstd = [0.0]'),
+    ),
+    "given-model-with-a-training-defense": Case(
+        RUN,
+        2,
+        ["act while the model trains", "evaluated as given", "add a [train] table"],
+        recipe=given('name = "small_cnn"\nweights = "{tmp}/w.pth"')
+        + '[[defenses]]\nname = "adversarial_training"\n',
+        setup=cnn_weights(),
+    ),
     "explain-on-images": Case(
         VALIDATE,
         2,
@@ -1184,13 +1392,13 @@ CASES: dict[str, Case] = {
     "sweep-resume-other-overrides": Case(
         [*RESUME, "--set", "train.epochs=2"],
         2,
-        ["--resume: the sweep in", "overrides: recorded [], now [\"train.epochs=2\"]", "without --resume"],
+        ["--resume: the sweep in", 'overrides: recorded [], now ["train.epochs=2"]', "without --resume"],
         setup=recorded_sweep(),
     ),
     "sweep-resume-other-grid": Case(
         [*RESUME, "--grid", "train.epochs=1,2"],
         2,
-        ["grid: recorded {\"train.lr\": [0.1]}, now", "\"train.epochs\": [1, 2]"],
+        ['grid: recorded {"train.lr": [0.1]}, now', '"train.epochs": [1, 2]'],
         setup=recorded_sweep(),
     ),
     "sweep-resume-other-seeds": Case(
@@ -1238,7 +1446,9 @@ CASES: dict[str, Case] = {
         ["report", "{tmp}/nowhere"], 2, ["neither a run folder", "nor a sweep folder"]
     ),
     "report-bad-sweep-json": Case(
-        ["report", "{tmp}/sw"], 2, ["sw/sweep.json is not valid JSON", "not the file toolkit sweep wrote"],
+        ["report", "{tmp}/sw"],
+        2,
+        ["sw/sweep.json is not valid JSON", "not the file toolkit sweep wrote"],
         setup=bad_sweep_json,
     ),
     "report-incomplete-run-folder": Case(
@@ -1395,16 +1605,23 @@ CASES: dict[str, Case] = {
         ["report", "{tmp}/sw"],
         2,
         ["not a sweep folder with a readable sweep.json"],
-        setup=lambda tmp: (sweep_folder(b"{}")(tmp), (tmp / "record.json").write_bytes((tmp / "sw/sweep.json").read_bytes()),
-                           (tmp / "sw/sweep.json").unlink(), (tmp / "sw/sweep.json").symlink_to(tmp / "record.json")),  # fmt: skip
+        setup=lambda tmp: (
+            sweep_folder(b"{}")(tmp),
+            (tmp / "record.json").write_bytes((tmp / "sw/sweep.json").read_bytes()),
+            (tmp / "sw/sweep.json").unlink(),
+            (tmp / "sw/sweep.json").symlink_to(tmp / "record.json"),
+        ),
         absent=SWEEP_OUTPUTS,
     ),
     "sweep-summary-linked-recipe": Case(
         ["report", "{tmp}/sw"],
         2,
         ["sw/recipe.toml is a symbolic link, not a file the run wrote"],
-        setup=lambda tmp: (sweep_folder(b"{}")(tmp), (tmp / "secret.txt").write_text("SECRET"),
-                           (tmp / "sw/recipe.toml").symlink_to(tmp / "secret.txt")),  # fmt: skip
+        setup=lambda tmp: (
+            sweep_folder(b"{}")(tmp),
+            (tmp / "secret.txt").write_text("SECRET"),
+            (tmp / "sw/recipe.toml").symlink_to(tmp / "secret.txt"),
+        ),
         absent=SWEEP_OUTPUTS,
     ),
     "sweep-summary-failed-not-a-table": Case(

@@ -224,4 +224,6 @@ def test_a_group_without_samples_makes_every_between_group_metric_nan_with_a_war
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", fm.EmptyGroupWarning)
-        assert fm.binary_report(y, pred, np.array([0, 0, 1, 1, 1]))["equalized_odds_difference"] == 1.0  # FPR 1 against 0
+        assert (
+            fm.binary_report(y, pred, np.array([0, 0, 1, 1, 1]))["equalized_odds_difference"] == 1.0
+        )  # FPR 1 against 0

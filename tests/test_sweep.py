@@ -274,7 +274,7 @@ def test_resume_refuses_another_plan_and_rewrites_nothing(
     sweep_recipe.write_text(SWEEP)
     code, printed = cli_in_process([*args, "--resume", "-m", "accuracy"], capsys)  # another column is fine
     assert code == 0 and "1 of 1 points are done and skipped" in printed, printed
-    assert list(csv.DictReader((folder / "summary.csv").open()))[0].keys() >= {"accuracy", "n"}
+    assert next(csv.DictReader((folder / "summary.csv").open())).keys() >= {"accuracy", "n"}
     assert (folder / "points" / "lr=0.1" / "metrics.json").read_bytes() == before[
         folder / "points" / "lr=0.1" / "metrics.json"
     ]
@@ -365,6 +365,7 @@ def test_a_sweep_report_shows_its_own_copy_of_the_recipe_never_a_path_from_sweep
     assert "SECRET-CONTENT" not in (folder / "report.html").read_text()
     (folder / "recipe.toml").write_text('task = "ood"  # the sweep\'s copy\n')
     summary.write(folder, summary.read(folder))
-    assert "the sweep&#x27;s copy" in (folder / "report.html").read_text() or "the sweep's copy" in (
-        folder / "report.html"
-    ).read_text()
+    assert (
+        "the sweep&#x27;s copy" in (folder / "report.html").read_text()
+        or "the sweep's copy" in (folder / "report.html").read_text()
+    )

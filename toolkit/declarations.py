@@ -56,6 +56,10 @@ DECLARATIONS: dict[str, Declaration] = {
         Declaration("files_key", ("models",), "class",
                     "files_key(params) -> JSON value identifying files the factory loads (a "
                     "checkpoint's weights); it enters the train fingerprint"),
+        Declaration("given", ("models",), "class",
+                    "given(params) -> bool: the model these parameters build is trained already (a "
+                    "weights file, an exported program); a recipe without [train] then evaluates it as "
+                    "given, with no training stage"),
         Declaration("penultimate", ("models",), "instance",
                     "on the built module: the name of its classification head, whose input is the "
                     "penultimate features (a toolkit Classifier needs none)"),

@@ -81,7 +81,8 @@ def sweep(
         fingerprints=fingerprints,
     )
     write_plan(result.path, source, base, plan, fingerprints, name=resolved.name, executor=executor,
-               jobs=jobs, started=result.started, failed=result.failed, seconds=round(result.seconds, 2))  # fmt: skip
+               jobs=jobs, started=result.started, failed=result.failed,
+               seconds=round(result.seconds, 2))  # fmt: skip
     _finish(result, console)
 
 

@@ -255,7 +255,9 @@ def stratified_split(
     labels, counts = torch.unique(y, return_counts=True)
     alone = [int(label) for label, n in zip(labels, counts, strict=True) if int(n) < 2]
     if alone:
-        shown = ", ".join(repr(names[i]) if names is not None and 0 <= i < len(names) else str(i) for i in alone[:5])
+        shown = ", ".join(
+            repr(names[i]) if names is not None and 0 <= i < len(names) else str(i) for i in alone[:5]
+        )
         raise DataError(
             f"{source}: class {shown} has a single sample; a stratified train/test split needs at "
             "least 2 of each class: add samples of it, or remove the class"
@@ -265,12 +267,15 @@ def stratified_split(
     if min(n_test, n_train) < len(labels):
         raise DataError(
             f"{source}: {len(y)} samples of {len(labels)} classes cannot be split as {option} asks "
-            f"({test_size:.3g} of them held out): the {'test' if n_test < n_train else 'training'} split would get "
+            f"({test_size:.3g} of them held out): the {'test' if n_test < n_train else 'training'} split "
+            "would get "
             f"{min(n_test, n_train)}, fewer than one sample per class; add samples or change {option}"
         )
     index = torch.arange(len(y)).numpy()
     try:
-        train_idx, test_idx = train_test_split(index, test_size=test_size, random_state=seed, stratify=y.numpy())
+        train_idx, test_idx = train_test_split(
+            index, test_size=test_size, random_state=seed, stratify=y.numpy()
+        )
     except ValueError as exc:  # a condition of scikit-learn's not foreseen above
         raise DataError(f"{source}: cannot split the samples into train and test ({exc})") from exc
     return torch.as_tensor(train_idx), torch.as_tensor(test_idx)

@@ -116,7 +116,7 @@ def _recall(memo: Path, names: list[str]) -> dict[str, tuple[str, str]]:
             for start in range(0, len(names), _CHUNK):
                 part = names[start : start + _CHUNK]
                 marks = ",".join("?" * len(part))
-                query = f"SELECT path, stamp, sha FROM digests WHERE path IN ({marks})"  # noqa: S608 - marks only
+                query = f"SELECT path, stamp, sha FROM digests WHERE path IN ({marks})"
                 for path, stamp, sha in db.execute(query, part):
                     if isinstance(stamp, str) and isinstance(sha, str) and _HEX.match(sha):
                         found[path] = (stamp, sha)

@@ -70,7 +70,9 @@ def load(
         kept, held = seeded_split(train[1], validation, seed=seed, source="CoLA", option="dataset.validation")
         train, dev = _pick(train, kept), _pick(train, held)
     if max_train is not None and max_train < len(train[0]):
-        keep = seeded_split(train[1], 1 - max_train / len(train[0]), seed=seed, source="CoLA", option="dataset.max_train")
+        keep = seeded_split(
+            train[1], 1 - max_train / len(train[0]), seed=seed, source="CoLA", option="dataset.max_train"
+        )
         train = _pick(train, keep[0])
     common: dict[str, Any] = {
         "tokenizer": checkpoint,

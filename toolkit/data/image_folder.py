@@ -135,12 +135,13 @@ def _decoded_on_disk(base: Path, files: list[Path], settings: dict) -> torch.Ten
     import hashlib
     import json
 
+    from toolkit.data.filedigest import digests
     from toolkit.execution.cache import ArtifactCache
     from toolkit.execution.streamed import open_streamed, save_streamed
 
-    from toolkit.data.filedigest import digests
-
-    listing = [[str(p.relative_to(base)), sha] for p, sha in zip(files, digests(files, what="image"), strict=True)]
+    listing = [
+        [str(p.relative_to(base)), sha] for p, sha in zip(files, digests(files, what="image"), strict=True)
+    ]
     key = hashlib.sha256(json.dumps([str(base.resolve()), listing, settings]).encode()).hexdigest()
     store = ArtifactCache()
     found = open_streamed(store, "images", key, "x")

@@ -61,7 +61,9 @@ def load(
         allow_download: let the tokenizer download.
     """
     checkpoint = need_tokenizer(tokenizer, "text_csv")
-    rows = read_rows(Path(path).expanduser(), [text, label, *sensitive], delimiter, needed=[label, *sensitive])
+    rows = read_rows(
+        Path(path).expanduser(), [text, label, *sensitive], delimiter, needed=[label, *sensitive]
+    )
     names = _class_names(rows, label, class_names, path)
     if test_path is not None:
         test_rows = read_rows(
@@ -140,8 +142,14 @@ def read_rows(path: Path, columns: list[str], delimiter: str | None, *, needed: 
                 short = [c for c in columns if record.get(c) is None]
                 empty = [c for c in needed if not (record.get(c) or "").strip()]
                 if short or empty:
-                    what = "has fewer fields than the header" if short else f"has no value in column {empty[0]!r}"
-                    raise DataError(f"{path}, line {reader.line_num}: the row {what}; fill it in or remove the row")
+                    what = (
+                        "has fewer fields than the header"
+                        if short
+                        else f"has no value in column {empty[0]!r}"
+                    )
+                    raise DataError(
+                        f"{path}, line {reader.line_num}: the row {what}; fill it in or remove the row"
+                    )
                 rows.append({c: record[c] for c in columns})
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: not a readable {('TSV' if sep == chr(9) else 'CSV')} file ({exc})") from exc

@@ -153,6 +153,43 @@ class Pipeline(ModelCache):
             self._trained = self._train()
         return self._trained
 
+    def as_given(self) -> bool:
+        """Whether the model is evaluated as given, with no training stage: ``train.epochs``
+        is 0, or the recipe has no ``[train]`` table and the model is trained already (its
+        factory's ``given(params)``: a weights file, an exported program)."""
+        spec, recipe = self.recipe.model, self.recipe.recipe
+        if spec is None:
+            return False
+        if recipe.train.epochs == 0:
+            return True
+        given = declared(spec.factory, "given")
+        return "train" not in recipe.model_fields_set and callable(given) and bool(given(spec.params))
+
+    def _given(self) -> TrainedModel:
+        """The model as the recipe builds it (from its files), in eval mode: no training, no
+        cache entry (loading the file is the work)."""
+        from toolkit.runtime import seed_everything
+
+        spec = self.recipe.model
+        assert spec is not None
+        refused = self.recipe.family("defenses", "batch") + self.recipe.family("defenses", "data")
+        if refused:
+            names = ", ".join(d.name for d in refused)
+            raise UsageError(
+                f"defenses {names} act while the model trains, but model {spec.name} is evaluated as given "
+                "(train.epochs = 0, or no [train] table with a trained model); add a [train] table to "
+                "train it"
+            )
+        data = self.training_data()
+        seed_everything(self.recipe.seed)
+        with self.log.stage("train"):
+            model = spec.create(data.info).to(self.device)
+            self.check_layers(model)
+            model.eval()
+        n_params = sum(p.numel() for p in model.parameters())
+        self.log.info(f"model {spec.name} ({n_params:,} parameters): model as given, no training")
+        return TrainedModel(model, [], 0.0, cached=False, fingerprint=fingerprint(self.stage("train")))
+
     def _train(self) -> TrainedModel:
         from toolkit.runtime import seed_everything
         from toolkit.training import train
@@ -160,6 +197,8 @@ class Pipeline(ModelCache):
         spec = self.recipe.model
         if spec is None:
             raise UsageError(f"the '{self.recipe.task.name}' task needs a [model] table")
+        if self.as_given():
+            return self._given()
         data = self.training_data()
         seed_everything(self.recipe.seed)
         model = spec.create(data.info).to(self.device)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from toolkit.data.base import DataInfo
+from toolkit.errors import UsageError
 
 
 class Normalize(nn.Module):
@@ -62,8 +63,28 @@ class Classifier(nn.Module):
         return self.head(self.forward_features(x))
 
 
-def normalizer(info: DataInfo) -> nn.Module | None:
-    """The normalization layer the data's statistics call for (none if it has none)."""
+def normalizer(
+    info: DataInfo, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
+) -> nn.Module | None:
+    """The normalization layer: ``mean`` and ``std`` when the recipe gives them (the input
+    convention a model was trained with elsewhere), else the data's statistics (none if it
+    has none).
+
+    Raises:
+        UsageError: only one of ``mean`` and ``std``, a length other than the data's
+            channels (features), or a standard deviation that is not positive.
+    """
+    if mean is not None or std is not None:
+        width = info.tensor_shape[0] if info.tensor_shape else 0
+        if mean is None or std is None or len(mean) != width or len(std) != width:
+            raise UsageError(
+                "model.mean and model.std: give both, one value per "
+                f"{'channel' if info.modality == 'image' else 'feature'} "
+                f"of '{info.name}' ({width})"
+            )
+        if min(std) <= 0:
+            raise UsageError("model.std: every standard deviation must be positive")
+        return Normalize(mean, std, channels_first=info.modality == "image")
     if info.mean is None or info.std is None:
         return None
     return Normalize(info.mean, info.std, channels_first=info.modality == "image")

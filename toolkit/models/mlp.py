@@ -15,6 +15,7 @@ from torch import nn
 
 from toolkit.data.base import DataInfo
 from toolkit.models.base import Classifier, normalizer
+from toolkit.models.weights import apply_weights, files_key, given
 
 
 def build(
@@ -23,6 +24,9 @@ def build(
     hidden: list[Annotated[int, Field(ge=1)]] = [128],  # noqa: B006 - read-only default
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0,
     activation: Literal["relu", "gelu", "tanh"] = "relu",
+    weights: str | None = None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
 ) -> Classifier:
     """Build an MLP classifier for the data described by ``info``.
 
@@ -31,6 +35,12 @@ def build(
         hidden: widths of the hidden layers (default ``[128]``; ``[]`` gives a linear model).
         dropout: dropout after each hidden layer (default 0).
         activation: ``"relu"`` (default), ``"gelu"`` or ``"tanh"``.
+        weights: a file of trained weights (safetensors, or a ``state_dict`` read with
+            ``weights_only``) to start from (:mod:`toolkit.models.weights`); without
+            ``[train]`` in the recipe the model is evaluated as given.
+        mean: the input normalization the weights were trained with, per feature (channel for images)
+            (default: the data's statistics, or the file's ``normalize.*``).
+        std: its standard deviations (with ``mean``).
 
     Example:
         >>> from toolkit.data.synthetic import load
@@ -46,4 +56,11 @@ def build(
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         width = h
-    return Classifier(nn.Sequential(*layers), nn.Linear(width, info.num_classes), normalizer(info))
+    model = Classifier(
+        nn.Sequential(*layers), nn.Linear(width, info.num_classes), normalizer(info, mean, std)
+    )
+    return apply_weights(model, weights, architecture="mlp")
+
+
+build.files_key = files_key  # type: ignore[attr-defined]  # the weights file's digest enters the train key
+build.given = given  # type: ignore[attr-defined]  # with weights, a recipe without [train] trains nothing

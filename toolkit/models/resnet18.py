@@ -28,6 +28,7 @@ from torch import nn
 from toolkit.data.base import DataInfo
 from toolkit.errors import UsageError
 from toolkit.models.base import Classifier, head_layers, normalizer
+from toolkit.models.weights import apply_weights, files_key, given
 
 WEIGHTS_FILE = "resnet18-f37072fd.pth"
 
@@ -44,6 +45,9 @@ def build(
     pretrained: bool = False,
     freeze: Literal["none", "backbone"] = "none",
     head: list[Annotated[int, Field(ge=1)]] = [],  # noqa: B006 - read-only default
+    weights: str | None = None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
 ) -> Classifier:
     """Build ResNet-18 for image data described by ``info``.
 
@@ -55,6 +59,12 @@ def build(
         head: hidden sizes of fully-connected layers before the output layer (default none;
             ``[256]`` gives the two fully-connected layers of the backdoor reference
             protocol); their output becomes the features.
+        weights: a file of trained weights (safetensors, or a ``state_dict`` read with
+            ``weights_only``) to start from (:mod:`toolkit.models.weights`); without
+            ``[train]`` in the recipe the model is evaluated as given.
+        mean: the input normalization the weights were trained with, per channel
+            (default: the data's statistics, or the file's ``normalize.*``).
+        std: its standard deviations (with ``mean``).
 
     Example:
         >>> from toolkit.data.synthetic import load
@@ -94,4 +104,11 @@ def build(
             for p in net.conv1.parameters():
                 p.requires_grad_(True)
     neck, last = head_layers(512, head, info.num_classes)
-    return Classifier(backbone, last, normalizer(info), neck)
+    if neck is None:
+        net.fc = last  # torchvision's key names (fc.*) then read into the head
+    model = Classifier(backbone, last, normalizer(info, mean, std), neck)
+    return apply_weights(model, weights, architecture="resnet18", plain=net)
+
+
+build.files_key = files_key  # type: ignore[attr-defined]  # the weights file's digest enters the train key
+build.given = given  # type: ignore[attr-defined]  # with weights, a recipe without [train] trains nothing

@@ -15,6 +15,7 @@ from torch import nn
 from toolkit.data.base import DataInfo
 from toolkit.errors import UsageError
 from toolkit.models.base import Classifier, freeze_backbone, head_layers, normalizer
+from toolkit.models.weights import apply_weights, files_key, given
 
 
 def build(
@@ -25,6 +26,9 @@ def build(
     dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0,
     head: list[Annotated[int, Field(ge=1)]] = [],  # noqa: B006 - read-only default
     freeze: Literal["none", "backbone"] = "none",
+    weights: str | None = None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
 ) -> Classifier:
     """Build the CNN for image data described by ``info``.
 
@@ -36,6 +40,12 @@ def build(
         head: hidden sizes of fully-connected layers before the output layer (default none:
             one linear layer); their output becomes the features.
         freeze: ``"backbone"`` trains only the head (with ``[train] init_from``, say).
+        weights: a file of trained weights (safetensors, or a ``state_dict`` read with
+            ``weights_only``) to start from (:mod:`toolkit.models.weights`); without
+            ``[train]`` in the recipe the model is evaluated as given.
+        mean: the input normalization the weights were trained with, per channel
+            (default: the data's statistics, or the file's ``normalize.*``).
+        std: its standard deviations (with ``mean``).
 
     Example:
         >>> from toolkit.data.digits import load
@@ -58,5 +68,10 @@ def build(
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     neck, last = head_layers(hidden, head, info.num_classes)
-    model = Classifier(nn.Sequential(*layers), last, normalizer(info), neck)
+    model = Classifier(nn.Sequential(*layers), last, normalizer(info, mean, std), neck)
+    apply_weights(model, weights, architecture="small_cnn")
     return freeze_backbone(model) if freeze == "backbone" else model
+
+
+build.files_key = files_key  # type: ignore[attr-defined]  # the weights file's digest enters the train key
+build.given = given  # type: ignore[attr-defined]  # with weights, a recipe without [train] trains nothing

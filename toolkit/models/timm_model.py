@@ -18,6 +18,7 @@ from torch import nn
 from toolkit.data.base import DataInfo
 from toolkit.errors import UsageError
 from toolkit.models.base import Classifier, normalizer
+from toolkit.models.weights import apply_weights, files_key, given
 
 
 class _Features(nn.Module):
@@ -31,13 +32,28 @@ class _Features(nn.Module):
         return self.net.forward_head(self.net.forward_features(x), pre_logits=True).flatten(1)
 
 
-def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
+def build(
+    info: DataInfo,
+    *,
+    arch: str,
+    pretrained: bool = False,
+    weights: str | None = None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+) -> Classifier:
     """Build the timm architecture ``arch`` for the image data described by ``info``.
 
     Args:
         info: the data's description; its modality must be ``"image"``.
         arch: a timm model name (``timm.list_models()``), e.g. ``"resnet18"``, ``"vit_tiny_patch16_224"``.
         pretrained: start from timm's pretrained weights (must be in the local cache).
+        weights: a file of trained weights (safetensors, or a ``state_dict`` read with
+            ``weights_only``), in timm's key names or the toolkit's
+            (:mod:`toolkit.models.weights`); without ``[train]`` in the recipe the model is
+            evaluated as given.
+        mean: the input normalization the weights were trained with, per channel (default:
+            the data's statistics, or the file's ``normalize.*``).
+        std: its standard deviations (with ``mean``).
     """
     try:
         import timm
@@ -74,4 +90,9 @@ def build(info: DataInfo, *, arch: str, pretrained: bool = False) -> Classifier:
     head: Any = net.get_classifier()
     if not isinstance(head, nn.Linear):
         raise UsageError(f"model.arch: '{arch}' has no single linear classifier; pick another architecture")
-    return Classifier(_Features(net), head, normalizer(info))
+    model = Classifier(_Features(net), head, normalizer(info, mean, std))
+    return apply_weights(model, weights, architecture=f"timm {arch}", plain=net)
+
+
+build.files_key = files_key  # type: ignore[attr-defined]  # the weights file's digest enters the train key
+build.given = given  # type: ignore[attr-defined]  # with weights, a recipe without [train] trains nothing

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
-import json
 import math
 import re
 import statistics
@@ -300,4 +299,8 @@ def _recipe_text(folder: Path) -> str:
     from toolkit.execution.runread import read_text
 
     path = folder / "recipe.toml"
-    return read_text(path, advice="it is not the file toolkit sweep wrote") if path.exists() or path.is_symlink() else ""
+    return (
+        read_text(path, advice="it is not the file toolkit sweep wrote")
+        if path.exists() or path.is_symlink()
+        else ""
+    )

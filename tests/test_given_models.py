@@ -1,0 +1,199 @@
+"""Models trained outside the toolkit, brought as files: the same predictions the script that
+trained them computes, through ``toolkit run``, with no training stage."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import cli_in_process
+from torch import nn
+
+from toolkit.data.digits import load as load_digits
+
+
+def plain_cnn() -> nn.Module:
+    """A CNN of the user's own making (not a toolkit architecture)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 10),
+    )  # fmt: skip
+
+
+def fit(net: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 8) -> nn.Module:
+    """A plain PyTorch training loop, the user's script."""
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(epochs):
+        for i in torch.randperm(len(x)).split(64):
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(x[i]), y[i]).backward()
+            opt.step()
+    return net.eval()
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The user's script: digits as the toolkit splits them (seed 0), pixels in [0, 1], a CNN
+    trained and saved in every format, and its own test predictions."""
+    folder = tmp_path_factory.mktemp("script")
+    data = load_digits(0)
+    x_train, y_train = data.train.x.float() / 255, data.train.y
+    x_test = data.test.x.float() / 255
+    net = fit(plain_cnn(), x_train, y_train)
+    with torch.no_grad():
+        predictions = net(x_test).argmax(1).numpy()
+    batch = torch.export.Dim("batch")
+    torch.export.save(
+        torch.export.export(net, (x_test[:4],), dynamic_shapes=({0: batch},)), folder / "dynamic.pt2"
+    )
+    torch.export.save(torch.export.export(net, (x_test[:32],)), folder / "fixed32.pt2")  # batch fixed to 32
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated in this torch, still in wide use
+        torch.jit.save(torch.jit.trace(net, x_test[:4]), folder / "traced.pt")
+    # the same CNN on the digits without 9 (nine outputs), for leave-classes-out OOD detection
+    kept = y_train != 9
+    net9 = plain_cnn()
+    net9[-1] = nn.Linear(32, 9)
+    net9 = fit(net9, x_train[kept], y_train[kept], epochs=4)
+    torch.export.save(
+        torch.export.export(net9, (x_test[:4],), dynamic_shapes=({0: batch},)), folder / "no9.pt2"
+    )
+    # the toolkit's small_cnn architecture, trained by the same plain loop
+    from safetensors.torch import save_file
+
+    from toolkit.models.small_cnn import build
+
+    torch.manual_seed(0)
+    cnn = fit(build(data.info, channels=[8, 16], hidden=32), x_train, y_train, epochs=4)
+    with torch.no_grad():
+        cnn_predictions = cnn(x_test).argmax(1).numpy()
+    save_file({k: v.contiguous() for k, v in cnn.state_dict().items()}, folder / "cnn.safetensors")
+    torch.save(cnn.state_dict(), folder / "cnn.pth")
+    return {
+        "folder": folder,
+        "predictions": predictions,
+        "cnn_predictions": cnn_predictions,
+        "y": data.test.y.numpy(),
+    }
+
+
+def run_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str], model: str, *, task: str = "classify",
+               extra: str = "") -> Path:  # fmt: skip
+    recipe = tmp_path / f"{task}.toml"
+    recipe.write_text(
+        f'task = "{task}"\nname = "given"\n[dataset]\nname = "digits"\n{extra}[model]\n{model}\n'
+    )
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out")], capsys)
+    assert code == 0, printed
+    assert "model as given, no training" in printed
+    (folder,) = (tmp_path / "out" / "given").iterdir()
+    return folder
+
+
+@pytest.mark.parametrize("file", ["dynamic.pt2", "fixed32.pt2", "traced.pt"])
+def test_a_program_file_gives_the_scripts_own_predictions(
+    script: dict, file: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = Path(script["folder"]) / file  # type: ignore[arg-type]
+    folder = run_recipe(tmp_path, capsys, f'name = "torchscript"\npath = "{path.as_posix()}"')
+    ours = np.load(folder / "samples" / "classify.npz")
+    assert np.array_equal(ours["prediction"], script["predictions"])  # type: ignore[arg-type]
+    assert np.array_equal(ours["label"], script["y"])  # type: ignore[arg-type]
+    accuracy = json.loads((folder / "metrics.json").read_text())["accuracy"]
+    assert accuracy == pytest.approx(float(np.mean(script["predictions"] == script["y"])))  # type: ignore[operator]
+    assert accuracy > 0.5  # the script's model learned the digits
+    assert json.loads((folder / "history.json").read_text()) == []  # nothing trained
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["model_cached"] is False
+
+
+@pytest.mark.parametrize("file", ["cnn.safetensors", "cnn.pth"])
+def test_weights_for_a_built_in_architecture_give_the_scripts_predictions(
+    script: dict, file: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = Path(script["folder"]) / file  # type: ignore[arg-type]
+    folder = run_recipe(
+        tmp_path,
+        capsys,
+        f'name = "small_cnn"\nchannels = [8, 16]\nhidden = 32\nweights = "{path.as_posix()}"',
+    )
+    ours = np.load(folder / "samples" / "classify.npz")
+    assert np.array_equal(ours["prediction"], script["cnn_predictions"])  # type: ignore[arg-type]
+
+
+def test_a_given_program_runs_the_ood_task_with_its_named_layers(
+    script: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = Path(script["folder"])  # type: ignore[arg-type]
+    detectors = "".join(f'[[detectors]]\nname = "{d}"\n' for d in ("msp", "energy", "mahalanobis", "knn"))
+    recipe = tmp_path / "ood.toml"
+    body = 'task = "ood"\nname = "given"\n[dataset]\nname = "digits"\nholdout = ["9"]\n[model]\nname = "torchscript"\n'
+    # ten outputs for nine classes: refused on the first batch, clearly, with nothing written
+    recipe.write_text(body + f'path = "{(folder / "dynamic.pt2").as_posix()}"\nhead = "9"\n' + detectors)
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "not logits of shape (batch, 9)" in printed, printed
+    assert not list((tmp_path / "out").rglob("metrics.json"))
+    # the model trained without 9: every detector, the feature ones on the input of layer "9"
+    recipe.write_text(body + f'path = "{(folder / "no9.pt2").as_posix()}"\nhead = "9"\n' + detectors)
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out")], capsys)
+    assert code == 0, printed
+    (run,) = (tmp_path / "out" / "given").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    for name in ("msp", "energy", "mahalanobis", "knn"):
+        assert 0.5 < metrics["detectors"][name]["auroc"] <= 1.0, (name, metrics["detectors"][name])
+    # without head, the feature detectors are refused before anything runs
+    recipe.write_text(body + f'path = "{(folder / "no9.pt2").as_posix()}"\n' + detectors)
+    code, printed = cli_in_process(["validate", str(recipe)], capsys)
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out2")], capsys)
+    assert code == 2 and "has no penultimate features" in printed, printed
+
+
+def test_a_given_program_runs_the_evasion_task(
+    script: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = Path(script["folder"]) / "fixed32.pt2"  # type: ignore[arg-type]
+    folder = run_recipe(
+        tmp_path, capsys, f'name = "torchscript"\npath = "{path.as_posix()}"', task="evasion",
+        extra='[[attacks]]\nname = "fgsm"\n[[attacks]]\nname = "pgd"\nsteps = 5\n'
+              '[evaluate]\neps = ["8/255", "32/255"]\nn = 64\n',
+    )  # fmt: skip
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["n"] == 64 and metrics["clean_accuracy"] > 0.5
+    for attack in ("fgsm", "pgd"):  # gradients reach the input through the program
+        weak, strong = metrics["attacks"][attack]["robust_accuracy"]
+        assert strong < weak < metrics["clean_accuracy"], (attack, metrics["attacks"][attack])
+
+
+def test_changing_the_file_changes_the_fingerprint_touching_it_does_not(script: dict, tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    from toolkit.execution.log import RunLog
+    from toolkit.execution.pipeline import Pipeline
+    from toolkit.recipe import fingerprint, parse_recipe
+
+    path = Path(shutil.copy(Path(script["folder"]) / "cnn.safetensors", tmp_path / "w.safetensors"))  # type: ignore[arg-type]
+    data = {"task": "classify", "name": "g", "dataset": {"name": "digits"},
+            "model": {"name": "small_cnn", "channels": [8, 16], "hidden": 32, "weights": str(path)}}  # fmt: skip
+
+    def key() -> str:
+        pipeline = Pipeline(
+            parse_recipe(data), device=torch.device("cpu"), cache=None, log=RunLog(None, None)
+        )
+        return fingerprint(pipeline.stage("train"))
+
+    before = key()
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert key() == before
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 1
+    path.write_bytes(bytes(raw))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert key() != before
