@@ -1269,6 +1269,35 @@ CASES: dict[str, Case] = {
     "track-without-mlflow": Case(
         [*RUN, "--track", "mlflow"], 2, ["pip install 'trustworthy-ml-toolkit[tracking]'"], hide=["mlflow"]
     ),
+    # toolkit export: checked before anything is written
+    "export-not-a-run-folder": Case(
+        ["export", "{tmp}/run1", "--to", "{tmp}/m.pt2"],
+        2,
+        ["not a finished run folder (no meta.json)"],
+        setup=metrics_file(b"{}"),
+        absent=["m.pt2"],
+    ),
+    "export-unknown-suffix": Case(
+        ["export", "{tmp}/run1", "--to", "{tmp}/m.onnx"],
+        2,
+        ["--to", "m.onnx: the file's suffix says its format", ".pt2", ".safetensors"],
+        setup=run_folder({}),
+        absent=["m.onnx"],
+    ),
+    "export-model-not-cached": Case(  # the run folder's model was never made here: no training
+        ["export", "{tmp}/run1", "--to", "{tmp}/m.pt2"],
+        1,
+        ["is not in the artifact cache", "run its recipe again"],
+        setup=run_folder({}),
+        absent=["m.pt2"],
+    ),
+    "export-malformed-recipe": Case(
+        ["export", "{tmp}/run1", "--to", "{tmp}/m.pt2"],
+        2,
+        ["run1/recipe.toml is not valid TOML"],
+        setup=run_folder({"recipe.toml": b"task = "}),
+        absent=["m.pt2"],
+    ),
     "track-not-a-run-folder": Case(
         ["track", "{tmp}/run1"], 2, ["not a finished run folder (no meta.json)"], setup=metrics_file(b"{}")
     ),

@@ -197,3 +197,70 @@ def test_changing_the_file_changes_the_fingerprint_touching_it_does_not(script: 
     path.write_bytes(bytes(raw))
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert key() != before
+
+
+def test_a_toolkit_trained_model_exported_and_brought_back_gives_the_runs_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import TINY_RECIPE
+
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(
+        TINY_RECIPE.replace(
+            '[[detectors]]\nname = "energy"\n',
+            '[[detectors]]\nname = "energy"\n\n[[detectors]]\nname = "mahalanobis"\n',
+        )
+    )
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out")], capsys)
+    assert code == 0, printed
+    (run,) = (tmp_path / "out" / "tiny").iterdir()
+    original = json.loads((run / "metrics.json").read_text())
+    for suffix in (".pt2", ".safetensors", ".pth"):
+        code, printed = cli_in_process(["export", str(run), "--to", str(tmp_path / f"m{suffix}")], capsys)
+        assert code == 0, printed
+        assert "to evaluate it as given" in printed
+    tables = {
+        ".pt2": f'name = "torchscript"\npath = "{(tmp_path / "m.pt2").as_posix()}"\nhead = "head"\n',
+        ".safetensors": f'name = "mlp"\nhidden = [16]\nweights = "{(tmp_path / "m.safetensors").as_posix()}"\n',
+        ".pth": f'name = "mlp"\nhidden = [16]\nweights = "{(tmp_path / "m.pth").as_posix()}"\n',
+    }
+    for suffix, table in tables.items():
+        body = recipe.read_text()
+        start, end = body.index("[model]"), body.index("[[detectors]]")
+        given = tmp_path / f"given{suffix}.toml"
+        given.write_text(body[:start] + "[model]\n" + table + "\n" + body[end:])  # [train] gone with it
+        out = tmp_path / f"out{suffix}"
+        code, printed = cli_in_process(["run", str(given), "--out", str(out)], capsys)
+        assert code == 0 and "model as given" in printed, printed
+        (again,) = (out / "tiny").iterdir()
+        metrics = json.loads((again / "metrics.json").read_text())
+        assert metrics["accuracy"] == original["accuracy"], suffix
+        for name, values in original["detectors"].items():
+            for key, value in values.items():
+                if isinstance(value, float):
+                    assert metrics["detectors"][name][key] == pytest.approx(value, rel=1e-5, abs=1e-6), (
+                        suffix,
+                        name,
+                        key,
+                    )
+
+
+def test_export_refuses_a_model_no_longer_cached_and_a_bad_suffix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from conftest import TINY_RECIPE
+
+    from toolkit.execution.cache import ArtifactCache
+
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY_RECIPE)
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out")], capsys)
+    (run,) = (tmp_path / "out" / "tiny").iterdir()
+    code, printed = cli_in_process(["export", str(run), "--to", str(tmp_path / "m.onnx")], capsys)
+    assert code == 2 and "the file's suffix says its format" in printed, printed
+    ArtifactCache(os.environ["TOOLKIT_CACHE"]).clear()
+    code, printed = cli_in_process(["export", str(run), "--to", str(tmp_path / "m.pt2")], capsys)
+    assert code == 1 and "is not in the artifact cache" in printed and "toolkit run" in printed, printed
+    assert not (tmp_path / "m.pt2").exists()

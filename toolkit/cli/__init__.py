@@ -1,5 +1,5 @@
-"""The ``toolkit`` command: run, validate, list, show, compare, track, sweep, report, cache
-and recipes.
+"""The ``toolkit`` command: run, validate, list, show, compare, track, sweep, report, export,
+cache and recipes.
 
 - :mod:`~toolkit.cli.base`: the app, the console and the table printer, which every
   command module imports (and nothing else of this package).
@@ -9,6 +9,7 @@ and recipes.
 - :mod:`~toolkit.cli.components`: ``list`` and ``show``.
 - :mod:`~toolkit.cli.compare`: ``compare`` and ``report``.
 - :mod:`~toolkit.cli.sweep`: ``sweep``.
+- :mod:`~toolkit.cli.export`: ``export``.
 - :mod:`~toolkit.cli.cache` and :mod:`~toolkit.cli.recipes`: the ``cache`` and ``recipes``
   groups.
 
@@ -19,7 +20,7 @@ This module registers the commands on the app, in the order ``toolkit --help`` l
 
 from __future__ import annotations
 
-from toolkit.cli import cache, compare, components, recipes, run, sweep
+from toolkit.cli import cache, compare, components, export, recipes, run, sweep
 from toolkit.cli.base import app
 from toolkit.cli.entry import main
 
@@ -33,5 +34,6 @@ app.command()(compare.compare)
 app.command()(run.track)
 app.command()(sweep.sweep)
 app.command()(compare.report)
+app.command()(export.export)
 app.add_typer(cache.cache_app, name="cache")
 app.add_typer(recipes.recipes_app, name="recipes")

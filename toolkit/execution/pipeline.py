@@ -155,15 +155,9 @@ class Pipeline(ModelCache):
 
     def as_given(self) -> bool:
         """Whether the model is evaluated as given, with no training stage: ``train.epochs``
-        is 0, or the recipe has no ``[train]`` table and the model is trained already (its
-        factory's ``given(params)``: a weights file, an exported program)."""
-        spec, recipe = self.recipe.model, self.recipe.recipe
-        if spec is None:
-            return False
-        if recipe.train.epochs == 0:
-            return True
-        given = declared(spec.factory, "given")
-        return "train" not in recipe.model_fields_set and callable(given) and bool(given(spec.params))
+        is 0 (which a recipe without ``[train]`` gets when its model is trained already: see
+        :func:`toolkit.recipe.resolution.parse_recipe`)."""
+        return self.recipe.model is not None and self.recipe.recipe.train.epochs == 0
 
     def _given(self) -> TrainedModel:
         """The model as the recipe builds it (from its files), in eval mode: no training, no

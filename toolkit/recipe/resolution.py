@@ -70,6 +70,7 @@ def parse_recipe(
         problems.extend(check_sections(task, raw))
     resolved = None
     if not problems and recipe is not None and task is not None:
+        recipe = _as_given(recipe, raw, components)
         resolved = ResolvedRecipe(recipe=recipe, task=task, components=components, source=source)
         problems.extend(check_resolved(resolved))
     if resolved is not None and not problems and recipe is not None and recipe.train.init_from:
@@ -78,6 +79,20 @@ def parse_recipe(
         set_keys = {o.partition("=")[0].strip() for o in overrides}
         raise RecipeError(_mark_overridden(problems, set_keys, origins), source=source)
     return resolved
+
+
+def _as_given(recipe: Recipe, raw: Mapping[str, Any], components: Mapping[str, list[Any]]) -> Recipe:
+    """A recipe without ``[train]`` whose model is trained already (its factory's
+    ``given(params)``: a weights file, an exported program) gets ``train.epochs = 0``: the
+    model is evaluated as given, and the resolved recipe (a run's ``recipe.toml``) says so."""
+    from toolkit.declarations import declared as declared_by
+    from toolkit.recipe.schema import TrainConfig
+
+    model = (components.get("model") or [None])[0]
+    given = declared_by(model.factory, "given") if model is not None else None
+    if "train" in raw or not callable(given) or not given(model.params):
+        return recipe
+    return recipe.model_copy(update={"train": TrainConfig(epochs=0)})
 
 
 def _validate_top_level(raw: Any, problems: list[Problem]) -> Recipe | None:
