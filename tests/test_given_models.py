@@ -80,6 +80,8 @@ def script(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         "predictions": predictions,
         "cnn_predictions": cnn_predictions,
         "y": data.test.y.numpy(),
+        "net": net,
+        "net9": net9,
     }
 
 
@@ -264,3 +266,79 @@ def test_export_refuses_a_model_no_longer_cached_and_a_bad_suffix(
     code, printed = cli_in_process(["export", str(run), "--to", str(tmp_path / "m.pt2")], capsys)
     assert code == 1 and "is not in the artifact cache" in printed and "toolkit run" in printed, printed
     assert not (tmp_path / "m.pt2").exists()
+
+
+def test_an_nn_module_object_through_the_python_api_gives_the_scripts_predictions(
+    script: dict, tmp_path: Path
+) -> None:
+    import toolkit
+
+    net = script["net"]
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    recipe = {"task": "classify", "name": "api", "dataset": {"name": "digits"}}
+    result = toolkit.run(recipe, model=net, out_dir=tmp_path / "runs")
+    ours = np.load(result.path / "samples" / "classify.npz")
+    assert np.array_equal(ours["prediction"], script["predictions"])
+    assert result.metrics["accuracy"] == pytest.approx(float(np.mean(script["predictions"] == script["y"])))
+    assert all(
+        torch.equal(v, before[k]) for k, v in net.state_dict().items()
+    )  # the caller's object untouched
+    frames = result.tables
+    assert frames and frames[0].attrs["title"] and list(frames[0].columns) == result.results[0].columns
+    page = result._repr_html_()
+    assert "<table>" in page and str(result.path) in page
+    again = toolkit.load_run(result.path)
+    assert again.metrics == result.metrics and again.figures.keys() == result.figures.keys()
+    # another object with other weights is another model: never the cached one
+    other = plain_cnn().eval()
+    assert (
+        toolkit.run(recipe, model=other, out_dir=tmp_path / "runs").metrics["accuracy"]
+        != result.metrics["accuracy"]
+    )
+    # declarations: the penultimate features through head, for feature detectors
+    ood = {"task": "ood", "name": "api_ood", "dataset": {"name": "digits", "holdout": ["9"]},
+           "detectors": [{"name": "msp"}, {"name": "mahalanobis"}]}  # fmt: skip
+    found = toolkit.run(ood, model=script["net9"], head="9", out_dir=tmp_path / "runs")
+    assert 0.5 < found.metrics["detectors"]["mahalanobis"]["auroc"] <= 1
+    with pytest.raises(toolkit.UsageError, match="has no penultimate features"):
+        toolkit.run(ood, model=script["net9"], out_dir=tmp_path / "runs")
+
+
+def test_a_data_bundle_through_the_python_api(tmp_path: Path) -> None:
+    import toolkit
+    from toolkit.data.synthetic import load
+
+    bundle = load(3, n_per_class=40)
+    recipe = {"task": "classify", "name": "api_data", "dataset": {"name": "digits"},
+              "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1}}  # fmt: skip
+    result = toolkit.run(recipe, data=bundle, out_dir=tmp_path / "runs")
+    assert result.recipe["dataset"]["name"] == "python"
+    labels = np.load(result.path / "samples" / "classify.npz")["label"]
+    assert np.array_equal(labels, bundle.test.y.numpy())
+    with pytest.raises(toolkit.UsageError, match=r"data= takes a toolkit\.data\.base\.DataBundle"):
+        toolkit.run(recipe, data=[1, 2], out_dir=tmp_path / "runs")  # type: ignore[arg-type]
+    with pytest.raises(toolkit.UsageError, match="describe a model object"):
+        toolkit.run(recipe, head="fc", out_dir=tmp_path / "runs")
+
+
+def test_a_recipe_file_cannot_reach_an_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'task = "classify"\nname = "x"\n[dataset]\nname = "digits"\n[model]\nname = "python"\nkey = "abc"\n'
+    )
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "no model object is held under this key" in printed, printed
+
+
+def test_the_file_and_object_models_pass_the_model_conformance_checks(script: dict) -> None:
+    from toolkit.data.digits import load
+    from toolkit.models.in_memory import hold
+    from toolkit.testing import check_component
+
+    data = load(0)
+    folder = Path(script["folder"])  # type: ignore[arg-type]
+    for file, head in (("dynamic.pt2", "9"), ("fixed32.pt2", None), ("traced.pt", None)):
+        check_component("models", "torchscript", params={"path": str(folder / file), "head": head}, data=data)
+    check_component("models", "python", params={"key": hold(script["net"]), "head": "9"}, data=data)  # type: ignore[arg-type]
+    check_component("models", "small_cnn", params={"channels": [8, 16], "hidden": 32,
+                    "weights": str(folder / "cnn.safetensors")}, data=data)  # fmt: skip

@@ -47,7 +47,7 @@ from toolkit.data.base import DataInfo
 from toolkit.errors import DataError, UsageError
 from toolkit.models.base import normalizer
 
-__all__ = ["Given", "build", "file_format"]
+__all__ = ["Given", "build", "file_format", "wrap"]
 
 
 def file_format(path: Path) -> Literal["export", "torchscript"]:
@@ -140,31 +140,63 @@ def build(
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"model.path: {file} is not a file")
+    kind = file_format(file)
+    program, batch = _export(file) if kind == "export" else (_torchscript(file), None)
+    return wrap(program, info, what=file.name, batch=batch, mean=mean, std=std, class_names=class_names,
+                head=head, hooks=kind == "export")  # fmt: skip
+
+
+def wrap(
+    program: nn.Module,
+    info: DataInfo,
+    *,
+    what: str,
+    batch: int | None = None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+    class_names: list[str] | None = None,
+    head: str | None = None,
+    hooks: bool = True,
+) -> Given:
+    """``program`` behind the toolkit's input convention, its declarations checked, tried on
+    one probe batch of the data's shape.
+
+    Args:
+        program: the model.
+        info: the data's description.
+        what: how messages name the model (its file).
+        batch: the batch size the program was fixed to (``None``: any).
+        mean: see :func:`build`.
+        std: see :func:`build`.
+        class_names: see :func:`build`.
+        head: see :func:`build`.
+        hooks: whether the program's layers take forward hooks (TorchScript's do not).
+
+    Raises:
+        DataError: other classes, another number of outputs, or inputs of another shape.
+        UsageError: a ``head`` the program has not, or cannot hook.
+    """
     if class_names is not None and list(class_names) != list(info.class_names):
         raise DataError(
             f"model.class_names: the model's classes {list(class_names)} are not the data's "
             f"{list(info.class_names)} in that order; the outputs would be read as other classes"
         )
-    kind = file_format(file)
-    program, batch = _export(file) if kind == "export" else (_torchscript(file), None)
     if head is not None:
         modules = dict(program.named_modules())
-        if head not in modules or kind == "torchscript":
-            why = "TorchScript modules take no hooks" if kind == "torchscript" else "no such module"
+        if head not in modules or not hooks:
+            why = "TorchScript modules take no hooks" if not hooks else "no such module"
             shown = ", ".join(n for n in list(modules)[1:12] if n)
-            raise UsageError(
-                f"model.head: '{head}' cannot be read in {file.name} ({why}; its modules: {shown})"
-            )
+            raise UsageError(f"model.head: '{head}' cannot be read in {what} ({why}; its modules: {shown})")
     model = Given(program, normalizer(info, mean, std) if mean is not None or std is not None else None,
                   batch=batch, head=head, classes=info.num_classes)  # fmt: skip
     with torch.no_grad():  # one probe batch: a program for another input shape or class count fails here
         try:
-            model(torch.zeros(1, *info.tensor_shape))
+            model.eval()(torch.zeros(1, *info.tensor_shape))
         except DataError:
             raise
         except Exception as exc:  # the program's own error on an input of the data's shape
             raise DataError(
-                f"model.path: {file.name} does not take inputs of the data's shape "
+                f"model.path: {what} does not take inputs of the data's shape "
                 f"{tuple(info.tensor_shape)} "
                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
             ) from exc
