@@ -26,6 +26,7 @@ EXAMPLE_PLUGIN = ROOT / "plugins" / "toolkit-plugin-example"
 EXTRAS = {
     "pandas": "fairness",
     "fairlearn": "fairness",
+    "pyarrow": "fairness",
     "torchattacks": "attacks",
     "art": "attacks",
     "captum": "explain",

@@ -508,6 +508,21 @@ def truncated(setup: Callable[[Path], None], file: str) -> Callable[[Path], None
     return run
 
 
+#: A fairness recipe on the table ``{tmp}/t.csv`` (label ``hired``, group ``sex``), plus ``extra``.
+def table(extra: str = "", *, label: str = "hired") -> str:
+    return (
+        'task = "fairness"\nname = "t"\n[dataset]\nname = "table"\npath = "{tmp}/t.csv"\n'
+        f'label = "{label}"\nfavourable = "1"\nsensitive = {{sex = "a"}}\n{extra}'
+        '[model]\nname = "mlp"\n[train]\nepochs = 1\n'
+    )
+
+
+def table_file(rows: str | None = None, name: str = "t.csv") -> Callable[[Path], None]:
+    """``{tmp}/<name>``: ``rows`` under the header ``age,sex,hired`` (default: 40 good rows)."""
+    good = "".join(f"{i},{'ab'[i % 2]},{int(i % 4 == 0)}\n" for i in range(40))
+    return lambda tmp: (tmp / name).write_text("age,sex,hired\n" + (good if rows is None else rows))
+
+
 def bad_sweep_json(tmp: Path) -> None:
     (tmp / "sw").mkdir()
     (tmp / "sw" / "sweep.json").write_text('{"points": ')
@@ -1203,6 +1218,68 @@ CASES: dict[str, Case] = {
         recipe=given('name = "small_cnn"\nweights = "{tmp}/w.pth"')
         + '[[defenses]]\nname = "adversarial_training"\n',
         setup=cnn_weights(),
+    ),
+    # your own table
+    "table-not-a-file": Case(RUN, 2, ["dataset table", "t.csv is not a file"], recipe=table()),
+    "table-missing-column": Case(
+        RUN, 2, ["t.csv: no column 'hire'", "the columns are"], recipe=table(label="hire"), setup=table_file()
+    ),
+    "table-label-one-value": Case(
+        RUN,
+        2,
+        ["the label column 'hired' holds one value, '1'"],
+        recipe=table(),
+        setup=table_file("".join(f"{i},{'ab'[i % 2]},1\n" for i in range(20))),
+    ),
+    "table-favourable-absent": Case(
+        RUN,
+        2,
+        ["dataset.favourable", "no row whose 'hired' is '1'"],
+        recipe=table(),
+        setup=table_file("".join(f"{i},{'ab'[i % 2]},{i % 2 + 2}\n" for i in range(20))),
+    ),
+    "table-empty-cell": Case(  # NaN would reach the model
+        RUN,
+        2,
+        ["t.csv: column 'age' has empty cells (the first in data row 3)"],
+        recipe=table(),
+        setup=table_file("1,a,0\n2,b,1\n,a,0\n" + "".join(f"{i},{'ab'[i % 2]},{i % 2}\n" for i in range(20))),
+    ),
+    "table-privileged-absent": Case(
+        RUN,
+        2,
+        ["dataset.sensitive.sex", "no row whose 'sex' is 'a'"],
+        recipe=table(),
+        setup=table_file("".join(f"{i},b,{i % 2}\n" for i in range(20))),
+    ),
+    "table-group-absent-from-a-split": Case(
+        RUN,
+        2,
+        ["no row of the test split is in the group sex = 'a'"],
+        recipe=table('test_path = "{tmp}/test.csv"\n'),
+        setup=lambda tmp: (table_file()(tmp), table_file("1,b,0\n2,b,1\n", "test.csv")(tmp)),
+    ),
+    "table-test-file-other-columns": Case(
+        RUN,
+        2,
+        ["test.csv: no column 'sex'"],
+        recipe=table('test_path = "{tmp}/test.csv"\n'),
+        setup=lambda tmp: (table_file()(tmp), (tmp / "test.csv").write_text("age,hired\n1,0\n")),
+    ),
+    "table-not-a-table": Case(
+        RUN,
+        2,
+        ["t.parquet: not a readable table"],
+        recipe=table().replace("t.csv", "t.parquet"),
+        setup=lambda tmp: (tmp / "t.parquet").write_text("not parquet"),
+        needs=["pyarrow"],
+    ),
+    "table-bad-bounds": Case(
+        RUN,
+        2,
+        ["dataset.bounds.age: give [low, high]"],
+        recipe=table("bounds = {age = [5.0, 1.0]}\n"),
+        setup=table_file(),
     ),
     "explain-on-images": Case(
         VALIDATE,
