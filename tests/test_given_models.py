@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import cli_in_process
+from conftest import cli_in_process, needs
 from torch import nn
 
 from toolkit.data.digits import load as load_digits
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def plain_cnn() -> nn.Module:
@@ -342,3 +344,104 @@ def test_the_file_and_object_models_pass_the_model_conformance_checks(script: di
     check_component("models", "python", params={"key": hold(script["net"]), "head": "9"}, data=data)  # type: ignore[arg-type]
     check_component("models", "small_cnn", params={"channels": [8, 16], "hidden": 32,
                     "weights": str(folder / "cnn.safetensors")}, data=data)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_vit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random ViT image classifier for the digits' ten classes, with its processor."""
+    needs("transformers")
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    folder = tmp_path_factory.mktemp("vit")
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=16, patch_size=4, num_channels=3, hidden_size=16, num_hidden_layers=1,
+                       num_attention_heads=2, intermediate_size=32, num_labels=10,
+                       id2label={i: str(i) for i in range(10)}, label2id={str(i): i for i in range(10)})  # fmt: skip
+    ViTForImageClassification(config).eval().save_pretrained(folder)
+    ViTImageProcessor(size={"height": 16, "width": 16}, image_mean=[0.4, 0.5, 0.6], image_std=[0.2, 0.25, 0.3],
+                      resample=2).save_pretrained(folder)  # fmt: skip
+    return folder
+
+
+def test_a_hugging_face_image_checkpoint_is_evaluated_with_its_processors_size_and_normalization(
+    tiny_vit: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from transformers import ViTForImageClassification
+
+    data = load_digits(0)
+    folder = run_recipe(tmp_path, capsys, f'name = "hf_image"\ncheckpoint = "{tiny_vit.as_posix()}"')
+    ours = np.load(folder / "samples" / "classify.npz")["prediction"]
+    # what the checkpoint computes on the processor's preprocessing, done by hand
+    net = ViTForImageClassification.from_pretrained(tiny_vit).eval()
+    x = (data.test.x.float() / 255).expand(-1, 3, -1, -1)
+    x = nn.functional.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False)
+    x = (x - torch.tensor([0.4, 0.5, 0.6]).view(1, 3, 1, 1)) / torch.tensor([0.2, 0.25, 0.3]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        theirs = net(pixel_values=x).logits.argmax(1).numpy()
+    assert np.array_equal(ours, theirs)
+    # its penultimate features (the classifier's input) serve the feature detectors
+    from toolkit.testing import check_component
+
+    check_component("models", "hf_image", params={"checkpoint": str(tiny_vit)}, data=data)
+
+
+def test_a_hugging_face_checkpoint_for_other_classes_is_refused(
+    tiny_vit: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'task = "classify"\nname = "x"\n[dataset]\nname = "digits"\nholdout = ["9"]\n'
+        f'[model]\nname = "hf_image"\ncheckpoint = "{tiny_vit.as_posix()}"\n'
+    )
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "are not the data's classes" in printed, printed
+
+
+def test_timm_weights_in_timms_own_key_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A timm network trained elsewhere (saved with timm's key names) comes back with the
+    script's predictions."""
+    timm = needs("timm")
+    data = load_digits(0)
+    torch.manual_seed(0)
+    net = timm.create_model("test_efficientnet", num_classes=10, in_chans=1).eval()
+    torch.save(net.state_dict(), tmp_path / "timm.pth")
+    from toolkit.models.base import Normalize
+
+    norm = Normalize(data.info.mean, data.info.std, channels_first=True)  # the toolkit's own input convention
+    with torch.no_grad():
+        theirs = net(norm(data.test.x.float() / 255)).argmax(1).numpy()
+    folder = run_recipe(
+        tmp_path,
+        capsys,
+        f'name = "timm"\narch = "test_efficientnet"\nweights = "{(tmp_path / "timm.pth").as_posix()}"',
+    )
+    assert np.array_equal(np.load(folder / "samples" / "classify.npz")["prediction"], theirs)
+
+
+def test_the_shipped_recipes_for_your_own_model_run_on_files_the_tests_make(
+    script: dict, tiny_vit: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from toolkit.data import adult
+
+    folder = Path(script["folder"])  # type: ignore[arg-type]
+    frame = adult._select_rows(adult._read("bundled", None), ["race", "sex"], "white_vs_black")
+    frame.iloc[:3000].to_csv(tmp_path / "data.csv", index=False)
+    recipes = ROOT / "recipes"
+    runs = {
+        "own_program_ood": [f"model.path={json.dumps(str(folder / 'no9.pt2'))}", 'model.head="9"',
+                            'detectors=[{name = "msp"}, {name = "mahalanobis"}]'],
+        "own_program_evasion": [f"model.path={json.dumps(str(folder / 'dynamic.pt2'))}", "evaluate.n=50",
+                                "attacks.1.steps=3"],
+        "own_weights": [f"model.weights={json.dumps(str(folder / 'cnn.safetensors'))}"],
+        "own_hf_image": [f"model.checkpoint={json.dumps(str(tiny_vit))}"],
+        "own_table_fairness": [f"dataset.path={json.dumps(str(tmp_path / 'data.csv'))}", "train.epochs=1"],
+    }  # fmt: skip
+    assert set(runs) == {p.stem for p in recipes.glob("own_*.toml")}
+    for name, sets in runs.items():
+        args = ["run", str(recipes / f"{name}.toml"), "--out", str(tmp_path / "out")]
+        code, printed = cli_in_process([*args, *(a for s in sets for a in ("--set", s))], capsys)
+        assert code == 0, (name, printed)
+        if name != "own_table_fairness":
+            assert "model as given" in printed, name
+        (run,) = (tmp_path / "out" / name).iterdir()
+        assert json.loads((run / "metrics.json").read_text())

@@ -36,7 +36,14 @@ def problems(data: dict, overrides: list[str] | None = None) -> list[str]:
 def test_valid_recipe_fills_every_default() -> None:
     r = parse_recipe(BASE)
     assert r.dataset.params["n_classes"] == 4
-    assert r.model is not None and r.model.params == {"hidden": [128], "dropout": 0.0, "activation": "relu"}
+    assert r.model is not None and r.model.params == {
+        "hidden": [128],
+        "dropout": 0.0,
+        "activation": "relu",
+        "weights": None,
+        "mean": None,
+        "std": None,
+    }
     assert [d.name for d in r.detectors] == ["msp", "energy"]
     assert r.detectors[1].params == {"temperature": 2.0}
     assert r.task.params == {"tpr": 0.95}
