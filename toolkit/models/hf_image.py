@@ -45,6 +45,9 @@ class ImageClassifier(nn.Module):
         channels: the channels it takes.
     """
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self, model: nn.Module, *, size: tuple[int, int], mean: list[float], std: list[float], channels: int
     ) -> None:
@@ -82,7 +85,9 @@ def build(
     try:
         from transformers import AutoImageProcessor, AutoModelForImageClassification
     except ImportError as exc:  # pragma: no cover - the text extra is missing
-        raise UsageError("model hf_image needs transformers: pip install 'trustworthy-ml-toolkit[text]'") from exc
+        raise UsageError(
+            "model hf_image needs transformers: pip install 'trustworthy-ml-toolkit[text]'"
+        ) from exc
     from toolkit.text.tokens import locate, missing_checkpoint
 
     if info.modality != "image" or len(info.tensor_shape) != 3:
@@ -106,7 +111,9 @@ def build(
         )
     channels = int(getattr(config, "num_channels", 3))
     if info.tensor_shape[0] not in (channels, 1):
-        raise DataError(f"model.checkpoint: {checkpoint} takes {channels} channels, the data has {info.tensor_shape[0]}")
+        raise DataError(
+            f"model.checkpoint: {checkpoint} takes {channels} channels, the data has {info.tensor_shape[0]}"
+        )
     mean, std = _normalization(processor, channels)
     return ImageClassifier(model.eval(), size=_size(processor, info), mean=mean, std=std, channels=channels)
 
@@ -115,10 +122,11 @@ def _size(processor: Any, info: DataInfo) -> tuple[int, int]:
     """The processor's ``(height, width)``; the data's own without a size."""
     size = getattr(processor, "size", None) or {}
     get = size.get if isinstance(size, Mapping) else lambda key: getattr(size, key, None)
-    if get("height") and get("width"):
-        return int(get("height")), int(get("width"))
-    if get("shortest_edge"):
-        return int(get("shortest_edge")), int(get("shortest_edge"))
+    height, width, edge = get("height"), get("width"), get("shortest_edge")
+    if height and width:
+        return int(height), int(width)
+    if edge:
+        return int(edge), int(edge)
     return int(info.tensor_shape[1]), int(info.tensor_shape[2])
 
 
