@@ -135,7 +135,15 @@ def test_a_given_program_runs_the_ood_task_with_its_named_layers(
     script: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = Path(script["folder"])  # type: ignore[arg-type]
-    detectors = "".join(f'[[detectors]]\nname = "{d}"\n' for d in ("msp", "energy", "mahalanobis", "knn"))
+    from toolkit.registry import registry
+
+    applicable = [  # every built-in detector that needs no parameters and takes images
+        e.name for e in registry("detectors").entries()
+        if e.builtin and not any(p.required for p in e.signature().params)
+        and "image" in (getattr(e.load(), "modalities", None) or ("image",))
+    ]  # fmt: skip
+    assert {"msp", "energy", "mahalanobis", "knn", "vim", "odin", "max_logit"} <= set(applicable)
+    detectors = "".join(f'[[detectors]]\nname = "{d}"\n' for d in applicable)
     recipe = tmp_path / "ood.toml"
     body = 'task = "ood"\nname = "given"\n[dataset]\nname = "digits"\nholdout = ["9"]\n[model]\nname = "torchscript"\n'
     # ten outputs for nine classes: refused on the first batch, clearly, with nothing written
@@ -149,7 +157,8 @@ def test_a_given_program_runs_the_ood_task_with_its_named_layers(
     assert code == 0, printed
     (run,) = (tmp_path / "out" / "given").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
-    for name in ("msp", "energy", "mahalanobis", "knn"):
+    assert set(metrics["detectors"]) == set(applicable)
+    for name in applicable:
         assert 0.5 < metrics["detectors"][name]["auroc"] <= 1.0, (name, metrics["detectors"][name])
     # without head, the feature detectors are refused before anything runs
     recipe.write_text(body + f'path = "{(folder / "no9.pt2").as_posix()}"\n' + detectors)

@@ -28,12 +28,25 @@ from toolkit.outputs import Outputs
 
 
 def head_weights(model: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """The final linear layer's weight ``(K, F)`` and bias ``(K,)``."""
-    head = getattr(model, "head", None)
-    if not isinstance(head, nn.Linear):
-        raise UsageError("detector vim needs a model whose `head` is a linear layer (all built-in models)")
-    bias = head.bias if head.bias is not None else torch.zeros(head.out_features)
-    return head.weight.detach().double().cpu(), bias.detach().double().cpu()
+    """The final linear layer's weight ``(K, F)`` and bias ``(K,)``: the module whose input is
+    the penultimate features (``head`` of a toolkit classifier, or the module a model's
+    ``penultimate`` names), of any class that holds a 2-D ``weight`` (and a ``bias``): an
+    ``nn.Linear``, or the same layer in an exported program."""
+    from toolkit.models.layers import head_name
+
+    name = head_name(model)
+    head = dict(model.named_modules()).get(name) if name is not None else None
+    if head is None and name is not None:  # a head kept outside the module tree (hf_text's)
+        head = getattr(model, name, None)
+    weight = getattr(head, "weight", None)
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 2:
+        raise UsageError(
+            "detector vim needs the model's final linear layer: a toolkit classifier's head, or the "
+            "module its penultimate attribute names (model.head for a model file), holding a 2-D weight"
+        )
+    bias = getattr(head, "bias", None)
+    bias = bias if isinstance(bias, torch.Tensor) else torch.zeros(weight.shape[0])
+    return weight.detach().double().cpu(), bias.detach().double().cpu()
 
 
 class ViM:
