@@ -454,3 +454,24 @@ def test_the_shipped_recipes_for_your_own_model_run_on_files_the_tests_make(
             assert "model as given" in printed, name
         (run,) = (tmp_path / "out" / name).iterdir()
         assert json.loads((run / "metrics.json").read_text())
+
+
+def test_image_arrays_through_the_python_api_with_a_model_object(script: dict, tmp_path: Path) -> None:
+    import toolkit
+    from toolkit.errors import DataError
+
+    data = load_digits(0)
+    arrays = (
+        data.train.x.float() / 255,
+        data.train.y,
+        (data.test.x.float() / 255).numpy(),
+        data.test.y.numpy(),
+    )
+    result = toolkit.run({"task": "classify", "name": "img", "dataset": {"name": "digits"}}, model=script["net"],
+                         data=arrays, out_dir=tmp_path / "runs")  # fmt: skip
+    assert np.array_equal(
+        np.load(result.path / "samples" / "classify.npz")["prediction"], script["predictions"]
+    )
+    with pytest.raises(DataError, match=r"float images must lie in \[0, 1\]"):
+        toolkit.run({"task": "classify", "name": "img", "dataset": {"name": "digits"}}, model=script["net"],
+                    data=(arrays[0] * 255, *arrays[1:]), out_dir=tmp_path / "runs")  # fmt: skip

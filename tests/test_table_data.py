@@ -124,3 +124,35 @@ def test_every_task_that_takes_adult_takes_the_table(adult_csv: Path, tmp_path: 
     robust = run(evasion, out_dir=tmp_path, console=None).metrics
     weak, strong = robust["attacks"]["pgd"]["robust_accuracy"]
     assert strong <= weak <= robust["clean_accuracy"]
+
+
+def test_a_dataframe_and_arrays_through_the_python_api(adult_csv: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    import toolkit
+
+    frame = pd.read_csv(adult_csv).iloc[:3000]
+    frame.to_csv(tmp_path / "small.csv", index=False)
+    recipe = {"task": "fairness", "name": "df", "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1},
+              "evaluate": {"adversary_auc": False}, "dataset": {"name": "table", **TABLE}}  # fmt: skip
+    from_frame = toolkit.run(recipe, data=frame, out_dir=tmp_path / "runs")
+    from_file = toolkit.run(
+        {**recipe, "dataset": {"name": "table", "path": str(tmp_path / "small.csv"), **TABLE}},
+        out_dir=tmp_path / "runs",
+    )
+    assert from_frame.metrics["attributes"] == from_file.metrics["attributes"]
+    assert from_frame.metrics["accuracy"] == from_file.metrics["accuracy"]
+    with pytest.raises(toolkit.UsageError, match="needs the recipe's dataset table"):
+        toolkit.run({**recipe, "dataset": {"name": "table"}}, data=frame, out_dir=tmp_path / "runs")
+    # four arrays: the rows of the prepared table, as tensors
+    bundle = table.load(0, path=str(tmp_path / "small.csv"), **TABLE)  # type: ignore[arg-type]
+    arrays = (bundle.train.x.numpy(), bundle.train.y.numpy(), bundle.test.x, bundle.test.y)
+    classify = {"task": "classify", "name": "arr", "model": {"name": "mlp", "hidden": [8]}, "train": {"epochs": 1},
+                "dataset": {"name": "digits"}}  # fmt: skip
+    result = toolkit.run(classify, data=arrays, out_dir=tmp_path / "runs")
+    assert result.recipe["dataset"]["name"] == "python"
+    assert np.array_equal(np.load(result.path / "samples" / "classify.npz")["label"], bundle.test.y.numpy())
+    with pytest.raises(toolkit.DataError, match="must hold one label per row"):
+        toolkit.run(
+            classify, data=(arrays[0], arrays[1][:5], arrays[2], arrays[3]), out_dir=tmp_path / "runs"
+        )

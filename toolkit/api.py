@@ -105,11 +105,52 @@ def load_run(folder: str | Path) -> Run:
     return Run(stored.folder, stored.metrics, stored.meta, stored.recipe, read_tables(stored.folder), figures)
 
 
+def _bundle(data: Any, table: dict[str, Any], overrides: list[str]) -> Any:
+    """``data`` as a :class:`~toolkit.data.base.DataBundle`: as it is; four arrays
+    ``(x_train, y_train, x_test, y_test)`` (:mod:`toolkit.data.arrays`); or a pandas
+    DataFrame, prepared as the recipe's ``table`` dataset says (its ``label``,
+    ``sensitive``... without ``path``), with the recipe's seed."""
+    from toolkit.data.base import DataBundle
+    from toolkit.errors import UsageError
+
+    if isinstance(data, DataBundle):
+        return data
+    if isinstance(data, tuple | list) and len(data) == 4:
+        from toolkit.data.arrays import bundle
+
+        return bundle(*data)
+    if type(data).__name__ == "DataFrame":
+        from toolkit.data.table import prepare
+        from toolkit.recipe import apply_overrides
+
+        settled = json.loads(json.dumps(table, default=str))
+        problems = apply_overrides(settled, overrides)
+        if problems:
+            from toolkit.errors import RecipeError
+
+            raise RecipeError(problems)
+        params = {
+            k: v
+            for k, v in dict(settled.get("dataset") or {}).items()
+            if k not in ("name", "path", "test_path")
+        }
+        if "label" not in params:
+            raise UsageError(
+                "data=DataFrame needs the recipe's dataset table to say how to read it, as the table dataset "
+                'does: dataset = {name = "table", label = "...", sensitive = {...}, ...} (no path)'
+            )
+        return prepare(int(settled.get("seed", 0)), data, source="the DataFrame", **params)
+    raise UsageError(
+        "data= takes a toolkit.data.base.DataBundle (what a dataset component returns), four arrays "
+        f"(x_train, y_train, x_test, y_test) or a pandas DataFrame, not {type(data).__name__}"
+    )
+
+
 def run(
     recipe: str | Path | Mapping[str, Any],
     *,
     model: nn.Module | None = None,
-    data: DataBundle | None = None,
+    data: DataBundle | tuple[Any, Any, Any, Any] | Any | None = None,
     overrides: Iterable[str] = (),
     out_dir: str | Path = "runs",
     cache: bool = True,
@@ -126,8 +167,10 @@ def run(
             recipe's tables.
         model: any ``nn.Module``: it replaces the recipe's ``[model]`` and, without a
             ``[train]`` table, is evaluated as given (the run works on a copy).
-        data: a :class:`~toolkit.data.base.DataBundle` (what a dataset component returns):
-            it replaces the recipe's ``[dataset]``.
+        data: it replaces the recipe's ``[dataset]``: a :class:`~toolkit.data.base.DataBundle`
+            (what a dataset component returns); four arrays or tensors ``(x_train, y_train,
+            x_test, y_test)`` (:mod:`toolkit.data.arrays`); or a pandas DataFrame, prepared as
+            the recipe's ``table`` dataset table says (``label``, ``sensitive``..., no ``path``).
         overrides: ``key=value`` overrides, as ``--set`` writes them.
         out_dir: the parent of the run folders (default ``runs``).
         cache: read and write trained models in the artifact cache.
@@ -169,7 +212,7 @@ def run(
     if data is not None:
         from toolkit.data.in_memory import hold as hold_data
 
-        table["dataset"] = {"name": "python", "key": hold_data(data)}
+        table["dataset"] = {"name": "python", "key": hold_data(_bundle(data, table, list(overrides)))}
     resolved = parse_recipe(table, list(overrides), source=source)
     console = None
     if not quiet:

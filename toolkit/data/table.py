@@ -84,7 +84,42 @@ def load(
     """
     frame = _read(Path(path).expanduser())
     test = _read(Path(test_path).expanduser()) if test_path is not None else None
-    for name, table in ((path, frame), *(((test_path, test),) if test is not None else ())):
+    return prepare(
+        seed, frame, test, source=path, test_source=test_path, label=label, favourable=favourable,
+        sensitive=sensitive, drop=drop, categorical=categorical, test_size=test_size,
+        standardize=standardize, bounds=bounds,
+    )  # fmt: skip
+
+
+def prepare(
+    seed: int,
+    frame: pd.DataFrame,
+    test: pd.DataFrame | None = None,
+    *,
+    source: str,
+    test_source: str | None = None,
+    label: str,
+    favourable: str | None = None,
+    sensitive: dict[str, str] | None = None,
+    drop: list[str] | None = None,
+    categorical: list[str] | None = None,
+    test_size: float = 0.3,
+    standardize: str = "all",
+    bounds: dict[str, list[float]] | None = None,
+) -> DataBundle:
+    """Tables already read (a DataFrame from a notebook: :func:`toolkit.run`), prepared as
+    :func:`load` prepares its files; ``source`` names them in the errors. The other
+    arguments are :func:`load`'s.
+
+    Raises:
+        DataError: as :func:`load` (empty cells included).
+    """
+    path = source
+    sensitive, drop, categorical, bounds = sensitive or {}, drop or [], categorical or [], bounds or {}
+    _check_cells(frame, source)
+    if test is not None:
+        _check_cells(test, test_source or "the test rows")
+    for name, table in ((path, frame), *(((test_source, test),) if test is not None else ())):
         _check_columns(table, str(name), [label, *sensitive, *drop, *categorical, *bounds])
     names = _class_names(frame, label, favourable, path)
     whole = frame if test is None else _concat(frame, test)
@@ -138,6 +173,11 @@ def _read(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: reading Parquet needs pyarrow: pip install pyarrow") from exc
     except (ValueError, OSError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
         raise DataError(f"{path}: not a readable table ({type(exc).__name__}: {exc})") from exc
+    return frame
+
+
+def _check_cells(frame: pd.DataFrame, path: str) -> None:
+    """No rows, or an empty cell (NaN), is a DataError naming the column and the first row."""
     if len(frame) == 0:
         raise DataError(f"{path}: no rows")
     frame.columns = [str(c) for c in frame.columns]
@@ -148,7 +188,6 @@ def _read(path: Path) -> pd.DataFrame:
             f"{path}: column {empty[0]!r} has empty cells (the first in data row {row + 1}); fill them "
             f"or drop the rows{f', and {len(empty) - 1} more column(s)' if len(empty) > 1 else ''}"
         )
-    return frame
 
 
 def _check_columns(frame: pd.DataFrame, path: str, wanted: list[str]) -> None:
