@@ -170,3 +170,70 @@ def test_the_two_typical_changes_run_as_plugins(install_plugin: Callable[..., Pa
         UsageError, match=r"detectors\.0 \(mean_activation\) reads: .* has no layer 'backbone\.99'"
     ):
         run(parse_recipe(wrong), out_dir=tmp_path / "runs", use_cache=False)
+
+
+def guide_block(page: str, needle: str) -> str:
+    """The python block of ``docs/<page>`` that contains ``needle``."""
+    text = (ROOT / "docs" / page).read_text()
+    for block in re.findall(r"```python\n(.*?)```", text, flags=re.S):
+        if needle in block:
+            return "\n".join(line[4:] if line.startswith("    ") else line for line in block.splitlines())
+    raise AssertionError(f"docs/{page} has no python block with {needle!r}")
+
+
+MY_NET = """
+from torch import nn
+
+
+class MyNet(nn.Module):
+    def __init__(self, *, width: int, classes: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, width), nn.ReLU())
+        self.fc = nn.Linear(width, classes)
+
+    def forward(self, x):
+        return self.fc(self.body(x))
+"""
+
+
+def test_the_guides_model_plugin_runs_as_written(
+    install_plugin: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/own-model.md's plugin route: the build function as written, one entry-point line,
+    a recipe naming it with weights: evaluated as given, with the network's own predictions."""
+    import json
+
+    import numpy as np
+    import torch
+    from conftest import cli_in_process
+    from safetensors.torch import save_file
+
+    build = guide_block("own-model.md", "def build(info, *, width")
+    install_plugin("my-package", "0.1.0", {"toolkit.models": {"my_net": "my_package.toolkit_model:build"}},
+                   {"my_package/__init__.py": "", "my_package/net.py": MY_NET,
+                    "my_package/toolkit_model.py": build})  # fmt: skip
+    from my_package.net import MyNet  # type: ignore[import-not-found]
+
+    from toolkit.data.digits import load
+
+    torch.manual_seed(0)
+    net = MyNet(width=64, classes=10).eval()
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, tmp_path / "my_net.safetensors")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        'task = "classify"\nname = "mine"\n[dataset]\nname = "digits"\n'
+        f'[model]\nname = "my_net"\nwidth = 64\nweights = "{(tmp_path / "my_net.safetensors").as_posix()}"\n'
+    )
+    code, printed = cli_in_process(["run", str(recipe), "--out", str(tmp_path / "out")], capsys)
+    assert code == 0 and "model as given" in printed, printed
+    (run,) = (tmp_path / "out" / "mine").iterdir()
+    data = load(0)
+    with torch.no_grad():
+        theirs = net(data.test.x.float() / 255).argmax(1).numpy()
+    assert np.array_equal(np.load(run / "samples" / "classify.npz")["prediction"], theirs)
+    assert json.loads((run / "history.json").read_text()) == []
+    from toolkit.testing import check_component  # the conformance checks the guide names
+
+    check_component(
+        "models", "my_net", params={"width": 64, "weights": str(tmp_path / "my_net.safetensors")}, data=data
+    )

@@ -111,6 +111,14 @@ def test_a_program_file_gives_the_scripts_own_predictions(
     assert np.array_equal(ours["label"], script["y"])  # type: ignore[arg-type]
     accuracy = json.loads((folder / "metrics.json").read_text())["accuracy"]
     assert accuracy == pytest.approx(float(np.mean(script["predictions"] == script["y"])))  # type: ignore[operator]
+    import toolkit  # the same file through the Python API
+
+    table = {"task": "classify", "name": "api", "dataset": {"name": "digits"},
+             "model": {"name": "torchscript", "path": str(path)}}  # fmt: skip
+    again = toolkit.run(table, out_dir=tmp_path / "api")
+    assert np.array_equal(
+        np.load(again.path / "samples" / "classify.npz")["prediction"], script["predictions"]
+    )  # type: ignore[arg-type]
     assert accuracy > 0.5  # the script's model learned the digits
     assert json.loads((folder / "history.json").read_text()) == []  # nothing trained
     meta = json.loads((folder / "meta.json").read_text())
@@ -129,6 +137,14 @@ def test_weights_for_a_built_in_architecture_give_the_scripts_predictions(
     )
     ours = np.load(folder / "samples" / "classify.npz")
     assert np.array_equal(ours["prediction"], script["cnn_predictions"])  # type: ignore[arg-type]
+    import toolkit  # the same file through the Python API
+
+    model = {"name": "small_cnn", "channels": [8, 16], "hidden": 32, "weights": str(path)}
+    again = toolkit.run({"task": "classify", "name": "api", "dataset": {"name": "digits"}, "model": model},
+                        out_dir=tmp_path / "api")  # fmt: skip
+    assert np.array_equal(
+        np.load(again.path / "samples" / "classify.npz")["prediction"], script["cnn_predictions"]
+    )  # type: ignore[arg-type]
 
 
 def test_a_given_program_runs_the_ood_task_with_its_named_layers(
@@ -435,6 +451,10 @@ def test_the_shipped_recipes_for_your_own_model_run_on_files_the_tests_make(
     folder = Path(script["folder"])  # type: ignore[arg-type]
     frame = adult._select_rows(adult._read("bundled", None), ["race", "sex"], "white_vs_black")
     frame.iloc[:3000].to_csv(tmp_path / "data.csv", index=False)
+    timm = needs("timm")
+    torch.save(
+        timm.create_model("test_efficientnet", num_classes=10, in_chans=1).state_dict(), folder / "timm.pth"
+    )
     recipes = ROOT / "recipes"
     runs = {
         "own_program_ood": [f"model.path={json.dumps(str(folder / 'no9.pt2'))}", 'model.head="9"',
@@ -443,6 +463,7 @@ def test_the_shipped_recipes_for_your_own_model_run_on_files_the_tests_make(
                                 "attacks.1.steps=3"],
         "own_weights": [f"model.weights={json.dumps(str(folder / 'cnn.safetensors'))}"],
         "own_hf_image": [f"model.checkpoint={json.dumps(str(tiny_vit))}"],
+        "own_timm_weights": [f"model.weights={json.dumps(str(folder / 'timm.pth'))}"],
         "own_table_fairness": [f"dataset.path={json.dumps(str(tmp_path / 'data.csv'))}", "train.epochs=1"],
     }  # fmt: skip
     assert set(runs) == {p.stem for p in recipes.glob("own_*.toml")}
