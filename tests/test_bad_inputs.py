@@ -1184,6 +1184,20 @@ CASES: dict[str, Case] = {
             torch.export.export(torch.nn.Linear(3, 10), (torch.rand(2, 3),)), tmp / "m.pt2"
         ),
     ),
+    "model-file-declared-input-size": Case(
+        RUN,
+        2,
+        ["model.input_size: m.pt2 takes inputs of shape (3, 32, 32), the data's are (1, 8, 8)"],
+        recipe=given('name = "torchscript"\npath = "{tmp}/m.pt2"\ninput_size = [3, 32, 32]'),
+        setup=program(),
+    ),
+    "weights-other-class-names": Case(
+        RUN,
+        2,
+        ["model.class_names", "are not the data's"],
+        recipe=given('name = "small_cnn"\nweights = "{tmp}/w.pth"\nclass_names = ["a", "b"]'),
+        setup=cnn_weights(),
+    ),
     "model-file-unknown-head": Case(
         RUN,
         2,

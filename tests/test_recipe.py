@@ -43,6 +43,7 @@ def test_valid_recipe_fills_every_default() -> None:
         "weights": None,
         "mean": None,
         "std": None,
+        "class_names": None,
     }
     assert [d.name for d in r.detectors] == ["msp", "energy"]
     assert r.detectors[1].params == {"temperature": 2.0}

@@ -159,6 +159,7 @@ def run(
     std: list[float] | None = None,
     class_names: list[str] | None = None,
     head: str | None = None,
+    input_size: list[int] | None = None,
 ) -> Run:
     """Run a recipe, on your own model object and data if given; returns the finished run.
 
@@ -180,6 +181,7 @@ def run(
         std: the standard deviations, with ``mean``.
         class_names: with ``model``: its classes in output order (checked against the data's).
         head: with ``model``: the module whose input is the penultimate features.
+        input_size: with ``model``: the shape of one input it was trained on (checked).
 
     Raises:
         RecipeError: the recipe is invalid (every problem listed).
@@ -196,7 +198,7 @@ def run(
     else:
         path = find_recipe(recipe)
         table, source = read_toml(path), str(path)
-    declared = {"mean": mean, "std": std, "class_names": class_names, "head": head}
+    declared = {"mean": mean, "std": std, "class_names": class_names, "head": head, "input_size": input_size}
     if model is not None:
         from toolkit.models.in_memory import hold
 
@@ -208,7 +210,9 @@ def run(
     elif any(v is not None for v in declared.values()):
         from toolkit.errors import UsageError
 
-        raise UsageError("mean, std, class_names and head describe a model object: give it with model=")
+        raise UsageError(
+            "mean, std, class_names, head and input_size describe a model object: give it with model="
+        )
     if data is not None:
         from toolkit.data.in_memory import hold as hold_data
 

@@ -124,6 +124,7 @@ def build(
     std: list[float] | None = None,
     class_names: list[str] | None = None,
     head: str | None = None,
+    input_size: list[int] | None = None,
 ) -> Given:
     """Load the program at ``path`` for the data described by ``info``.
 
@@ -136,6 +137,8 @@ def build(
         std: the standard deviations, with ``mean``.
         class_names: the classes in the model's output order; must equal the data's.
         head: the module whose input is the penultimate features (for feature detectors).
+        input_size: the shape of one input the model was trained on (``[C, H, W]`` or
+            ``[D]``); checked against the data's.
     """
     file = Path(path).expanduser()
     if not file.is_file():
@@ -143,7 +146,7 @@ def build(
     kind = file_format(file)
     program, batch = _export(file) if kind == "export" else (_torchscript(file), None)
     return wrap(program, info, what=file.name, batch=batch, mean=mean, std=std, class_names=class_names,
-                head=head, hooks=kind == "export")  # fmt: skip
+                head=head, hooks=kind == "export", input_size=input_size)  # fmt: skip
 
 
 def wrap(
@@ -157,6 +160,7 @@ def wrap(
     class_names: list[str] | None = None,
     head: str | None = None,
     hooks: bool = True,
+    input_size: list[int] | None = None,
 ) -> Given:
     """``program`` behind the toolkit's input convention, its declarations checked, tried on
     one probe batch of the data's shape.
@@ -171,15 +175,19 @@ def wrap(
         class_names: see :func:`build`.
         head: see :func:`build`.
         hooks: whether the program's layers take forward hooks (TorchScript's do not).
+        input_size: see :func:`build`.
 
     Raises:
         DataError: other classes, another number of outputs, or inputs of another shape.
         UsageError: a ``head`` the program has not, or cannot hook.
     """
-    if class_names is not None and list(class_names) != list(info.class_names):
+    from toolkit.models.weights import check_classes
+
+    check_classes(class_names, info)
+    if input_size is not None and tuple(input_size) != tuple(info.tensor_shape):
         raise DataError(
-            f"model.class_names: the model's classes {list(class_names)} are not the data's "
-            f"{list(info.class_names)} in that order; the outputs would be read as other classes"
+            f"model.input_size: {what} takes inputs of shape {tuple(input_size)}, the data's are "
+            f"{tuple(info.tensor_shape)}; resize the data (dataset size) to what the model was trained on"
         )
     if head is not None:
         modules = dict(program.named_modules())

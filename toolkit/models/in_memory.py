@@ -54,6 +54,7 @@ def build(
     std: list[float] | None = None,
     class_names: list[str] | None = None,
     head: str | None = None,
+    input_size: list[int] | None = None,
 ) -> nn.Module:
     """A copy of the object held under ``key``, ready for the data described by ``info``.
 
@@ -64,6 +65,7 @@ def build(
         std: see :func:`toolkit.models.exported.build`.
         class_names: see :func:`toolkit.models.exported.build`.
         head: see :func:`toolkit.models.exported.build`.
+        input_size: see :func:`toolkit.models.exported.build`.
     """
     from toolkit.models.exported import wrap
 
@@ -77,10 +79,11 @@ def build(
     toolkit_classifier = hasattr(model, "forward_features") and isinstance(
         getattr(model, "head", None), nn.Module
     )
-    if toolkit_classifier and mean is None and std is None and head is None and class_names is None:
+    declared = (mean, std, head, class_names, input_size)
+    if toolkit_classifier and all(v is None for v in declared):
         return model
     return wrap(model, info, what=f"the model object ({type(model).__name__})", mean=mean, std=std,
-                class_names=class_names, head=head)  # fmt: skip
+                class_names=class_names, head=head, input_size=input_size)  # fmt: skip
 
 
 def files_key(params: Mapping[str, Any]) -> dict[str, str]:

@@ -27,6 +27,7 @@ def build(
     weights: str | None = None,
     mean: list[float] | None = None,
     std: list[float] | None = None,
+    class_names: list[str] | None = None,
 ) -> Classifier:
     """Build an MLP classifier for the data described by ``info``.
 
@@ -41,6 +42,7 @@ def build(
         mean: the input normalization the weights were trained with, per feature (channel for images)
             (default: the data's statistics, or the file's ``normalize.*``).
         std: its standard deviations (with ``mean``).
+        class_names: the classes of the weights' outputs, in order; checked against the data's.
 
     Example:
         >>> from toolkit.data.synthetic import load
@@ -59,7 +61,7 @@ def build(
     model = Classifier(
         nn.Sequential(*layers), nn.Linear(width, info.num_classes), normalizer(info, mean, std)
     )
-    return apply_weights(model, weights, architecture="mlp")
+    return apply_weights(model, weights, class_names=class_names, info=info, architecture="mlp")
 
 
 build.files_key = files_key  # type: ignore[attr-defined]  # the weights file's digest enters the train key

@@ -48,6 +48,7 @@ def build(
     weights: str | None = None,
     mean: list[float] | None = None,
     std: list[float] | None = None,
+    class_names: list[str] | None = None,
 ) -> Classifier:
     """Build ResNet-18 for image data described by ``info``.
 
@@ -65,6 +66,7 @@ def build(
         mean: the input normalization the weights were trained with, per channel
             (default: the data's statistics, or the file's ``normalize.*``).
         std: its standard deviations (with ``mean``).
+        class_names: the classes of the weights' outputs, in order; checked against the data's.
 
     Example:
         >>> from toolkit.data.synthetic import load
@@ -107,7 +109,9 @@ def build(
     if neck is None:
         net.fc = last  # torchvision's key names (fc.*) then read into the head
     model = Classifier(backbone, last, normalizer(info, mean, std), neck)
-    return apply_weights(model, weights, architecture="resnet18", plain=net)
+    return apply_weights(
+        model, weights, class_names=class_names, info=info, architecture="resnet18", plain=net
+    )
 
 
 build.files_key = files_key  # type: ignore[attr-defined]  # the weights file's digest enters the train key

@@ -29,6 +29,7 @@ def build(
     weights: str | None = None,
     mean: list[float] | None = None,
     std: list[float] | None = None,
+    class_names: list[str] | None = None,
 ) -> Classifier:
     """Build the CNN for image data described by ``info``.
 
@@ -46,6 +47,7 @@ def build(
         mean: the input normalization the weights were trained with, per channel
             (default: the data's statistics, or the file's ``normalize.*``).
         std: its standard deviations (with ``mean``).
+        class_names: the classes of the weights' outputs, in order; checked against the data's.
 
     Example:
         >>> from toolkit.data.digits import load
@@ -69,7 +71,7 @@ def build(
         layers.append(nn.Dropout(dropout))
     neck, last = head_layers(hidden, head, info.num_classes)
     model = Classifier(nn.Sequential(*layers), last, normalizer(info, mean, std), neck)
-    apply_weights(model, weights, architecture="small_cnn")
+    apply_weights(model, weights, class_names=class_names, info=info, architecture="small_cnn")
     return freeze_backbone(model) if freeze == "backbone" else model
 
 

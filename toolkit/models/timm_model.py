@@ -40,6 +40,7 @@ def build(
     weights: str | None = None,
     mean: list[float] | None = None,
     std: list[float] | None = None,
+    class_names: list[str] | None = None,
 ) -> Classifier:
     """Build the timm architecture ``arch`` for the image data described by ``info``.
 
@@ -54,6 +55,7 @@ def build(
         mean: the input normalization the weights were trained with, per channel (default:
             the data's statistics, or the file's ``normalize.*``).
         std: its standard deviations (with ``mean``).
+        class_names: the classes of the weights' outputs, in order; checked against the data's.
     """
     try:
         import timm
@@ -91,7 +93,9 @@ def build(
     if not isinstance(head, nn.Linear):
         raise UsageError(f"model.arch: '{arch}' has no single linear classifier; pick another architecture")
     model = Classifier(_Features(net), head, normalizer(info, mean, std))
-    return apply_weights(model, weights, architecture=f"timm {arch}", plain=net)
+    return apply_weights(
+        model, weights, class_names=class_names, info=info, architecture=f"timm {arch}", plain=net
+    )
 
 
 build.files_key = files_key  # type: ignore[attr-defined]  # the weights file's digest enters the train key

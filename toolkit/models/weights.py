@@ -28,13 +28,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
+from toolkit.data.base import DataInfo
 from toolkit.errors import DataError
 
 __all__ = [
@@ -181,7 +182,15 @@ def load_state(
 M = TypeVar("M", bound=nn.Module)
 
 
-def apply_weights(model: M, weights: str | None, *, architecture: str, plain: nn.Module | None = None) -> M:
+def apply_weights(
+    model: M,
+    weights: str | None,
+    *,
+    architecture: str,
+    plain: nn.Module | None = None,
+    class_names: Sequence[str] | None = None,
+    info: DataInfo | None = None,
+) -> M:
     """``model`` with the weights of the file ``weights`` (none given: as it is).
 
     Args:
@@ -190,10 +199,14 @@ def apply_weights(model: M, weights: str | None, *, architecture: str, plain: nn
         architecture: the recipe's name of the architecture, for the messages.
         plain: the plain network inside ``model`` (torchvision's ResNet, timm's model),
             whose own key names a file may use instead of the toolkit's.
+        class_names: the classes of the weights' outputs, in order (checked against
+            ``info``'s, with or without a file).
+        info: the data's description.
 
     Raises:
         DataError: the file cannot be read, or its keys do not fit (:func:`load_state`).
     """
+    check_classes(class_names, info)
     if not weights:
         return model
     state = read_state(weights)
@@ -209,6 +222,19 @@ def apply_weights(model: M, weights: str | None, *, architecture: str, plain: nn
             "toolkit's model, or bring the whole model with model torchscript"
         )
     return model
+
+
+def check_classes(class_names: Sequence[str] | None, info: DataInfo | None) -> None:
+    """A model's declared classes must be the data's, in order.
+
+    Raises:
+        DataError: they differ (the outputs would be read as other classes).
+    """
+    if class_names is not None and info is not None and list(class_names) != list(info.class_names):
+        raise DataError(
+            f"model.class_names: the model's classes {list(class_names)} are not the data's "
+            f"{list(info.class_names)} in that order; the outputs would be read as other classes"
+        )
 
 
 def _more(items: list[str], shown: int = 3) -> str:
