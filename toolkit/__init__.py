@@ -13,8 +13,7 @@ when a run needs them.
 from typing import Any
 
 from toolkit.errors import DataError, RecipeError, RunError, ToolkitError, UsageError
-
-__version__ = "0.1.0"
+from toolkit.version import __version__
 
 __all__ = [
     "DataError",

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from toolkit import __version__
+from toolkit.version import __version__
 
 __all__ = ["SetOption", "app", "get_console", "print_tables"]
 

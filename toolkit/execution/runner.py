@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit import __version__
+from toolkit.version import __version__
 from toolkit.errors import RunError, Terminated, ToolkitError
 from toolkit.interrupt import check_stop
 from toolkit.recipe import Component, ResolvedRecipe

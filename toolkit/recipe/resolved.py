@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit import __version__
+from toolkit.version import __version__
 from toolkit.codehash import code_hash
 from toolkit.kinds import KINDS, STAGES, list_sections, single_sections
 from toolkit.recipe.schema import Recipe
