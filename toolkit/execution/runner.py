@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.version import __version__
 from toolkit.errors import RunError, Terminated, ToolkitError
 from toolkit.interrupt import check_stop
 from toolkit.recipe import Component, ResolvedRecipe
+from toolkit.version import __version__
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.version import __version__
 from toolkit.codehash import code_hash
 from toolkit.kinds import KINDS, STAGES, list_sections, single_sections
 from toolkit.recipe.schema import Recipe
 from toolkit.registry import Entry, registry
+from toolkit.version import __version__
 
 
 @dataclass(frozen=True)
