@@ -1295,6 +1295,13 @@ CASES: dict[str, Case] = {
         recipe=table("bounds = {age = [5.0, 1.0]}\n"),
         setup=table_file(),
     ),
+    "given-model-with-a-poison-filter": Case(  # the filter trains the model again on what it keeps
+        RUN,
+        2,
+        ["activation_clustering", "evaluated as given"],
+        recipe=BACKDOOR.replace("epochs = 1", "epochs = 0")
+        + '[[defenses]]\nname = "activation_clustering"\n',
+    ),
     "explain-on-images": Case(
         VALIDATE,
         2,

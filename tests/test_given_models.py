@@ -190,6 +190,8 @@ def test_a_given_program_runs_the_evasion_task(
     folder = run_recipe(
         tmp_path, capsys, f'name = "torchscript"\npath = "{path.as_posix()}"', task="evasion",
         extra='[[attacks]]\nname = "fgsm"\n[[attacks]]\nname = "pgd"\nsteps = 5\n'
+              '[[explainers]]\nname = "saliency"\n[[explainers]]\nname = "integrated_gradients"\n'
+              '[[explainers]]\nname = "grad_cam"\n'
               '[evaluate]\neps = ["8/255", "32/255"]\nn = 64\n',
     )  # fmt: skip
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -197,6 +199,9 @@ def test_a_given_program_runs_the_evasion_task(
     for attack in ("fgsm", "pgd"):  # gradients reach the input through the program
         weak, strong = metrics["attacks"][attack]["robust_accuracy"]
         assert strong < weak < metrics["clean_accuracy"], (attack, metrics["attacks"][attack])
+    figures = {p.stem for p in (folder / "figures").iterdir()}
+    for explainer in ("saliency", "integrated_gradients", "grad_cam"):  # each drew its maps
+        assert any(explainer in name for name in figures), (explainer, figures)
 
 
 def test_changing_the_file_changes_the_fingerprint_touching_it_does_not(script: dict, tmp_path: Path) -> None:

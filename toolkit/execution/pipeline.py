@@ -166,11 +166,14 @@ class Pipeline(ModelCache):
 
         spec = self.recipe.model
         assert spec is not None
-        refused = self.recipe.family("defenses", "batch") + self.recipe.family("defenses", "data")
+        refused = [
+            d for family in ("batch", "data", "filter") for d in self.recipe.family("defenses", family)
+        ]
         if refused:
             names = ", ".join(d.name for d in refused)
             raise UsageError(
-                f"defenses {names} act while the model trains, but model {spec.name} is evaluated as given "
+                f"defenses {names} act while the model trains (or train it again), but model {spec.name} is "
+                "evaluated as given "
                 "(train.epochs = 0, or no [train] table with a trained model); add a [train] table to "
                 "train it"
             )

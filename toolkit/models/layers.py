@@ -91,13 +91,20 @@ def unknown_layer(model: nn.Module, name: str, *, who: str = "") -> str:
     return f"{who}{type(model).__name__} has no layer '{name}'{hint} (its layers: {shown})"
 
 
+def _conv_like(module: nn.Module) -> bool:
+    """A module holding a 4-D ``weight`` of its own: a 2-D convolution, also inside an
+    exported program (whose layers are not ``nn.Conv2d`` objects any more)."""
+    weight = module._parameters.get("weight") if hasattr(module, "_parameters") else None
+    return isinstance(weight, torch.Tensor) and weight.ndim == 4
+
+
 def last_conv(model: nn.Module, inputs: torch.Tensor | None = None) -> str:
     """The layer whose output is the last spatial feature map (Grad-CAM's layer).
 
     For a model with a sequential ``backbone`` (every toolkit model) that is the last child
     of the backbone whose output is a feature map larger than 1x1 (the final block's output
     after its batch norm and residual addition, before global pooling); otherwise the last
-    ``Conv2d``.
+    ``Conv2d`` (or module with a 4-D weight: a convolution in an exported program).
     """
     backbone = getattr(model, "backbone", None)
     if isinstance(backbone, nn.Sequential) and inputs is not None:
@@ -116,7 +123,7 @@ def last_conv(model: nn.Module, inputs: torch.Tensor | None = None) -> str:
         spatial = [name for name in maps if shapes[name][-1] * shapes[name][-2] > 1]  # not the pooled 1x1
         if spatial or maps:
             return f"backbone.{(spatial or maps)[-1]}"
-    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) or _conv_like(m)]
     if not names:
         raise UsageError("this explainer needs a convolutional model (no Conv2d layer found)")
     return names[-1]
