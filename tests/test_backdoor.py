@@ -166,6 +166,29 @@ def test_attack_success_rate_on_a_model_whose_answers_are_known() -> None:
     assert result["attack_success_rate"] == 0.5  # class 1 goes to 0, class 2 does not
     assert result["triggered_accuracy"] == pytest.approx(8 / 12)  # class 0 and 2 stay right
     assert result["confusion_triggered"] == [[4, 0, 0], [4, 0, 0], [0, 0, 4]]
+    # BackdoorBench's names: R-ACC counts the source images still right when triggered (class 2)
+    assert (result["c_acc"], result["asr"], result["r_acc"]) == (1.0, 0.5, 0.5)
+    assert result["robust_accuracy"] == 0.5
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "der", "rir"),
+    [
+        ((0.9, 1.0, 0.0), (0.9, 0.0, 0.9), 1.0, 0.95),  # backdoor gone at no cost; most labels back
+        ((0.9, 1.0, 0.0), (0.9, 1.0, 0.0), 0.5, 0.5),  # a defense that changed nothing
+        ((0.9, 0.2, 0.7), (0.8, 1.0, 0.0), 0.45, 0.45),  # made it worse: gains clip at 0, the cost counts
+        ((0.8, 1.0, 0.0), (0.9, 0.5, 0.4), 0.75, 0.7),  # accuracy rose: no negative cost is credited
+    ],
+)
+def test_defense_rates_follow_backdoorbenchs_formula(
+    before: tuple, after: tuple, der: float, rir: float
+) -> None:
+    from toolkit.tasks.backdoor import defense_rates
+
+    keys = ("c_acc", "asr", "r_acc")
+    rates = defense_rates(dict(zip(keys, before, strict=True)), dict(zip(keys, after, strict=True)))
+    assert rates["der"] == pytest.approx(der) and rates["rir"] == pytest.approx(rir)
+    assert 0 <= rates["der"] <= 1 and 0 <= rates["rir"] <= 1
 
 
 def test_export_writes_the_poisoned_set_as_an_image_folder(tmp_path: Path) -> None:
@@ -344,6 +367,11 @@ def test_backdoor_detect_recipe_flags_poisons_and_retrains_without_them() -> Non
     assert ac["recall"] > 0.8 and ss["recall"] > 0.6
     assert ac["true_positives"] == round(ac["recall"] * 38) and ac["flagged"] >= ac["true_positives"]
     assert m["after_removal"]["attack_success_rate"] < 0.5 * m["attack_success_rate"]
+    removal = m["after_removal"]  # BackdoorBench's numbers of the filters' defense
+    assert removal["der"] > 0.7 and removal["rir"] > 0.5 and removal["r_acc"] > m["r_acc"]
+    assert {"c_acc", "asr", "r_acc"} <= set(m) and m["asr"] == m["attack_success_rate"]
+    columns = first.tables[0].columns
+    assert columns[1:4] == ["C-ACC", "ASR", "R-ACC"] and "DER" in columns and "RIR" in columns
     art = m["baselines"]["art"]  # ART's detectors on the same features
     assert art["activation_defence"]["seeds"] == 5 and art["activation_defence"]["recall_min"] > 0.8
     assert (

@@ -11,6 +11,11 @@ usual. On the clean test split, then on the same images with the trigger:
   clean, so a weak model's errors do not pass for the trigger's work;
 - ``triggered_accuracy``: accuracy on triggered test images of every class, with their
   true labels;
+- BackdoorBench's names (Wu et al. 2022): ``c_acc`` (the clean accuracy), ``asr`` (the
+  ASR) and ``r_acc``, the robust accuracy: the share of triggered source-class test images
+  still classified as their true class; with poison filters, the defense effectiveness
+  rate ``der`` and robust improvement rate ``rir`` of the model retrained without what they
+  flagged (``after_removal``, :func:`defense_rates`);
 - with ``reference = true`` (default), the same recipe trained without the attack (a model
   the cache shares with that recipe): its clean accuracy, its ASR (what the trigger alone
   does to a clean model), and the accuracy the poisoning costs.
@@ -43,7 +48,8 @@ class BackdoorTask:
     """Trigger poisoning (``task = "backdoor"``); parameters go in ``[evaluate]``.
 
     Metrics (``metrics.json``): ``clean_accuracy``, ``attack_success_rate``,
-    ``triggered_accuracy``, ``n_poisoned``, ``poison_rate`` (share of the training set),
+    ``triggered_accuracy``, ``robust_accuracy`` (and BackdoorBench's ``c_acc``, ``asr``,
+    ``r_acc``; with filters, ``after_removal.der`` and ``.rir``), ``n_poisoned``, ``poison_rate`` (share of the training set),
     ``n_test``, ``n_source_test``, ``confusion_triggered`` (true x predicted on triggered
     test images) and, with ``reference``, ``clean_model`` (the same numbers for the model
     trained without the attack) and ``accuracy_cost``. Figures: training curves, twenty
@@ -129,6 +135,7 @@ class BackdoorTask:
             defended = ctx.defended()
             metrics["filters"] = filter_scores(defended.history["flagged"], index, len(poisoned.train))
             metrics["after_removal"] = public(self.measure(ctx, defended.model, triggered, attack))
+            metrics["after_removal"].update(defense_rates(metrics, metrics["after_removal"]))
             for label, score in metrics["filters"].items():
                 ctx.log.info(f"filter {label}: flagged {score['flagged']}, recall {score['recall']:.3f}")
         if ctx.recipe.detectors:
@@ -261,16 +268,53 @@ def measure(
     asr = float((hit[source] == wanted[source]).float().mean()) if source.any() else float("nan")
     right = source & (clean == y)  # source images the model gets right when clean
     asr_right = float((hit[right] == wanted[right]).float().mean()) if right.any() else float("nan")
+    c_acc = float((clean == y).float().mean())
+    r_acc = float((hit[source] == y[source]).float().mean()) if source.any() else float("nan")
     return {
-        "clean_accuracy": float((clean == y).float().mean()),
+        "clean_accuracy": c_acc,
         "attack_success_rate": asr,
         "attack_success_rate_on_correct": asr_right,
         "triggered_accuracy": float((hit == y).float().mean()),
+        "robust_accuracy": r_acc,
+        "c_acc": c_acc,  # BackdoorBench's names for the same three numbers
+        "asr": asr,
+        "r_acc": r_acc,
         "n_source_test": int(source.sum()),
         "confusion_triggered": confusion(y.numpy(), hit.numpy(), data.info.num_classes).tolist(),
         "_clean": clean.numpy(),
         "_triggered": hit.numpy(),
         "_source": source.numpy(),
+    }
+
+
+def defense_rates(before: dict[str, Any], after: dict[str, Any]) -> dict[str, float]:
+    """BackdoorBench's defense effectiveness rate and robust improvement rate of a defense
+    that turned the model ``before`` into the model ``after`` (Wu et al., "BackdoorBench",
+    NeurIPS 2022 datasets and benchmarks; v2 for RIR):
+
+    - ``DER = (max(0, ΔASR) - max(0, ΔACC) + 1) / 2``, with ``ΔASR = ASR_before - ASR_after``
+      (the drop in attack success) and ``ΔACC = C-ACC_before - C-ACC_after`` (the clean
+      accuracy lost);
+    - ``RIR = (max(0, ΔRA) - max(0, ΔACC) + 1) / 2``, with ``ΔRA = R-ACC_after - R-ACC_before``
+      (the triggered inputs classified right again).
+
+    Both lie in ``[0, 1]``; 0.5 is a defense that changed nothing, 1 one that removed the
+    backdoor (or restored every label) at no cost in accuracy. The formula is followed as
+    written (some of BackdoorBench's helpers slip a sign).
+
+    Example:
+        >>> defense_rates({"c_acc": 0.9, "asr": 1.0, "r_acc": 0.0}, {"c_acc": 0.8, "asr": 0.2, "r_acc": 0.7})
+        {'der': 0.85, 'rir': 0.8, 'delta_asr': 0.8, 'delta_acc': 0.1, 'delta_r_acc': 0.7}
+    """
+    d_asr = before["asr"] - after["asr"]
+    d_acc = before["c_acc"] - after["c_acc"]
+    d_ra = after["r_acc"] - before["r_acc"]
+    return {
+        "der": round((max(0.0, d_asr) - max(0.0, d_acc) + 1) / 2, 12),
+        "rir": round((max(0.0, d_ra) - max(0.0, d_acc) + 1) / 2, 12),
+        "delta_asr": round(d_asr, 12),
+        "delta_acc": round(d_acc, 12),
+        "delta_r_acc": round(d_ra, 12),
     }
 
 
@@ -291,4 +335,4 @@ def public(result: dict[str, Any]) -> dict[str, Any]:
 # figures and the image-folder export live beside the task
 from toolkit.tasks.backdoor_figures import export_image_folder  # noqa: E402
 
-__all__ = ["BackdoorTask", "export_image_folder", "measure"]
+__all__ = ["BackdoorTask", "defense_rates", "export_image_folder", "measure"]

@@ -101,22 +101,24 @@ def triggered_grid(
 
 
 def summary_table(m: dict[str, Any]) -> Table:
-    """The poisoned model, the model retrained without what the filters flagged, the clean model."""
-    rows: list[list[Any]] = [
-        ["poisoned model", m["clean_accuracy"], m["attack_success_rate"], m["triggered_accuracy"]]
-    ]
+    """The poisoned model, the model retrained without what the filters flagged, the clean
+    model, with BackdoorBench's C-ACC, ASR and R-ACC, and the filters' DER and RIR."""
+
+    def row(name: str, r: dict[str, Any], rates: dict[str, Any] | None = None) -> list[Any]:
+        der, rir = (rates or {}).get("der", ""), (rates or {}).get("rir", "")
+        accuracy = (r["clean_accuracy"], r["attack_success_rate"], r["robust_accuracy"])
+        return [name, *accuracy, r["triggered_accuracy"], der, rir]
+
+    rows: list[list[Any]] = [row("poisoned model", m)]
     if "after_removal" in m:
-        a = m["after_removal"]
         names = ", ".join(m["filters"])
-        rows.append([f"retrained without what {names} flagged", a["clean_accuracy"],
-                     a["attack_success_rate"], a["triggered_accuracy"]])  # fmt: skip
+        rows.append(row(f"retrained without what {names} flagged", m["after_removal"], m["after_removal"]))
     if "clean_model" in m:
-        c = m["clean_model"]
-        rows.append(["clean model", c["clean_accuracy"], c["attack_success_rate"], c["triggered_accuracy"]])
+        rows.append(row("clean model", m["clean_model"]))
     return Table(
         title=f"Backdoor: {m['n_poisoned']} poisoned training images "
         f"({m['poison_rate']:.1%} of the training set)",
-        columns=["model", "clean accuracy", "attack success rate", "triggered accuracy"],
+        columns=["model", "C-ACC", "ASR", "R-ACC", "triggered accuracy", "DER", "RIR"],
         rows=rows,
     )
 
