@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import needs
 
 from toolkit.errors import RecipeError
@@ -38,6 +39,11 @@ def test_evasion_digits_with_baselines() -> None:
         "explain_saliency",
         "training_curves",
     } <= figures
+    # Carlini et al.'s sanity checks: on the shipped model, none raises a flag
+    assert m["sanity_flags"] == [], m["sanity"]
+    assert m["sanity"]["above_chance_at_large_budget"]["accuracy"] <= 0.1 + 0.01
+    assert m["sanity"]["black_box_beats_white_box"]["flag"] is None  # no black-box attack here
+    assert any(t.title.startswith("Sanity checks") for t in result.tables)
 
 
 def test_adversarial_training_recipe_reports_both_models() -> None:
@@ -61,3 +67,57 @@ def test_bad_evasion_recipes() -> None:
         parse_recipe({**base, "attacks": [{"name": "fgsm"}], "baselines": {"torchattacks": ["cw"]}})
     with pytest.raises(RecipeError, match=r"attacks\.0\.eps"):
         parse_recipe({**base, "attacks": [{"name": "fgsm", "eps": -1}]})
+
+
+class Quantized(torch.nn.Module):
+    """A digits classifier behind input quantization: gradients are zero almost everywhere,
+    the textbook way to mask them (Carlini et al. 2019, Athalye et al. 2018)."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(torch.round(x * 2) / 2)
+
+
+def test_a_model_that_masks_its_gradients_raises_a_sanity_flag(tmp_path: Path) -> None:
+    import toolkit
+
+    plain = run(load_recipe(RECIPES / "evasion_digits.toml", [*SMALL, "baselines={}"]), console=None)
+    assert plain.metrics["sanity_flags"] == []
+    from toolkit.execution.log import RunLog
+    from toolkit.execution.pipeline import Pipeline
+
+    recipe = load_recipe(RECIPES / "evasion_digits.toml", [*SMALL, "baselines={}"])
+    from toolkit.execution.cache import ArtifactCache
+
+    net = (
+        Pipeline(recipe, device=torch.device("cpu"), cache=ArtifactCache(), log=RunLog(None, None))
+        .trained()
+        .model
+    )
+    table = {"task": "evasion", "name": "masked", "dataset": {"name": "digits"},
+             "attacks": [{"name": "fgsm"}, {"name": "pgd", "steps": 10}],
+             "evaluate": {"n": 120, "eps": ["8/255", "32/255"]}}  # fmt: skip
+    masked = toolkit.run(table, model=Quantized(net.eval()), out_dir=tmp_path)
+    assert "zero_or_nonfinite_gradients" in masked.metrics["sanity_flags"], masked.metrics["sanity"]
+    assert "sanity check" in (masked.path / "log.txt").read_text()
+
+
+def test_the_sanity_checks_on_hand_made_results() -> None:
+    from toolkit.tasks.sanity import _black_box, _iterative, _monotone
+
+    kinds = {"fgsm": "single", "pgd": "iterative", "square": "black_box"}
+    attacks = {
+        "fgsm": {"eps": [0.1, 0.2], "robust_accuracy": [0.5, 0.3]},
+        "pgd": {"eps": [0.1, 0.2], "robust_accuracy": [0.6, 0.1]},  # weaker than FGSM at 0.1
+        "square": {"eps": [0.1, 0.2], "robust_accuracy": [0.2, 0.4]},  # rises; beats both at 0.1
+    }
+    assert _iterative(attacks, kinds, 0.01)["flag"] is True
+    assert _monotone(attacks, 0.01)["flag"] is True and "square" in _monotone(attacks, 0.01)["detail"]
+    assert _black_box(attacks, kinds, 0.01)["flag"] is True
+    fine = {"fgsm": {"eps": [0.1, 0.2], "robust_accuracy": [0.5, 0.3]},
+            "pgd": {"eps": [0.1, 0.2], "robust_accuracy": [0.4, 0.1]}}  # fmt: skip
+    assert _iterative(fine, kinds, 0.01)["flag"] is False and _monotone(fine, 0.01)["flag"] is False
+    assert _black_box(fine, {"fgsm": "single", "pgd": "iterative"}, 0.01)["flag"] is None

@@ -79,6 +79,9 @@ DECLARATIONS: dict[str, Declaration] = {
         Declaration("budget", ("attacks",), "class",
                     "evasion: the constructor parameter that is the attack's budget (dotted for "
                     "adapters, e.g. params.eps); budget sweeps need it"),
+        Declaration("black_box", ("attacks",), "class",
+                    "evasion: the attack reads only the model's outputs, no gradients (Square, say); "
+                    "the sanity checks flag it beating every white-box attack", False),
         Declaration("eval_mode", ("attacks",), "instance",
                     "evasion: whether the attack runs the model in eval mode (default true)", True),
         Declaration("targets_", ("attacks",), "instance",

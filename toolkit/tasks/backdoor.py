@@ -49,10 +49,11 @@ class BackdoorTask:
 
     Metrics (``metrics.json``): ``clean_accuracy``, ``attack_success_rate``,
     ``triggered_accuracy``, ``robust_accuracy`` (and BackdoorBench's ``c_acc``, ``asr``,
-    ``r_acc``; with filters, ``after_removal.der`` and ``.rir``), ``n_poisoned``, ``poison_rate`` (share of the training set),
-    ``n_test``, ``n_source_test``, ``confusion_triggered`` (true x predicted on triggered
-    test images) and, with ``reference``, ``clean_model`` (the same numbers for the model
-    trained without the attack) and ``accuracy_cost``. Figures: training curves, twenty
+    ``r_acc``; with filters, ``after_removal.der`` and ``.rir``), ``n_poisoned``,
+    ``poison_rate`` (share of the training set), ``n_test``, ``n_source_test``,
+    ``confusion_triggered`` (true x predicted on triggered test images) and, with
+    ``reference``, ``clean_model`` (the same numbers for the model trained without the
+    attack) and ``accuracy_cost``. Figures: training curves, twenty
     images of the poisoned training set (ten from the target class's folder, poisoned ones
     marked, ten from a source class's), triggered test images with their predictions, the
     confusion on triggered images. Per sample (``samples/backdoor.npz``): ``label``,

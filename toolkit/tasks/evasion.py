@@ -37,6 +37,8 @@ class EvasionTask:
 
     Metrics (``metrics.json``): ``clean_accuracy``, ``n`` and, per attack under ``attacks``,
     ``eps``, ``robust_accuracy``, ``success_rate`` and ``confusion`` (one entry per budget);
+    ``sanity`` the sanity checks of Carlini et al. (2019) (:mod:`toolkit.tasks.sanity`), each
+    ``{"flag", "detail"}``, and ``sanity_flags`` the checks that raised one;
     ``undefended`` holds the same for the model trained without the defenses; ``detectors``
     each detector's metrics on clean against adversarial inputs; ``baselines`` the reference
     libraries' robust accuracies and their differences from ours. Per sample
@@ -117,6 +119,9 @@ class EvasionTask:
         title = f"Evasion on {data.info.name} ({n} test samples, clean accuracy {clean:.4f})"
         rows = [row for label, r in results.items() for row in self._rows(label, r["metrics"])]
         tables = [Table(title, ["model", "attack", "eps", "robust accuracy", "success rate"], rows)]
+        metrics["sanity"], sanity_table = self._sanity(ctx, ours["metrics"]["attacks"], x, y)
+        metrics["sanity_flags"] = [k for k, v in metrics["sanity"].items() if v["flag"] is True]
+        tables.append(sanity_table)
         if ctx.recipe.detectors:
             metrics["detectors"], detector_table = self._detect(ctx, ctx.model(), ours["examples"][0], n)
             tables.append(detector_table)
@@ -132,6 +137,29 @@ class EvasionTask:
             tables.append(table)
         samples = {"evasion": {"label": y.cpu().numpy(), **ours["predictions"]}}
         return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
+
+    def _sanity(
+        self, ctx: TaskContext, attacks: dict[str, Any], x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[dict[str, Any], Table]:
+        """Carlini et al.'s sanity checks of this evaluation (:mod:`toolkit.tasks.sanity`); a
+        raised flag is a warning in the log."""
+        from toolkit.tasks import sanity
+
+        kinds = {ctx.recipe.label("attacks", i): sanity.attack_kind(spec.name, spec.params, spec.factory)
+                 for i, spec in enumerate(ctx.recipe.attacks)}  # fmt: skip
+        with ctx.log.stage("sanity"):
+            info = ctx.data().info
+            checks = sanity.sanity_checks(
+                ctx.model(), x, y, attacks=attacks, kinds=kinds, info=info, batch_size=self.batch_size
+            )
+        for name in sanity.flags(checks):
+            ctx.log.info(
+                f"warning: sanity check {name.replace('_', ' ')} raised (Carlini et al. 2019): "
+                f"{checks[name]['detail']}; the robust accuracy may be overestimated",
+                style="yellow",
+            )
+        title = "Sanity checks of the evaluation (Carlini et al. 2019)"
+        return checks, Table(title, ["check", "verdict", "detail"], list(sanity.rows(checks)))
 
     def _log_mode(self, ctx: TaskContext, n: int) -> None:
         from toolkit.declarations import declared
