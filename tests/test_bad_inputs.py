@@ -1302,6 +1302,20 @@ CASES: dict[str, Case] = {
         recipe=BACKDOOR.replace("epochs = 1", "epochs = 0")
         + '[[defenses]]\nname = "activation_clustering"\n',
     ),
+    "autoattack-on-three-classes": Case(
+        RUN,
+        2,
+        ["attack autoattack", "four classes or more", "has 3"],
+        recipe='task = "evasion"\nname = "aa"\n[dataset]\nname = "synthetic"\nmodality = "image"\n'
+        'n_classes = 3\n[model]\nname = "small_cnn"\n[train]\nepochs = 1\n[[attacks]]\nname = "autoattack"\n',
+        needs=["torchattacks"],
+    ),
+    "autoattack-on-tabular-data": Case(
+        VALIDATE,
+        2,
+        ["autoattack", "image"],
+        recipe=ADULT_RECIPE.replace("fairness", "evasion") + '[[attacks]]\nname = "autoattack"\n',
+    ),
     "explain-on-images": Case(
         VALIDATE,
         2,

@@ -121,3 +121,21 @@ def test_the_sanity_checks_on_hand_made_results() -> None:
             "pgd": {"eps": [0.1, 0.2], "robust_accuracy": [0.4, 0.1]}}  # fmt: skip
     assert _iterative(fine, kinds, 0.01)["flag"] is False and _monotone(fine, 0.01)["flag"] is False
     assert _black_box(fine, {"fgsm": "single", "pgd": "iterative"}, 0.01)["flag"] is None
+
+
+def test_autoattack_is_the_headline_and_at_least_as_strong_as_pgd20() -> None:
+    """RobustBench's practice: on the same model and samples, AutoAttack's robust accuracy is
+    at most one point above the toolkit's PGD-20 (usually below)."""
+    needs("torchattacks")
+    sets = ["train.epochs=3", "evaluate.n=60", 'evaluate.eps=["8/255", "32/255"]']
+    result = run(load_recipe(RECIPES / "evasion_digits_autoattack.toml", sets), console=None)
+    m = result.metrics
+    pgd, auto = m["attacks"]["pgd"]["robust_accuracy"], m["attacks"]["autoattack"]["robust_accuracy"]
+    for a, p in zip(auto, pgd, strict=True):
+        assert a <= p + 0.01, (auto, pgd)
+    assert m["headline"] == {
+        "attack": "autoattack",
+        "eps": m["attacks"]["autoattack"]["eps"],
+        "robust_accuracy": auto,
+    }
+    assert m["sanity_flags"] == [], m["sanity"]

@@ -37,7 +37,9 @@ class EvasionTask:
 
     Metrics (``metrics.json``): ``clean_accuracy``, ``n`` and, per attack under ``attacks``,
     ``eps``, ``robust_accuracy``, ``success_rate`` and ``confusion`` (one entry per budget);
-    ``sanity`` the sanity checks of Carlini et al. (2019) (:mod:`toolkit.tasks.sanity`), each
+    ``headline`` AutoAttack's robust accuracy per budget when the recipe has an
+    ``autoattack`` entry (RobustBench's number); ``sanity`` the sanity checks of Carlini et
+    al. (2019) (:mod:`toolkit.tasks.sanity`), each
     ``{"flag", "detail"}``, and ``sanity_flags`` the checks that raised one;
     ``undefended`` holds the same for the model trained without the defenses; ``detectors``
     each detector's metrics on clean against adversarial inputs; ``baselines`` the reference
@@ -119,6 +121,23 @@ class EvasionTask:
         title = f"Evasion on {data.info.name} ({n} test samples, clean accuracy {clean:.4f})"
         rows = [row for label, r in results.items() for row in self._rows(label, r["metrics"])]
         tables = [Table(title, ["model", "attack", "eps", "robust accuracy", "success rate"], rows)]
+        auto = [
+            ctx.recipe.label("attacks", i) for i, s in enumerate(ctx.recipe.attacks) if s.name == "autoattack"
+        ]
+        if auto:  # RobustBench's number: AutoAttack's robust accuracy is the headline
+            record = metrics["attacks"][auto[0]]
+            metrics["headline"] = {
+                "attack": auto[0],
+                "eps": record["eps"],
+                "robust_accuracy": record["robust_accuracy"],
+            }
+            ctx.log.info(
+                "headline (AutoAttack, standard): robust accuracy "
+                + ", ".join(
+                    f"{a:.4f} @ {e:.4g}"
+                    for e, a in zip(record["eps"], record["robust_accuracy"], strict=True)
+                )
+            )
         metrics["sanity"], sanity_table = self._sanity(ctx, ours["metrics"]["attacks"], x, y)
         metrics["sanity_flags"] = [k for k, v in metrics["sanity"].items() if v["flag"] is True]
         tables.append(sanity_table)
