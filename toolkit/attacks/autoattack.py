@@ -14,13 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-import torch
 from pydantic import Field
-from torch import nn
 
-from toolkit.attacks.torchattacks_adapter import TorchAttacks, attack_class
+from toolkit.attacks.torchattacks_adapter import TorchAttacks
 from toolkit.errors import UsageError
-from toolkit.modelstate import frozen
 from toolkit.params import to_number
 
 if TYPE_CHECKING:
@@ -55,9 +52,10 @@ class AutoAttack(TorchAttacks):
         seed: int = 0,
     ) -> None:
         value = DEFAULT_EPS[norm] if eps is None else float(to_number(eps))
-        super().__init__(attack="AutoAttack", params={"eps": value}, seed=seed)
+        label = {"linf": "Linf", "l2": "L2"}[norm]
+        params = {"eps": value, "norm": label, "version": version, "n_classes": 10, "seed": seed}
+        super().__init__(attack="AutoAttack", params=params, seed=seed)
         self.eps, self.norm, self.version = value, norm, version
-        self.classes = 10
 
     @classmethod
     def budget_in(cls, params: Mapping[str, Any]) -> float:
@@ -74,20 +72,5 @@ class AutoAttack(TorchAttacks):
                 f"attack autoattack: the {self.version} version's targeted attacks (APGD-T's DLR loss) need "
                 f"four classes or more, and '{info.name}' has {info.num_classes}; use pgd with more steps"
             )
-        self.classes = info.num_classes
+        self.params["n_classes"] = info.num_classes
         return self
-
-    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """AutoAttack's adversarial examples (the clean input where it finds none)."""
-        cls = attack_class("AutoAttack")
-        norm = {"linf": "Linf", "l2": "L2"}[self.norm]
-        try:
-            attack = cls(
-                model, norm=norm, eps=self.eps, version=self.version, n_classes=self.classes, seed=self.seed
-            )
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"attacks: torchattacks.AutoAttack rejected its parameters: {exc}") from exc
-        devices = [x.device.index] if x.device.type == "cuda" else []
-        with frozen(model, eval_mode=True), torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed)
-            return attack(x, y).detach()

@@ -62,13 +62,17 @@ class TorchAttacks(LibraryAttack):
         self.domain = info.input_domain
         return self
 
-    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Adversarial examples from torchattacks."""
+    def make(self, model: nn.Module) -> Any:
+        """The torchattacks attack on ``model`` (a usage error for parameters it rejects)."""
         cls = attack_class(self.attack)
         try:
-            instance = cls(model, **self.params)
-        except TypeError as exc:
+            return cls(model, **self.params)
+        except (TypeError, ValueError) as exc:
             raise UsageError(f"attacks: torchattacks.{self.attack} rejected its parameters: {exc}") from exc
+
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Adversarial examples from torchattacks."""
+        instance = self.make(model)
         devices = [x.device.index] if x.device.type == "cuda" else []
         # its own seeded random state, leaving the caller's (dropout, shuffling) untouched
         with frozen(model, eval_mode=False), torch.random.fork_rng(devices=devices):
