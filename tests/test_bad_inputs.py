@@ -1225,10 +1225,15 @@ CASES: dict[str, Case] = {
         ["model.std: every standard deviation must be positive"],
         recipe=given('name = "small_cnn"\nmean = [0.5]\nstd = [0.0]'),
     ),
-    "given-model-with-a-training-defense": Case(
-        RUN,
+    "given-model-with-a-training-defense": Case(  # refused by validate: the recipe alone shows it
+        VALIDATE,
         2,
-        ["act while the model trains", "evaluated as given", "add a [train] table"],
+        [
+            "defenses.0",
+            "adversarial_training acts while the model trains",
+            "evaluated as given",
+            "add a [train] table",
+        ],
         recipe=given('name = "small_cnn"\nweights = "{tmp}/w.pth"')
         + '[[defenses]]\nname = "adversarial_training"\n',
         setup=cnn_weights(),
@@ -1296,9 +1301,13 @@ CASES: dict[str, Case] = {
         setup=table_file(),
     ),
     "given-model-with-a-poison-filter": Case(  # the filter trains the model again on what it keeps
-        RUN,
+        VALIDATE,
         2,
-        ["activation_clustering", "evaluated as given"],
+        [
+            "defenses.0",
+            "activation_clustering acts while the model trains (or trains it again)",
+            "evaluated as given",
+        ],
         recipe=BACKDOOR.replace("epochs = 1", "epochs = 0")
         + '[[defenses]]\nname = "activation_clustering"\n',
     ),

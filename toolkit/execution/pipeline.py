@@ -161,22 +161,12 @@ class Pipeline(ModelCache):
 
     def _given(self) -> TrainedModel:
         """The model as the recipe builds it (from its files), in eval mode: no training, no
-        cache entry (loading the file is the work)."""
+        cache entry (loading the file is the work). Defenses that need training were refused
+        when the recipe was read (:func:`toolkit.recipe.checks.check_given`)."""
         from toolkit.runtime import seed_everything
 
         spec = self.recipe.model
         assert spec is not None
-        refused = [
-            d for family in ("batch", "data", "filter") for d in self.recipe.family("defenses", family)
-        ]
-        if refused:
-            names = ", ".join(d.name for d in refused)
-            raise UsageError(
-                f"defenses {names} act while the model trains (or train it again), but model {spec.name} is "
-                "evaluated as given "
-                "(train.epochs = 0, or no [train] table with a trained model); add a [train] table to "
-                "train it"
-            )
         data = self.training_data()
         seed_everything(self.recipe.seed)
         with self.log.stage("train"):

@@ -87,8 +87,26 @@ def check_task(recipe: ResolvedRecipe) -> list[Problem]:
     return list(check(recipe)) if callable(check) else []
 
 
+def check_given(recipe: ResolvedRecipe) -> list[Problem]:
+    """A model evaluated as given (``train.epochs = 0``, which a recipe without ``[train]``
+    gets for a trained model) takes no defense that acts while the model trains or trains it
+    again (the batch, data and filter families)."""
+    if recipe.model is None or recipe.recipe.train.epochs != 0:
+        return []
+    return [
+        Problem(
+            f"defenses.{i}",
+            f"{spec.name} acts while the model trains (or trains it again), but model {recipe.model.name} "
+            "is evaluated as given (train.epochs = 0, or no [train] table with a trained model); add a "
+            "[train] table to train it",
+        )
+        for i, spec in enumerate(recipe.section("defenses"))
+        if spec.family in ("batch", "data", "filter")
+    ]
+
+
 #: The checks of a resolved recipe, run in this order by :func:`check_resolved`.
-CHECKS: list[Check] = [check_modalities, check_needs, check_task]
+CHECKS: list[Check] = [check_modalities, check_needs, check_task, check_given]
 
 
 def check_resolved(recipe: ResolvedRecipe) -> list[Problem]:
