@@ -47,10 +47,12 @@ def _split(h: hashlib._Hash, split: Split) -> None:
     parts["y"] = split.y
     parts.update({f"group:{k}": v for k, v in split.groups.items()})
     for key in sorted(parts):
-        _tensor(h, key, parts[key])
+        tensor_update(h, key, parts[key])
 
 
-def _tensor(h: hashlib._Hash, key: str, t: torch.Tensor) -> None:
+def tensor_update(h: hashlib._Hash, key: str, t: torch.Tensor) -> None:
+    """Feed ``t`` (its name, dtype, shape and bytes) to the hash ``h``: what every digest of
+    tensors here hashes (a data set's splits, a model object's ``state_dict``)."""
     array = np.ascontiguousarray(t.detach().cpu().numpy())
     h.update(f"|{key}:{array.dtype.str}:{array.shape}|".encode())
     flat = array.reshape(-1)  # one dimension (a scalar too), still contiguous

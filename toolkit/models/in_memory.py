@@ -20,7 +20,6 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from torch import nn
 
 from toolkit.data.base import DataInfo
@@ -36,11 +35,11 @@ def hold(model: nn.Module) -> str:
     of every tensor of its ``state_dict``)."""
     if not isinstance(model, nn.Module):
         raise UsageError(f"model= takes a torch.nn.Module, not {type(model).__name__}")
+    from toolkit.data.digest import tensor_update
+
     digest = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
     for name, tensor in model.state_dict().items():
-        array = tensor.detach().cpu().contiguous()
-        digest.update(f"|{name}:{array.dtype}:{tuple(array.shape)}|".encode())
-        digest.update(array.view(-1).view(torch.uint8).numpy().tobytes() if array.numel() else b"")
+        tensor_update(digest, name, tensor)
     key = digest.hexdigest()
     _OBJECTS[key] = model
     return key
