@@ -105,6 +105,41 @@ def load_run(folder: str | Path) -> Run:
     return Run(stored.folder, stored.metrics, stored.meta, stored.recipe, read_tables(stored.folder), figures)
 
 
+def _recipe_table(recipe: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The recipe as a table of plain values (a copy of a dict, or a file or packaged recipe
+    read) and its source file (``None`` for a dict)."""
+    from toolkit.packaged import find_recipe
+    from toolkit.recipe import read_toml
+
+    if isinstance(recipe, Mapping):
+        return json.loads(json.dumps(dict(recipe), default=str)), None
+    path = find_recipe(recipe)
+    return read_toml(path), str(path)
+
+
+def _replace_sections(
+    table: dict[str, Any], model: Any, data: Any, overrides: list[str], declared: dict[str, Any]
+) -> None:
+    """Put the caller's model object and data in the recipe ``table`` (its ``[model]`` and
+    ``[dataset]``), held in this process under their digests; the model's declarations go
+    with it, and are a usage error without one."""
+    from toolkit.errors import UsageError
+
+    if model is not None:
+        from toolkit.models.in_memory import hold
+
+        given = {k: v for k, v in declared.items() if v is not None}
+        table["model"] = {"name": "python", "key": hold(model), **given}
+    elif any(v is not None for v in declared.values()):
+        raise UsageError(
+            "mean, std, class_names, head and input_size describe a model object: give it with model="
+        )
+    if data is not None:
+        from toolkit.data.in_memory import hold as hold_data
+
+        table["dataset"] = {"name": "python", "key": hold_data(_bundle(data, table, overrides))}
+
+
 def _bundle(data: Any, table: dict[str, Any], overrides: list[str]) -> Any:
     """``data`` as a :class:`~toolkit.data.base.DataBundle`: as it is; four arrays
     ``(x_train, y_train, x_test, y_test)`` (:mod:`toolkit.data.arrays`); or a pandas
@@ -189,34 +224,11 @@ def run(
         RunError: the run failed.
     """
     from toolkit.execution.runner import run as run_recipe
-    from toolkit.packaged import find_recipe
-    from toolkit.recipe import parse_recipe, read_toml
+    from toolkit.recipe import parse_recipe
 
-    source: str | None = None
-    if isinstance(recipe, Mapping):
-        table = json.loads(json.dumps(dict(recipe), default=str))
-    else:
-        path = find_recipe(recipe)
-        table, source = read_toml(path), str(path)
+    table, source = _recipe_table(recipe)
     declared = {"mean": mean, "std": std, "class_names": class_names, "head": head, "input_size": input_size}
-    if model is not None:
-        from toolkit.models.in_memory import hold
-
-        table["model"] = {
-            "name": "python",
-            "key": hold(model),
-            **{k: v for k, v in declared.items() if v is not None},
-        }
-    elif any(v is not None for v in declared.values()):
-        from toolkit.errors import UsageError
-
-        raise UsageError(
-            "mean, std, class_names, head and input_size describe a model object: give it with model="
-        )
-    if data is not None:
-        from toolkit.data.in_memory import hold as hold_data
-
-        table["dataset"] = {"name": "python", "key": hold_data(_bundle(data, table, list(overrides)))}
+    _replace_sections(table, model, data, list(overrides), declared)
     resolved = parse_recipe(table, list(overrides), source=source)
     console = None
     if not quiet:

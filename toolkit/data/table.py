@@ -131,27 +131,38 @@ def prepare(
     else:
         train_idx, test_idx = torch.arange(len(frame)), torch.arange(len(frame), len(whole))
     _check_groups(groups, described, train_idx, test_idx, path)
-    encoded, categories = _one_hot(inputs, categorical, path)
-    x = torch.tensor(encoded.to_numpy(dtype="float32"))
-    numeric = [i for i, c in enumerate(encoded.columns) if c in inputs.columns and c not in categories]
-    x, mean, std = _standardize(x, train_idx, None if standardize == "all" else numeric)
-    domain = _domain(x, list(encoded.columns), bounds, mean, std, path)
+    x, features, domain, encoders = _encode(inputs, train_idx, categorical, standardize, bounds, path)
     info = DataInfo(
         name=f"table:{Path(path).stem}",
         modality="tabular",
         input_shape=(x.shape[1],),
         class_names=names,
         sensitive=described,
-        feature_names=[str(c) for c in encoded.columns],
+        feature_names=features,
         domain=domain,
     )
     split = lambda idx: Split(x[idx], y[idx], {k: v[idx] for k, v in groups.items()})  # noqa: E731
-    extras: dict[str, Any] = {
-        "source": str(path),
-        "rows": len(whole),
-        "encoders": {"categories": categories, "mean": mean.tolist(), "std": std.tolist()},
-    }
+    extras: dict[str, Any] = {"source": str(path), "rows": len(whole), "encoders": encoders}
     return DataBundle(split(train_idx), split(test_idx), info, extras=extras)
+
+
+def _encode(
+    inputs: pd.DataFrame,
+    train: torch.Tensor,
+    categorical: list[str],
+    standardize: str,
+    bounds: dict[str, list[float]],
+    path: str,
+) -> tuple[torch.Tensor, list[str], Domain, dict[str, Any]]:
+    """The input columns as standardized features: the tensor, the feature names, the input
+    domain and the encoders (categories, means, standard deviations)."""
+    encoded, categories = _one_hot(inputs, categorical, path)
+    x = torch.tensor(encoded.to_numpy(dtype="float32"))
+    numeric = [i for i, c in enumerate(encoded.columns) if c in inputs.columns and c not in categories]
+    x, mean, std = _standardize(x, train, None if standardize == "all" else numeric)
+    domain = _domain(x, list(encoded.columns), bounds, mean, std, path)
+    encoders = {"categories": categories, "mean": mean.tolist(), "std": std.tolist()}
+    return x, [str(c) for c in encoded.columns], domain, encoders
 
 
 def _read(path: Path) -> pd.DataFrame:

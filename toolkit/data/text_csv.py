@@ -61,14 +61,11 @@ def load(
         allow_download: let the tokenizer download.
     """
     checkpoint = need_tokenizer(tokenizer, "text_csv")
-    rows = read_rows(
-        Path(path).expanduser(), [text, label, *sensitive], delimiter, needed=[label, *sensitive]
-    )
+    columns, needed = [text, label, *sensitive], [label, *sensitive]
+    rows = read_rows(Path(path).expanduser(), columns, delimiter, needed=needed)
     names = _class_names(rows, label, class_names, path)
     if test_path is not None:
-        test_rows = read_rows(
-            Path(test_path).expanduser(), [text, label, *sensitive], delimiter, needed=[label, *sensitive]
-        )
+        test_rows = read_rows(Path(test_path).expanduser(), columns, delimiter, needed=needed)
     else:
         labels = [_label(r[label], names, path) for r in rows]
         kept, held = seeded_split(labels, test_size, seed=seed, names=names, source=f"dataset.path {path}")

@@ -81,30 +81,14 @@ def build(
     channels = info.tensor_shape[0]
     net = resnet18(weights=None)
     if pretrained:
-        path = weights_path()
-        if not path.is_file():
-            raise UsageError(
-                f"model.pretrained: torchvision's ResNet-18 weights are not in the local cache ({path}). "
-                'Download them once while online (python -c "import torchvision; '
-                "torchvision.models.resnet18(weights='IMAGENET1K_V1')\"), or set pretrained = false."
-            )
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
-    if stem == "cifar":
-        net.conv1 = nn.Conv2d(channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
-        net.maxpool = nn.Identity()
-    elif channels != 3:
-        net.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        net.load_state_dict(_imagenet_weights())
+    _set_stem(net, stem, channels)
     backbone = nn.Sequential(
         net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4,
         net.avgpool, nn.Flatten(),
     )  # fmt: skip
-    if freeze == "backbone":
-        for p in backbone.parameters():
-            p.requires_grad_(False)
-        if pretrained and (stem == "cifar" or channels != 3):  # a replaced conv1 has no pretrained weights
-            for p in net.conv1.parameters():
-                p.requires_grad_(True)
+    if freeze == "backbone":  # a replaced first convolution has no pretrained weights: it trains
+        _freeze(backbone, train=net.conv1 if pretrained and (stem == "cifar" or channels != 3) else None)
     neck, last = head_layers(512, head, info.num_classes)
     if neck is None:
         net.fc = last  # torchvision's key names (fc.*) then read into the head
@@ -116,3 +100,34 @@ def build(
 
 build.files_key = files_key  # type: ignore[attr-defined]  # the weights file's digest enters the train key
 build.given = given  # type: ignore[attr-defined]  # with weights, a recipe without [train] trains nothing
+
+
+def _set_stem(net: nn.Module, stem: str, channels: int) -> None:
+    """The CIFAR stem (a 3x3 first convolution, no max-pool), or the ImageNet one with a
+    first convolution for ``channels`` other than 3."""
+    if stem == "cifar":
+        net.conv1 = nn.Conv2d(channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+    elif channels != 3:
+        net.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+
+
+def _freeze(backbone: nn.Module, *, train: nn.Module | None) -> None:
+    """Freeze ``backbone``'s parameters, except those of ``train``."""
+    for p in backbone.parameters():
+        p.requires_grad_(False)
+    for p in train.parameters() if train is not None else ():
+        p.requires_grad_(True)
+
+
+def _imagenet_weights() -> dict[str, torch.Tensor]:
+    """torchvision's ImageNet weights of ResNet-18 from the local torch hub cache (never a
+    download); a usage error saying how to fetch them when they are not there."""
+    path = weights_path()
+    if not path.is_file():
+        raise UsageError(
+            f"model.pretrained: torchvision's ResNet-18 weights are not in the local cache ({path}). "
+            'Download them once while online (python -c "import torchvision; '
+            "torchvision.models.resnet18(weights='IMAGENET1K_V1')\"), or set pretrained = false."
+        )
+    return torch.load(path, map_location="cpu", weights_only=True)

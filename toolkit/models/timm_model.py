@@ -69,12 +69,25 @@ def build(
         close = difflib.get_close_matches(arch, timm.list_models(), n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise UsageError(f"model.arch: timm has no architecture '{arch}'.{hint}")
+    net = _create(timm, arch, pretrained=pretrained, info=info)
+    head: Any = net.get_classifier()
+    if not isinstance(head, nn.Linear):
+        raise UsageError(f"model.arch: '{arch}' has no single linear classifier; pick another architecture")
+    model = Classifier(_Features(net), head, normalizer(info, mean, std))
+    return apply_weights(
+        model, weights, class_names=class_names, info=info, architecture=f"timm {arch}", plain=net
+    )
+
+
+def _create(timm: Any, arch: str, *, pretrained: bool, info: DataInfo) -> Any:
+    """``timm.create_model`` for the data's classes and channels, reading pretrained weights
+    from the local Hugging Face cache only (``HF_HUB_OFFLINE`` set for the call)."""
     import os
 
     offline = os.environ.get("HF_HUB_OFFLINE")
     os.environ["HF_HUB_OFFLINE"] = "1"  # pretrained weights from the local cache only
     try:
-        net: Any = timm.create_model(
+        return timm.create_model(
             arch, pretrained=pretrained, num_classes=info.num_classes, in_chans=info.tensor_shape[0]
         )
     except Exception as exc:
@@ -89,13 +102,6 @@ def build(
             os.environ.pop("HF_HUB_OFFLINE", None)
         else:
             os.environ["HF_HUB_OFFLINE"] = offline
-    head: Any = net.get_classifier()
-    if not isinstance(head, nn.Linear):
-        raise UsageError(f"model.arch: '{arch}' has no single linear classifier; pick another architecture")
-    model = Classifier(_Features(net), head, normalizer(info, mean, std))
-    return apply_weights(
-        model, weights, class_names=class_names, info=info, architecture=f"timm {arch}", plain=net
-    )
 
 
 build.files_key = files_key  # type: ignore[attr-defined]  # the weights file's digest enters the train key

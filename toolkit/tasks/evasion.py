@@ -23,7 +23,7 @@ from pydantic import Field
 from toolkit.capabilities import EVASION
 from toolkit.errors import Problem, UsageError
 from toolkit.results import Table, TaskResult
-from toolkit.tasks import evasion_figures, kit
+from toolkit.tasks import evasion_figures, kit, sanity
 
 if TYPE_CHECKING:
     from torch import nn
@@ -121,25 +121,11 @@ class EvasionTask:
         title = f"Evasion on {data.info.name} ({n} test samples, clean accuracy {clean:.4f})"
         rows = [row for label, r in results.items() for row in self._rows(label, r["metrics"])]
         tables = [Table(title, ["model", "attack", "eps", "robust accuracy", "success rate"], rows)]
-        auto = [
-            ctx.recipe.label("attacks", i) for i, s in enumerate(ctx.recipe.attacks) if s.name == "autoattack"
-        ]
-        if auto:  # RobustBench's number: AutoAttack's robust accuracy is the headline
-            record = metrics["attacks"][auto[0]]
-            metrics["headline"] = {
-                "attack": auto[0],
-                "eps": record["eps"],
-                "robust_accuracy": record["robust_accuracy"],
-            }
-            ctx.log.info(
-                "headline (AutoAttack, standard): robust accuracy "
-                + ", ".join(
-                    f"{a:.4f} @ {e:.4g}"
-                    for e, a in zip(record["eps"], record["robust_accuracy"], strict=True)
-                )
-            )
+        headline = self._headline(ctx, metrics["attacks"])
+        if headline is not None:
+            metrics["headline"] = headline
         metrics["sanity"], sanity_table = self._sanity(ctx, ours["metrics"]["attacks"], x, y)
-        metrics["sanity_flags"] = [k for k, v in metrics["sanity"].items() if v["flag"] is True]
+        metrics["sanity_flags"] = sanity.flags(metrics["sanity"])
         tables.append(sanity_table)
         if ctx.recipe.detectors:
             metrics["detectors"], detector_table = self._detect(ctx, ctx.model(), ours["examples"][0], n)
@@ -157,13 +143,24 @@ class EvasionTask:
         samples = {"evasion": {"label": y.cpu().numpy(), **ours["predictions"]}}
         return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
 
+    @staticmethod
+    def _headline(ctx: TaskContext, attacks: dict[str, Any]) -> dict[str, Any] | None:
+        """AutoAttack's robust accuracy per budget, RobustBench's number, when the recipe has
+        an ``autoattack`` entry (``None`` without one); said in the log."""
+        auto = [
+            ctx.recipe.label("attacks", i) for i, s in enumerate(ctx.recipe.attacks) if s.name == "autoattack"
+        ]
+        if not auto:
+            return None
+        record = attacks[auto[0]]
+        ctx.log.info(f"headline (AutoAttack, standard): robust accuracy {_accuracies(record)}")
+        return {"attack": auto[0], "eps": record["eps"], "robust_accuracy": record["robust_accuracy"]}
+
     def _sanity(
         self, ctx: TaskContext, attacks: dict[str, Any], x: torch.Tensor, y: torch.Tensor
     ) -> tuple[dict[str, Any], Table]:
         """Carlini et al.'s sanity checks of this evaluation (:mod:`toolkit.tasks.sanity`); a
         raised flag is a warning in the log."""
-        from toolkit.tasks import sanity
-
         kinds = {ctx.recipe.label("attacks", i): sanity.attack_kind(spec.name, spec.params, spec.factory)
                  for i, spec in enumerate(ctx.recipe.attacks)}  # fmt: skip
         with ctx.log.stage("sanity"):
@@ -245,13 +242,7 @@ class EvasionTask:
                 name = ctx.recipe.label("attacks", i)
                 out["attacks"][name] = self._sweep(ctx, spec, i, name, model, x, y, clean, state, bar, task)
                 record = out["attacks"][name]
-                ctx.log.info(
-                    f"{label}: {name} robust accuracy "
-                    + ", ".join(
-                        f"{a:.3f} @ {e:.4g}"
-                        for e, a in zip(record["eps"], record["robust_accuracy"], strict=True)
-                    )
-                )
+                ctx.log.info(f"{label}: {name} robust accuracy {_accuracies(record, digits=3)}")
         return {"metrics": out, "examples": state["examples"], "predictions": state["predictions"]}
 
     def _sweep(
@@ -291,6 +282,13 @@ class EvasionTask:
             for e, acc, rate in zip(m["eps"], m["robust_accuracy"], m["success_rate"], strict=True):
                 rows.append([label, name, e, acc, rate])
         return rows
+
+
+def _accuracies(record: dict[str, Any], *, digits: int = 4) -> str:
+    """An attack's robust accuracies as the log says them: ``0.900 @ 0.03137, ...``."""
+    return ", ".join(
+        f"{a:.{digits}f} @ {e:.4g}" for e, a in zip(record["eps"], record["robust_accuracy"], strict=True)
+    )
 
 
 def _budget_problem(spec: Component) -> str | None:
