@@ -195,3 +195,18 @@ def test_a_tabular_model_trained_in_ones_own_loop_gets_a_fairness_report(
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["accuracy"] == pytest.approx(accuracy)
     assert {"race", "sex"} <= set(metrics["attributes"])
+
+
+def test_the_table_and_in_memory_datasets_pass_the_dataset_conformance_checks(
+    adult_csv: Path, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    from toolkit.data.in_memory import hold
+    from toolkit.testing import check_component
+
+    pd.read_csv(adult_csv).iloc[:2000].to_csv(tmp_path / "small.csv", index=False)
+    check_component("datasets", "table", params={"path": str(tmp_path / "small.csv"), **TABLE})
+    check_component(
+        "datasets", "python", params={"key": hold(table.load(0, path=str(tmp_path / "small.csv"), **TABLE))}
+    )  # type: ignore[arg-type]
