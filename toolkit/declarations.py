@@ -71,7 +71,9 @@ DECLARATIONS: dict[str, Declaration] = {
                     "parameters for the conformance checks when required ones have no default"),
         Declaration("nested", ("any",), "class",
                     '{param: (kind, params key, family)}: a parameter that names another component '
-                    '(adversarial_training\'s attack), resolved and fingerprinted like a section'),
+                    '(adversarial_training\'s attack), resolved and fingerprinted like a section; '
+                    '{param: (kind, "*")}: a parameter that lists component tables or names (the ood '
+                    'task\'s near and far data sets)'),
         Declaration("layers", ("detectors", "defenses", "explainers"), "instance",
                     "the named layers the component reads (toolkit.models.layers: penultimate, logits "
                     "or a module name); captured in the one forward pass, checked against the built "

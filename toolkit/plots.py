@@ -72,7 +72,13 @@ def score_histogram(
     return fig
 
 
-def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, tpr: float | None = None) -> Figure:
+def roc_curves(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    tpr: float | None = None,
+    title: str = "ROC",
+    xlabel: str = "held-out samples accepted (FPR)",
+) -> Figure:
     """ROC curves (in-distribution positive) of several detectors on one plot."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -86,14 +92,33 @@ def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, tpr: floa
     if tpr is not None:
         ax.axhline(tpr, color="black", linestyle="--", linewidth=0.8, label=f"TPR {tpr:g}")
     ax.set(
-        xlabel="held-out samples accepted (FPR)",
+        xlabel=xlabel,
         ylabel="in-distribution accepted (TPR)",
-        title="ROC",
+        title=title,
         xlim=(0, 1),
         ylim=(0, 1.01),
     )
     ax.legend(fontsize="small", loc="lower right")
     ax.grid(alpha=0.3)
+    return fig
+
+
+def metric_grid(values: Mapping[str, Mapping[str, float]], *, title: str, low: float = 0.5) -> Figure:
+    """A heat map of one metric, rows by key of ``values`` (data sets), columns by inner key
+    (detectors), each cell printed; the colour scale runs from ``low`` (chance for AUROC) to 1."""
+    rows = list(values)
+    cols = list(next(iter(values.values()))) if rows else []
+    grid = np.array([[values[r][c] for c in cols] for r in rows], dtype=float)
+    fig, (ax,) = _figure(width=1.2 + 0.9 * max(len(cols), 2), height=1.0 + 0.45 * max(len(rows), 2))
+    image = ax.imshow(grid, cmap="viridis", vmin=low, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", fontsize="x-small",
+                    color="white" if grid[i, j] < (low + 1) / 2 else "black")  # fmt: skip
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return fig
 
 

@@ -125,11 +125,19 @@ def _resolve_nested(
 ) -> tuple[Component, ...] | None:
     """Components a component builds from its parameters, declared as ``nested = {"attack":
     ("attacks", "params", "evasion")}`` (the parameter naming a registered component, the
-    parameter holding its parameters, and optionally the family it must have): resolved
-    and validated like any other, their parameters normalized in place."""
-    out = []
+    parameter holding its parameters, and optionally the family it must have), or as
+    ``nested = {"far": ("datasets", "*")}`` (a parameter holding a list of component tables,
+    or of bare names): resolved and validated like any other, their parameters normalized
+    in place."""
+    out: list[Component] = []
     for param, spec in (declared(factory, "nested") or {}).items():
         kind, params_key, *family = spec
+        if params_key == "*":
+            listed = _resolve_listed(kind, params, param, path, problems)
+            if listed is None:
+                return None
+            out.extend(listed)
+            continue
         table = {"name": params[param], **(params.get(params_key) or {})}
         before = len(problems)
         found = _resolve(kind, table, f"{path}.{params_key}", problems, name_path=f"{path}.{param}")
@@ -158,3 +166,29 @@ def take_from_model(raw: Mapping[str, Any], components: dict[str, list[Component
     for param, source in (module_declared(data[0].factory, "FROM_MODEL") or {}).items():
         if param not in table and model[0].params.get(source) is not None:
             data[0].params[param] = model[0].params[source]
+
+
+def _resolve_listed(
+    kind: str, params: dict[str, Any], param: str, path: str, problems: list[Problem]
+) -> list[Component] | None:
+    """The components of a parameter that lists component tables (``{name = "svhn", root =
+    "..."}``) or names (``"svhn"``): each resolved at ``<path>.<param>.<i>`` and replaced by its
+    validated table; ``None`` when one fails (every entry's problems are appended)."""
+    found: list[Component] = []
+    failed = False
+    for i, item in enumerate(params.get(param) or []):
+        where = f"{path}.{param}.{i}"
+        table = {"name": item} if isinstance(item, str) else item
+        if not isinstance(table, Mapping) or not isinstance(table.get("name"), str):
+            noun = singular(kind_name(kind))
+            problems.append(Problem(where, f'expected a {noun} name or a table with a name, e.g. "svhn"'))
+            failed = True
+            continue
+        component = _resolve(kind, table, where, problems)
+        failed = failed or component is None
+        if component is not None:
+            found.append(component)
+    if failed:
+        return None
+    params[param] = [c.table() for c in found]
+    return found

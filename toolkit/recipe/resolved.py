@@ -179,7 +179,10 @@ class ResolvedRecipe:
         if self.init is not None:  # the backbone's recipe, not the path it was found at
             own["train"]["train"]["init_from"] = self.init.fingerprints()["train"]
         own["train"]["loop"] = code_hash("toolkit.training")
-        own["run"]["task"] = {**self.task.table(), "code": self.task.entry.code_id()}
+        task: dict[str, Any] = {**self.task.table(), "code": self.task.entry.code_id()}
+        if self.task.nested:  # data sets the task loads itself (the ood task's near and far sets)
+            task["nested"] = [n.entry.code_id() for n in self.task.nested]
+        own["run"]["task"] = task
         own["run"]["baselines"] = {k: list(v) for k, v in self.recipe.baselines.items()}
         out: dict[str, dict[str, Any]] = {}
         parent: dict[str, Any] = {"toolkit": __version__, "seed": self.recipe.seed}

@@ -2,7 +2,8 @@
 
 - :func:`score_detectors`: fit every detector of the recipe on one split's outputs and score
   an in-distribution (or clean) split against another, each split through the model once;
-  the ``ood`` task's metrics (:func:`toolkit.metrics.ood.ood_metrics`) per detector.
+  the ``ood`` task's metrics (:func:`toolkit.metrics.ood.ood_metrics`) per detector;
+  :func:`score_sets` against several outside sets, each detector fitted once.
 - :func:`compared`: the final model and, when the recipe has components in a section, the
   same recipe trained without them (the twin, from :meth:`TaskContext.without`): the one
   way a task says "with and without the defenses" or "with and without the attacks".
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from toolkit.execution.context import TaskContext
 
 __all__ = ["Detection", "compared", "confusion", "predict", "probabilities", "score_detectors",
-           "training_curves"]  # fmt: skip
+           "score_sets", "training_curves"]  # fmt: skip
 
 
 @dataclass
@@ -68,11 +70,27 @@ def score_detectors(
         tpr: the share of ``inside`` accepted at the threshold (default 0.95).
         what: what the two splits are, for the log (``"clean vs triggered test images"``).
     """
+    found = score_sets(ctx, model, fit_on=fit_on, inside=inside, outside={what: outside}, tpr=tpr)
+    return found[what]
+
+
+def score_sets(
+    ctx: TaskContext,
+    model: nn.Module,
+    *,
+    fit_on: Outputs,
+    inside: Outputs,
+    outside: Mapping[str, Outputs],
+    tpr: float = 0.95,
+) -> dict[str, Detection]:
+    """:func:`score_detectors` against several outside sets: each detector fitted once, the
+    inside split scored once, then each outside set; a :class:`Detection` per set (keyed as
+    ``outside``; a non-empty key is logged with each detector's AUROC)."""
     from toolkit.metrics.ood import ood_metrics
 
-    found = Detection()
+    found = {key: Detection() for key in outside}
     wanted = ctx.layers("detectors")
-    for outputs in (fit_on, inside, outside):
+    for outputs in (fit_on, inside, *outside.values()):
         outputs.want(*wanted)
     with ctx.log.stage("detect"), ctx.log.progress() as bar:
         task = bar.add_task("detectors", total=len(ctx.recipe.detectors)) if bar else None
@@ -82,11 +100,12 @@ def score_detectors(
                 bar.update(task, description=f"detector {label}")
             detector = ctx.build(spec).fit(model, fit_on)
             s_in = detector.score(model, inside).detach().double().cpu().numpy()
-            s_out = detector.score(model, outside).detach().double().cpu().numpy()
-            found.metrics[label] = ood_metrics(s_in, s_out, tpr)
-            found.scores[label] = (s_in, s_out)
-            if what:
-                ctx.log.info(f"detector {label}: AUROC {found.metrics[label]['auroc']:.4f} ({what})")
+            for key, outputs in outside.items():
+                s_out = detector.score(model, outputs).detach().double().cpu().numpy()
+                found[key].metrics[label] = ood_metrics(s_in, s_out, tpr)
+                found[key].scores[label] = (s_in, s_out)
+                if key:
+                    ctx.log.info(f"detector {label}: AUROC {found[key].metrics[label]['auroc']:.4f} ({key})")
             if bar is not None and task is not None:
                 bar.advance(task)
     return found
