@@ -86,11 +86,11 @@ def test_image_folder_on_disk_gives_the_same_splits_as_in_memory(
     def no_decoding(*args: object, **kwargs: object) -> None:
         raise AssertionError("a second run decoded the folder again")
 
-    decode = image_folder._read
-    monkeypatch.setattr(image_folder, "_read", no_decoding)
+    decode = image_folder.fitted
+    monkeypatch.setattr(image_folder, "fitted", no_decoding)
     again = image_folder.load(3, storage="disk", **params)  # type: ignore[arg-type]
     assert torch.equal(again.train.x, memory.train.x)  # type: ignore[arg-type]
-    monkeypatch.setattr(image_folder, "_read", decode)
+    monkeypatch.setattr(image_folder, "fitted", decode)
     (tmp_path / "pets" / "cat" / "0.png").write_bytes((tmp_path / "pets" / "cat" / "1.png").read_bytes())
     changed = image_folder.load(3, storage="disk", **params)  # type: ignore[arg-type]
     assert len(ArtifactCache().entries()) == 2 and not torch.equal(changed.train.x, memory.train.x)  # type: ignore[arg-type]

@@ -176,6 +176,57 @@ def resolve_classes(class_names: Sequence[str], wanted: Sequence[str | int], key
     return sorted(set(out))
 
 
+def per_class(y: torch.Tensor, n: int | None, seed: int) -> torch.Tensor:
+    """Sorted indices of at most ``n`` samples of each class of ``y``, drawn with ``seed``
+    (every index when ``n`` is ``None``).
+
+    Example:
+        >>> per_class(torch.tensor([0, 0, 0, 1, 1]), 1, seed=0).tolist()
+        [2, 4]
+    """
+    if n is None:
+        return torch.arange(len(y))
+    g = torch.Generator().manual_seed(seed)
+    keep = [torch.empty(0, dtype=torch.long)]
+    for k in torch.unique(y):
+        idx = torch.nonzero(y == k).flatten()
+        keep.append(idx[torch.randperm(len(idx), generator=g)[:n]])
+    return torch.cat(keep).sort().values
+
+
+def select_classes(
+    class_names: Sequence[str], classes: Sequence[str | int], holdout: Sequence[str | int]
+) -> tuple[list[str], torch.Tensor, list[str]]:
+    """The classes a loader keeps (``classes``, default all) and holds out, by name or index
+    in the full list ``class_names``.
+
+    Returns:
+        The kept class names; a map from a label of the full list to its index among the
+        kept classes (-1: left out); the held-out class names (all among the kept ones).
+
+    Raises:
+        DataError: an unknown class, or a held-out class that ``classes`` leaves out.
+    """
+    names = list(class_names)
+    held = [names[i] for i in resolve_classes(names, holdout, "holdout")]
+    kept = resolve_classes(names, classes, "classes") if classes else list(range(len(names)))
+    outside = [h for h in held if names.index(h) not in kept]
+    if outside:
+        raise DataError(f"dataset.holdout: {outside} not among dataset.classes")
+    remap = torch.full((len(names),), -1, dtype=torch.long)
+    remap[kept] = torch.arange(len(kept))
+    return [names[i] for i in kept], remap, held
+
+
+def pick(y: torch.Tensor, remap: torch.Tensor, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rows of the kept classes (``remap`` of :func:`select_classes`), at most ``n`` per
+    class (:func:`per_class`), and their labels among the kept classes; from the labels
+    alone, so a loader reads (or decodes) only the rows it keeps."""
+    rows = torch.nonzero(remap[y] >= 0).flatten()
+    rows = rows[per_class(y[rows], n, seed)]
+    return rows, remap[y[rows]]
+
+
 def split_holdout(
     *,
     name: str,

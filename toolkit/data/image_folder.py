@@ -38,7 +38,7 @@ import torch
 from pydantic import Field
 
 from toolkit.data.base import DataBundle, Split, resolve_classes, split_holdout, stratified_split
-from toolkit.data.pictures import decoded
+from toolkit.data.pictures import fitted
 from toolkit.errors import DataError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -91,7 +91,7 @@ def load(
     if storage == "disk":
         train, test = _splits_on_disk(base, files, y, (train_idx, test_idx), names, holdout, settings)
     else:
-        x = torch.from_numpy(np.stack([_read(path, **settings) for path in files]))
+        x = torch.from_numpy(np.stack([fitted(path, **settings) for path in files]))
         train, test = Split(x[train_idx], y[train_idx]), Split(x[test_idx], y[test_idx])
     return split_holdout(
         name=f"image_folder:{base.name}",
@@ -168,7 +168,7 @@ def _decode(files: list[Path], settings: dict, chunk: int = 256) -> Iterator[np.
     steps = range(0, len(files), chunk)
     for start in track(steps, description="decoding images", console=console, transient=True,
                        disable=not console.is_terminal):  # fmt: skip
-        yield np.stack([_read(path, **settings) for path in files[start : start + chunk]])
+        yield np.stack([fitted(path, **settings) for path in files[start : start + chunk]])
 
 
 def _classes(base: Path, layout: str) -> list[tuple[str, list[Path]]]:
@@ -194,20 +194,3 @@ def _classes(base: Path, layout: str) -> list[tuple[str, list[Path]]]:
             f"of two classes or more (found {len(by_name)} class name(s))"
         )
     return sorted(by_name.items())
-
-
-def _read(path: Path, *, size: int, grayscale: bool, crop: str) -> np.ndarray:
-    """One image as ``uint8`` ``(C, size, size)``; an unreadable file is a DataError naming it."""
-    from PIL import Image
-
-    image = decoded(path, grayscale=grayscale)
-    if crop == "center":
-        scale = size / min(image.size)
-        width, height = max(size, round(image.size[0] * scale)), max(size, round(image.size[1] * scale))
-        image = image.resize((width, height), Image.Resampling.BILINEAR)
-        left, top = (width - size) // 2, (height - size) // 2
-        image = image.crop((left, top, left + size, top + size))
-    else:
-        image = image.resize((size, size), Image.Resampling.BILINEAR)
-    array = np.asarray(image, dtype=np.uint8)
-    return array[None] if grayscale else array.transpose(2, 0, 1)
