@@ -230,8 +230,15 @@ def test_backdoor_digits_recipe_plants_the_trigger() -> None:
     assert (samples["triggered_prediction"][hit] == 0).mean() == pytest.approx(m["attack_success_rate"])
     figures = {p.stem for p in (result.path / "figures").iterdir()}
     assert figures == {
-        "training_curves", "poisoned_set", "triggered_predictions", "confusion_triggered", "asr_by_rate"
+        "training_curves", "poisoned_set", "triggered_predictions", "confusion_triggered", "asr_by_rate",
+        "scan_neural_cleanse_poisoned_model", "scan_neural_cleanse_clean_model",
     }  # fmt: skip
+    # Neural Cleanse, from the model alone: the target's reversed trigger stands out; the clean
+    # twin's does not
+    scan, clean_scan = m["scans"]["neural_cleanse"], m["clean_model"]["scans"]["neural_cleanse"]
+    assert scan["targets"] == ["0"] and scan["flagged"] == ["0"] and scan["target_flagged"]
+    assert scan["anomaly_index"]["0"] > 2 and scan["values"]["0"] == min(scan["values"].values())
+    assert clean_scan["flagged"] == [] and clean_scan["anomaly_index"]["0"] < 2
     by_rate = m["by_rate"]  # the recipe's own rate (0.1) and the two asked for, in order
     assert [p["rate"] for p in by_rate] == [0.01, 0.03, 0.1] and [p["n_poisoned"] for p in by_rate] == [
         11,

@@ -654,7 +654,9 @@ CASES: dict[str, Case] = {
     # data-dependent keys validate checks without loading data
     "holdout-unknown-class": Case(VALIDATE, 2, ["did you mean 'frog'"], recipe=cifar('["frog"]', '["frgo"]')),
     "holdout-index-out-of-range": Case(VALIDATE, 2, ["out of range"], recipe=cifar('["frog"]', "[10]")),
-    "holdout-empty-for-ood": Case(VALIDATE, 2, ["needs held-out classes"], recipe=cifar('["frog"]', "[]")),
+    "holdout-empty-for-ood": Case(
+        VALIDATE, 2, ["needs OOD data: held-out classes"], recipe=cifar('["frog"]', "[]")
+    ),
     "holdout-every-class": Case(
         VALIDATE,
         2,
@@ -824,6 +826,47 @@ CASES: dict[str, Case] = {
         ["15 samples of 3 classes cannot be split as dataset.test_size asks", "the test split would get 2"],
         recipe=pets("\ntest_size = 0.1"),
         setup=pets_with(lambda root: None),
+    ),
+    # OOD data sets of the ood task (evaluate.near / evaluate.far) and model scanners
+    "ood-set-unknown": Case(
+        VALIDATE,
+        2,
+        ["evaluate.far.0.name", "no_such_set"],
+        recipe=TINY_RECIPE + '[evaluate]\nfar = ["no_such_set"]\n',
+    ),
+    "ood-set-not-a-table": Case(
+        VALIDATE,
+        2,
+        ["evaluate.near.0", "expected a dataset name or a table"],
+        recipe=TINY_RECIPE + "[evaluate]\nnear = [7]\n",
+    ),
+    "ood-set-bad-parameter": Case(
+        VALIDATE, 2, ["evaluate.far.0.root"], recipe=pets('\n[evaluate]\nfar = [{name = "svhn", root = 3}]')
+    ),
+    "ood-set-tabular": Case(
+        VALIDATE,
+        2,
+        ["evaluate.far.0", "tabular data, not images"],
+        recipe=pets('\n[evaluate]\nfar = ["synthetic"]'),
+    ),
+    "ood-sets-on-tabular-data": Case(
+        VALIDATE,
+        2,
+        ["OOD data sets are compared as images", "'synthetic' is tabular"],
+        recipe=TINY_RECIPE + '[evaluate]\nfar = [{name = "synthetic", modality = "image"}]\n',
+    ),
+    "ood-set-files-missing": Case(
+        RUN,
+        2,
+        ["OOD data set svhn (evaluate.far.0): SVHN not found", "nowhere", "dataset.download = true"],
+        recipe=pets('\n[evaluate]\nfar = [{name = "svhn", root = "{tmp}/nowhere"}]'),
+        setup=pets_with(lambda root: None),
+    ),
+    "ood-task-with-a-model-scanner": Case(
+        VALIDATE,
+        2,
+        ["detectors.2.name", "needs detectors that score inputs", "'neural_cleanse' is scanner"],
+        recipe=TINY_RECIPE + '\n[[detectors]]\nname = "neural_cleanse"\n',
     ),
     "backdoor-trigger-image-bomb": Case(
         RUN,

@@ -47,7 +47,7 @@ def test_valid_recipe_fills_every_default() -> None:
     }
     assert [d.name for d in r.detectors] == ["msp", "energy"]
     assert r.detectors[1].params == {"temperature": 2.0}
-    assert r.task.params == {"tpr": 0.95}
+    assert r.task.params == {"tpr": 0.95, "near": [], "far": [], "ood_split": "test", "ood_samples": None}
     assert r.recipe.train.optimizer == "sgd" and r.recipe.runtime.device == "auto"
 
 

@@ -48,6 +48,12 @@ class Capability:
 
 EVASION = Capability("an evasion attack, __call__(model, x, y) -> x_adv", family="evasion")
 
+DETECTOR = Capability(
+    "detectors that score inputs, fit(model, train) and score(model, outputs)", family="detector"
+)
+"""Tasks that score inputs (``ood``, ``evasion``) take detectors of that family; a model
+scanner (``neural_cleanse``) belongs in the ``backdoor`` task."""
+
 TRIGGER_POISONING = Capability(
     "a poisoning attack with a trigger and a target class",
     family="poisoning",

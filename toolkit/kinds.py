@@ -108,7 +108,7 @@ KINDS: dict[str, Kind] = {
             "detectors",
             True,
             "run",
-            {"detector": f"{_P}:Detector"},
+            {"detector": f"{_P}:Detector", "scanner": f"{_P}:ModelScanner"},
             check="check_detector",
         ),
         Kind(

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from toolkit.data.base import DataBundle, DataInfo
     from toolkit.data.inputs import Inputs
+    from toolkit.detectors.scan import ModelScan
     from toolkit.kinds import Kind
     from toolkit.outputs import Outputs
     from toolkit.results import TaskResult
@@ -259,6 +260,20 @@ class Detector(Protocol):
     def fit(self, model: nn.Module, train: Outputs) -> Detector: ...
 
     def score(self, model: nn.Module, x: Outputs) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class ModelScanner(Protocol):
+    """A model scanner (the ``scanner`` family of detectors): ``scan(model, x) -> ModelScan``.
+
+    It reads the model and clean inputs ``x`` (floats in the model's input range; the
+    ``backdoor`` task gives its clean test images) and returns a
+    :class:`toolkit.detectors.scan.ModelScan`: a statistic per class, each class's anomaly
+    index and the classes it flags as backdoor targets. It needs no training data, must not
+    change the model, and must give the same result for the same seed.
+    """
+
+    def scan(self, model: nn.Module, x: torch.Tensor) -> ModelScan: ...
 
 
 @runtime_checkable

@@ -33,7 +33,7 @@ from pydantic import Field
 
 from toolkit.capabilities import TRIGGER_POISONING
 from toolkit.errors import Problem
-from toolkit.results import TaskResult
+from toolkit.results import Table, TaskResult
 from toolkit.tasks import kit
 
 if TYPE_CHECKING:
@@ -68,7 +68,10 @@ class BackdoorTask:
     ``after_removal`` the numbers of a fresh model trained on the samples no filter flagged.
     With run-time detectors in ``[[detectors]]`` (``strip``), ``detectors`` holds each one's
     AUROC, AUPR and rates at ``tpr`` of clean inputs accepted, clean test images against the
-    triggered ones of the source classes (the ``ood`` task's metrics).
+    triggered ones of the source classes (the ``ood`` task's metrics). With model scanners
+    there (``neural_cleanse``), ``scans`` holds what each found in the poisoned model, and
+    with ``reference`` ``clean_model.scans`` what it found in the clean one
+    (:mod:`toolkit.tasks.backdoor_scan`): a figure each draws the reversed triggers.
 
     Args:
         reference: also train the recipe without the attack and report it (default true).
@@ -139,7 +142,7 @@ class BackdoorTask:
             metrics["after_removal"].update(defense_rates(metrics, metrics["after_removal"]))
             for label, score in metrics["filters"].items():
                 ctx.log.info(f"filter {label}: flagged {score['flagged']}, recall {score['recall']:.3f}")
-        if ctx.recipe.detectors:
+        if ctx.recipe.family("detectors", "detector"):
             hit = ctx.outputs_of(main, triggered[torch.from_numpy(result["_source"])])
             metrics["detectors"] = kit.score_detectors(
                 ctx, main, fit_on=ctx.outputs_of(main, data.train.x, y=data.train.y),
@@ -155,6 +158,7 @@ class BackdoorTask:
             metrics["clean_model"] = public(ref)
             metrics["accuracy_cost"] = ref["clean_accuracy"] - metrics["clean_accuracy"]
         figures = self._figures(ctx, poisoned, attack, triggered, result, metrics)
+        scans = self._scans(ctx, main, attack, metrics, figures, reference=not filters)
         if self.export and ctx.folder is not None:
             show.export_image_folder(poisoned, ctx.folder / "poisoned_set")
         samples = {"backdoor": {
@@ -164,11 +168,34 @@ class BackdoorTask:
         tables = [show.summary_table(metrics)]
         if filters:
             tables.append(show.filter_table(metrics["filters"], len(index)))
+        if scans:
+            tables.append(scans)
         if "baselines" in metrics:
             from toolkit.baselines.art_backdoor import table
 
             tables.append(table(metrics["baselines"]["art"], len(index)))
         return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
+
+    def _scans(
+        self, ctx: TaskContext, main: nn.Module, attack: Any, metrics: dict[str, Any],
+        figures: dict[str, Any], *, reference: bool,
+    ) -> Table | None:  # fmt: skip
+        """Model scanners (``neural_cleanse``) on the poisoned model and, with ``reference``, on
+        the clean twin (:mod:`toolkit.tasks.backdoor_scan`); their table, or ``None``."""
+        from toolkit.tasks.backdoor_scan import scan_models, scan_table, targets_of
+
+        if not ctx.recipe.family("detectors", "scanner"):
+            return None
+        data = ctx.data()
+        models = {"poisoned model": main}
+        if self.reference:
+            models["clean model"] = ctx.without("attacks", final=reference).model
+        scans, drawn = scan_models(ctx, models, targets_of(attack, data.test.y, data.info.class_names))
+        metrics["scans"] = scans["poisoned model"]
+        if "clean model" in scans:
+            metrics.setdefault("clean_model", {})["scans"] = scans["clean model"]
+        figures.update(drawn)
+        return scan_table(scans)
 
     def measure(
         self, ctx: TaskContext, model: nn.Module, triggered: torch.Tensor, attack: Any

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import torch
 from pydantic import Field
 
-from toolkit.capabilities import EVASION
+from toolkit.capabilities import DETECTOR, EVASION
 from toolkit.errors import Problem, UsageError
 from toolkit.results import Table, TaskResult
 from toolkit.tasks import evasion_figures, kit, sanity
@@ -62,7 +62,7 @@ class EvasionTask:
 
     uses = ("model", "train", "attacks", "defenses", "explainers", "detectors", "baselines")
     requires = ("attacks",)
-    needs: ClassVar = {"attacks": EVASION}
+    needs: ClassVar = {"attacks": EVASION, "detectors": DETECTOR}
     baselines: ClassVar = {"art": ("fgsm", "pgd"), "torchattacks": ("fgsm", "pgd")}
 
     def __init__(

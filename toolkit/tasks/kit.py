@@ -93,8 +93,9 @@ def score_sets(
     for outputs in (fit_on, inside, *outside.values()):
         outputs.want(*wanted)
     with ctx.log.stage("detect"), ctx.log.progress() as bar:
-        task = bar.add_task("detectors", total=len(ctx.recipe.detectors)) if bar else None
-        for i, spec in enumerate(ctx.recipe.detectors):
+        scoring = [(i, spec) for i, spec in enumerate(ctx.recipe.detectors) if spec.family == "detector"]
+        task = bar.add_task("detectors", total=len(scoring)) if bar else None
+        for i, spec in scoring:  # scanners (neural_cleanse) read the model, not inputs: not here
             label = ctx.recipe.label("detectors", i)
             if bar is not None and task is not None:
                 bar.update(task, description=f"detector {label}")

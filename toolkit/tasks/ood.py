@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from toolkit.capabilities import DETECTOR
 from toolkit.errors import Problem, UsageError
 from toolkit.results import Table, TaskResult
 
@@ -61,6 +62,7 @@ class OODTask:
 
     uses = ("model", "train", "detectors")
     requires = ("detectors",)
+    needs: ClassVar = {"detectors": DETECTOR}
     #: The data sets of ``near`` and ``far`` are dataset components, resolved and validated
     #: (and their code fingerprinted) like the recipe's own ``[dataset]``.
     nested: ClassVar[dict[str, tuple[str, ...]]] = {"near": ("datasets", "*"), "far": ("datasets", "*")}

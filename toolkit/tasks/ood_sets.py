@@ -76,8 +76,11 @@ def load_sets(
             seen[name] = seen.get(name, 0) + 1
             key = name if seen[name] == 1 else f"{name}_{seen[name]}"
             params = {k: v for k, v in table.items() if k != "name"}
-            bundle = registry("datasets").get(name).load()(seed, **params)
-            what = f"OOD data set {key} (evaluate.{group})"
+            what = f"OOD data set {key} (evaluate.{group}.{len(sets_of(sets, group))})"
+            try:
+                bundle = registry("datasets").get(name).load()(seed, **params)
+            except DataError as exc:
+                raise DataError(f"{what}: {exc}") from exc
             x, total = _images(bundle, info, split=split, what=what)
             index = _sample(total, samples, seed + len(sets))
             x = x[index] if index is not None else x
@@ -87,6 +90,11 @@ def load_sets(
             )
             sets.append(OODSet(key=key, group=group, x=converted, described=described))
     return sets
+
+
+def sets_of(sets: Sequence[OODSet], group: str) -> list[OODSet]:
+    """The sets of one group, in recipe order."""
+    return [s for s in sets if s.group == group]
 
 
 def _images(bundle: DataBundle, info: DataInfo, *, split: str, what: str) -> tuple[torch.Tensor, int]:

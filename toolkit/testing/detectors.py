@@ -31,9 +31,61 @@ def check_detector(
     model: Callable[..., nn.Module] | None = None,
 ) -> None:
     """Check a detector: ``factory(**params).fit(model, train)`` then ``.score(model, x)``,
-    on synthetic features (or ``data``, with the model ``model`` builds for multi-part inputs)."""
+    on synthetic features (or ``data``, with the model ``model`` builds for multi-part inputs);
+    a model scanner (``scan`` and no ``score``): ``factory(**params).scan(model, x)`` on
+    synthetic images (or ``data``)."""
     with _about(factory, "detector"):
-        _check_detector(factory, dict(params or {}), seed, data, model)
+        if callable(getattr(factory, "scan", None)) and not callable(getattr(factory, "score", None)):
+            _check_scanner(factory, dict(params or {}), seed, data, model)
+        else:
+            _check_detector(factory, dict(params or {}), seed, data, model)
+
+
+def _check_scanner(
+    factory: Callable[..., Any],
+    params: dict[str, Any],
+    seed: int,
+    data: DataBundle | None,
+    build: Callable[..., nn.Module] | None,
+) -> None:
+    """A scanner returns a ModelScan with one value per class, leaves the model, its mode and
+    the inputs as they were, and repeats itself."""
+    from toolkit.data.inputs import to_model_input
+    from toolkit.detectors.scan import ModelScan
+
+    bundle, model = _setup(data, "image", seed, build)
+    weights = _state(model)
+    x = to_model_input(bundle.test.x)
+    assert isinstance(x, torch.Tensor), "a model scanner is checked on images"
+    k = bundle.info.num_classes
+
+    def scan(mode: bool) -> ModelScan:
+        torch.manual_seed(seed)
+        model.train(mode)
+        before = x.clone()
+        found = factory(**params).scan(model, x)
+        assert model.training is mode, (
+            f"the scanner left a model that was in {_mode(mode)} mode in {_mode(model.training)} mode"
+        )
+        assert torch.equal(x, before), "the scanner changed the inputs"
+        return found
+
+    found = scan(False)
+    changed = _state_changes(model, weights)
+    assert not changed, f"the scanner changed the model's parameters ({', '.join(changed[:3])})"
+    assert isinstance(found, ModelScan), f"scan() returned {type(found).__name__}, not a ModelScan"
+    assert len(found.values) == k and len(found.anomaly_index) == k, (
+        f"a scan has one value and one anomaly index per class ({k}), got {len(found.values)} and "
+        f"{len(found.anomaly_index)}"
+    )
+    assert all(0 <= c < k for c in found.flagged), f"flagged classes {found.flagged} outside 0..{k - 1}"
+    for key, column in found.details.items():
+        assert len(column) == k, f"details['{key}'] has {len(column)} entries, not one per class ({k})"
+    again = scan(False)
+    assert (again.values, again.flagged) == (found.values, found.flagged), "the same seed gave another scan"
+    scan(True)  # train mode must be restored too
+    changed = _state_changes(model, weights)
+    assert not changed, f"the scanner changed the model's parameters ({', '.join(changed[:3])})"
 
 
 def _check_detector(
