@@ -113,3 +113,23 @@ def test_tasks_that_score_inputs_refuse_a_scanner() -> None:
     }
     with pytest.raises(RecipeError, match=r"detectors\.1\.name: the ood task needs detectors that score"):
         parse_recipe(spec)
+
+
+def test_scanning_checks_its_inputs() -> None:
+    model = Shortcut()
+    with pytest.raises(ValueError, match="got none"):
+        NeuralCleanse(steps=1).scan(model, torch.zeros(0, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"images in \[0, 1\].*0\.\.255"):
+        NeuralCleanse(steps=1).scan(
+            model, torch.full((2, 1, 8, 8), 255.0).index_fill(0, torch.tensor([0]), 0)
+        )
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        NeuralCleanse(steps=1).scan(model, torch.zeros(4, 64))
+
+
+def test_classes_in_chunks_find_the_same_backdoor() -> None:
+    """Fewer classes per pass (less memory) change the draws, not the verdict."""
+    x = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(1)) * 0.5
+    x[..., 7, 7] = 0.0
+    found = NeuralCleanse(steps=300, samples=64, chunk=3).scan(Shortcut(), x)
+    assert found.flagged == [0] and len(found.values) == 10 and all(found.details["reached"])

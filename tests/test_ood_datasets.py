@@ -590,3 +590,35 @@ def test_a_missing_release_says_where_it_looked_and_how_to_fix_it(
         load(0, root=str(where))
     fix = "cs231n.stanford.edu" if name == "tiny_imagenet" else "dataset.download = true"
     assert fix in str(err.value) and " MB" in str(err.value)
+
+
+# --------------------------------------------------------------------------- lists that lead outside
+
+
+@pytest.mark.parametrize("entry", ["../../secret.jpg", "/etc/passwd"])
+def test_a_list_entry_that_leads_outside_the_release_is_refused(tmp_path: Path, entry: str) -> None:
+    from toolkit.data import places365, textures, tiny_imagenet
+
+    dtd = write_dtd(tmp_path / "a")
+    (dtd / "labels" / "test1.txt").write_text(
+        f"banded/../{entry}\n" if entry.startswith("..") else f"{entry}\n"
+    )
+    with pytest.raises(DataError, match=r"test1\.txt line 1: .* (leads outside|is not <class>/<image>)"):
+        textures.load(0, root=str(tmp_path / "a"))
+    tiny = write_tiny(tmp_path / "b")
+    (tiny / "val" / "val_annotations.txt").write_text(f"{entry}\t{WNIDS[0]}\t0\t0\t63\t63\n")
+    with pytest.raises(DataError, match=r"val_annotations\.txt line 1: .* leads outside"):
+        tiny_imagenet.load(0, root=str(tmp_path / "b"))
+    places = write_places(tmp_path / "c")
+    (places / "places365_val.txt").write_text(f"{entry} 0\n")
+    with pytest.raises(DataError, match=r"places365_val\.txt line 1: .* leads outside"):
+        places365.load(0, root=str(tmp_path / "c"))
+
+
+def test_a_list_that_is_not_text_names_the_file(tmp_path: Path) -> None:
+    from toolkit.data import places365
+
+    places = write_places(tmp_path)
+    (places / "places365_val.txt").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(DataError, match=r"places365_val\.txt: not UTF-8 text"):
+        places365.load(0, root=str(tmp_path))

@@ -159,3 +159,36 @@ def test_all_splits_and_a_shape_conversion(tmp_path: Path) -> None:
     assert "holdout" not in result.metrics and "detectors" not in result.metrics
     log = (Path(result.path) / "log.txt").read_text()
     assert "160 of 160 images, as (1, 8, 8)" in log
+
+
+def test_problems_of_near_and_far_are_reported_together() -> None:
+    with pytest.raises(RecipeError) as bad:
+        parse_recipe(recipe(near=[{"name": "nope_a"}], far=[{"name": "nope_b"}]))
+    assert "evaluate.near.0.name" in str(bad.value) and "evaluate.far.0.name" in str(bad.value)
+
+
+def test_only_the_scored_split_of_a_set_is_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A set scored on its test split is asked for one training image per class, so Tiny
+    ImageNet's 100,000 training JPEGs are not decoded; with ood_split = "all", every one is."""
+    from test_ood_datasets import write_tiny
+
+    from toolkit.data import pictures
+    from toolkit.data.digits import load as digits
+    from toolkit.tasks.ood_sets import load_sets
+
+    write_tiny(tmp_path, train=4, val=3)  # 3 classes: 12 training and 9 validation images
+    seen: list[Path] = []
+    fitted = pictures.fitted
+
+    def recording(path: Path, **kwargs: Any) -> Any:
+        seen.append(path)
+        return fitted(path, **kwargs)
+
+    monkeypatch.setattr(pictures, "fitted", recording)
+    table = parse_recipe(recipe(far=[{"name": "tiny_imagenet", "root": str(tmp_path)}])).task.params["far"][0]
+    info = digits(0).info
+    (found,) = load_sets({"far": [table]}, info, seed=0)
+    assert len(found.x) == 9 and sum("train" in p.parts for p in seen) == 3  # one per class
+    seen.clear()
+    (found,) = load_sets({"far": [table]}, info, seed=0, split="all")
+    assert len(found.x) == 21 and sum("train" in p.parts for p in seen) == 12

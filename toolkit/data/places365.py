@@ -42,7 +42,7 @@ from pydantic import Field
 
 from toolkit.data.base import DataBundle, select_classes, split_holdout, stratified_split
 from toolkit.data.pictures import Listing
-from toolkit.data.release import Release
+from toolkit.data.release import Release, listed_file, text_lines
 from toolkit.errors import DataError
 
 MODALITY = "image"
@@ -118,7 +118,7 @@ def read_categories(path: Path) -> list[str]:
     """The category names of ``categories_places365.txt`` (``/a/airfield 0`` a line), in
     index order, without the leading ``/x/``; indices must be ``0..K-1``, each once."""
     found: dict[int, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text_lines(path), start=1):
         if not line.strip():
             continue
         category, _, index = line.strip().rpartition(" ")
@@ -141,7 +141,7 @@ def read_val(folder: Path, num_classes: int) -> Listing:
         raise DataError(f"{folder}: no val_256/ or val_large/ folder of Places365 validation images")
     path = folder / VAL
     files, labels, where = [], [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text_lines(path), start=1):
         if not line.strip():
             continue
         name, _, label = line.strip().rpartition(" ")
@@ -150,7 +150,7 @@ def read_val(folder: Path, num_classes: int) -> Listing:
                 f"{path} line {number}: expected '<file> <index>' with an index in 0..{num_classes - 1}, "
                 f"found {line!r}"
             )
-        files.append(images / name)
+        files.append(listed_file(images, name, f"{path} line {number}"))
         labels.append(int(label))
         where.append(f"{path} line {number}")
     return Listing(files, torch.tensor(labels, dtype=torch.long), where)

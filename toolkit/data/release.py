@@ -90,3 +90,21 @@ class Release:
                 "download it by hand and set dataset.root to its folder"
             ) from exc
         return self.find(where)
+
+
+def listed_file(base: Path, entry: str, where: str) -> Path:
+    """The file a release's list names, ``base / entry``; an absolute entry, or one with a
+    ``..`` part, would read outside the release and is a :class:`DataError` naming ``where``
+    (the list file and line)."""
+    parts = Path(entry).parts
+    if Path(entry).is_absolute() or ".." in parts or not parts:
+        raise DataError(f"{where}: {entry!r} leads outside {base}; a list names files inside the release")
+    return base / entry
+
+
+def text_lines(path: Path) -> list[str]:
+    """The lines of a release's text file; one that is not UTF-8 is a :class:`DataError`."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc}); is it the release's own file?") from exc

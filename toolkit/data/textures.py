@@ -37,7 +37,7 @@ from pydantic import Field
 from toolkit.data.base import DataBundle, select_classes, split_holdout, stratified_split
 from toolkit.data.image_folder import EXTENSIONS
 from toolkit.data.pictures import Listing
-from toolkit.data.release import Release
+from toolkit.data.release import Release, listed_file, text_lines
 from toolkit.errors import DataError
 
 MODALITY = "image"
@@ -124,7 +124,7 @@ def read_list(path: Path, folder: Path, names: list[str]) -> Listing:
     """The images a label file lists (``<class>/<file>.jpg`` a line), with their lines."""
     index = {name: i for i, name in enumerate(names)}
     files, labels, where = [], [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text_lines(path), start=1):
         entry = line.strip()
         if not entry:
             continue
@@ -134,7 +134,7 @@ def read_list(path: Path, folder: Path, names: list[str]) -> Listing:
                 f"{path} line {number}: {entry!r} is not <class>/<image> of a class folder in "
                 f"{folder / 'images'}"
             )
-        files.append(folder / "images" / entry)
+        files.append(listed_file(folder / "images", entry, f"{path} line {number}"))
         labels.append(label)
         where.append(f"{path} line {number}")
     return Listing(files, torch.tensor(labels, dtype=torch.long), where)

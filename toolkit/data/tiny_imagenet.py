@@ -47,7 +47,7 @@ from pydantic import Field
 from toolkit.data.base import DataBundle, select_classes, split_holdout
 from toolkit.data.image_folder import EXTENSIONS
 from toolkit.data.pictures import Listing
-from toolkit.data.release import Release
+from toolkit.data.release import Release, listed_file, text_lines
 from toolkit.errors import DataError
 
 MODALITY = "image"
@@ -114,7 +114,7 @@ def load(
 def read_wnids(path: Path) -> list[str]:
     """The class ids of ``wnids.txt``, one a line; a repeated one is a DataError."""
     wnids: list[str] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text_lines(path), start=1):
         wnid = line.strip()
         if wnid in wnids:
             raise DataError(f"{path} line {number}: {wnid} is listed twice")
@@ -131,7 +131,7 @@ def class_names(path: Path, wnids: list[str]) -> list[str]:
     if not path.is_file():
         raise DataError(f"{path}: missing (the class names); it is part of the Tiny ImageNet release")
     wanted, first = set(wnids), {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text_lines(path), start=1):
         wnid, tab, words = line.partition("\t")
         if line.strip() and not tab:
             raise DataError(f"{path} line {number}: expected <wnid> TAB <names>, found {line!r}")
@@ -164,7 +164,7 @@ def _val(folder: Path, wnids: list[str]) -> Listing:
         raise DataError(f"{path}: missing (the validation labels); it is part of the Tiny ImageNet release")
     index = {wnid: i for i, wnid in enumerate(wnids)}
     files, labels, where = [], [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text_lines(path), start=1):
         fields = line.split("\t")
         if not line.strip():
             continue
@@ -172,7 +172,7 @@ def _val(folder: Path, wnids: list[str]) -> Listing:
             raise DataError(f"{path} line {number}: expected <file> TAB <wnid> ..., found {line!r}")
         if fields[1].strip() not in index:
             raise DataError(f"{path} line {number}: unknown wnid {fields[1].strip()!r} (not in wnids.txt)")
-        files.append(folder / "val" / "images" / fields[0].strip())
+        files.append(listed_file(folder / "val" / "images", fields[0].strip(), f"{path} line {number}"))
         labels.append(index[fields[1].strip()])
         where.append(f"{path} line {number}")
     return Listing(files, torch.tensor(labels, dtype=torch.long), where)

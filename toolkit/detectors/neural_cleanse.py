@@ -23,9 +23,13 @@ norms of the kept masks go through the median-absolute-deviation rule
 (:func:`toolkit.detectors.scan.mad_outliers`): a class whose norm is small with anomaly
 index above ``anomaly_threshold`` (2) is flagged as a backdoor target.
 
-All classes are optimized together, each with its own ``lambda``, in one batched forward
-pass per step (``K * batch_size`` images), so the scan costs ``steps`` passes rather than
-``K * steps``. It needs no training data: ``samples`` clean images (default 500, a seeded
+The classes are optimized together, ``chunk`` (16) at a time, each with its own ``lambda``,
+in one batched forward pass per step (``chunk * batch_size`` images), so a scan of ten
+classes costs ``steps`` passes rather than ``10 * steps``. ``steps`` counts optimizer steps
+(default 1000: 64 passes over 500 images); the paper's code runs up to 1000 passes with an
+early stop, which the toolkit keeps (a chunk stops when the weight of each of its classes
+went both up and down and no best norm improved by 1% for ``5 * patience`` passes). It needs no
+training data: ``samples`` clean images (default 500, a seeded
 sample of what it is given) suffice. IBM ART implements Neural Cleanse for Keras models
 only; the toolkit's tests check this decision rule against ART's ``outlier_detection`` on
 the same masks.
@@ -57,6 +61,7 @@ class NeuralCleanse:
         patience: passes before the weight changes (default 5).
         success_threshold: share of stamped inputs that must reach the class (default 0.99).
         anomaly_threshold: anomaly index above which a small norm is flagged (default 2).
+        chunk: classes optimized together in one batched pass (default 16; fewer for less memory).
         seed: seed of the sample, the initial masks and the batches (default 0).
     """
 
@@ -71,35 +76,33 @@ class NeuralCleanse:
         batch_size: Annotated[int, Field(ge=1)] = 32,
         samples: Annotated[int, Field(ge=1)] = 500,
         lr: Annotated[float, Field(gt=0)] = 0.1,
-        init_cost: Annotated[float, Field(ge=0)] = 1e-3,
+        init_cost: Annotated[float, Field(gt=0)] = 1e-3,
         cost_multiplier: Annotated[float, Field(gt=1)] = 2.0,
         patience: Annotated[int, Field(ge=1)] = 5,
         success_threshold: Annotated[float, Field(gt=0, le=1)] = 0.99,
         anomaly_threshold: Annotated[float, Field(gt=0)] = 2.0,
+        chunk: Annotated[int, Field(ge=1)] = 16,
         seed: int = 0,
     ) -> None:
         self.steps, self.batch_size, self.samples, self.lr = steps, batch_size, samples, lr
+        self.chunk = chunk
         self.init_cost, self.cost_multiplier, self.patience = init_cost, cost_multiplier, patience
         self.success_threshold, self.anomaly_threshold, self.seed = success_threshold, anomaly_threshold, seed
 
     def scan(self, model: nn.Module, x: torch.Tensor) -> ModelScan:
         """Reverse a trigger for every class of ``model`` from clean images ``x`` (floats in
         ``[0, 1]``, ``(N, C, H, W)``) and flag the classes whose trigger is anomalously small."""
-        if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            raise ValueError("neural_cleanse stamps images: it needs inputs (N, C, H, W)")
+        x = _checked(x)
         g = torch.Generator().manual_seed(self.seed)
         x = x[torch.randperm(len(x), generator=g)[: self.samples]].float()
         device = _device_of(model)
         with frozen(model):
             k = int(model(x[:1].to(device)).shape[1])
-            state = _Search(self, k, tuple(x.shape[1:]), g, device)
-            per_pass = max(1, math.ceil(len(x) / self.batch_size))
-            for _ in range(math.ceil(self.steps / per_pass)):
-                order = torch.randperm(len(x), generator=g)
-                success, norm = state.one_pass(model, x, order, per_pass)
-                if state.settle(success, norm):
-                    break
-            mask, pattern, reached = state.result()
+            found = [self._search(model, x, torch.arange(start, min(k, start + self.chunk)), g, device)
+                     for start in range(0, k, self.chunk)]  # fmt: skip
+            mask = torch.cat([f[0] for f in found])
+            pattern = torch.cat([f[1] for f in found])
+            reached = [r for f in found for r in f[2]]
             rates = _success(model, x, mask, pattern, device, self.batch_size)
         norms = mask.flatten(1).sum(1).tolist()
         index, flagged = mad_outliers(norms, threshold=self.anomaly_threshold)
@@ -113,15 +116,50 @@ class NeuralCleanse:
             masks=mask.cpu(),
         )
 
+    def _search(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        targets: torch.Tensor,
+        g: torch.Generator,
+        device: torch.device,
+    ) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
+        """The masks, patterns and successes of one chunk of classes, optimized together."""
+        state = _Search(self, targets, tuple(x.shape[1:]), g, device)
+        per_pass = max(1, math.ceil(len(x) / self.batch_size))
+        for _ in range(math.ceil(self.steps / per_pass)):
+            order = torch.randperm(len(x), generator=g)
+            success, norm = state.one_pass(model, x, order, per_pass)
+            if state.settle(success, norm):
+                break
+        return state.result()
+
+
+def _checked(x: torch.Tensor) -> torch.Tensor:
+    """Clean images as a model takes them: ``(N, C, H, W)`` floats in ``[0, 1]``, at least one."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError("neural_cleanse stamps images: it needs inputs (N, C, H, W)")
+    if len(x) == 0:
+        raise ValueError("neural_cleanse needs clean images to stamp, and got none")
+    low, high = float(x.min()), float(x.max())
+    if low < 0 or high > 1 or not x.is_floating_point():
+        raise ValueError(
+            f"neural_cleanse stamps images in [0, 1] (model inputs), got {x.dtype} values in "
+            f"{low:g}..{high:g}"
+        )
+    return x
+
 
 class _Search:
     """The optimization state of all classes: masks, patterns, weights and the best found."""
 
     def __init__(
-        self, nc: NeuralCleanse, k: int, shape: tuple[int, ...], g: torch.Generator, device: torch.device
-    ) -> None:
+        self, nc: NeuralCleanse, targets: torch.Tensor, shape: tuple[int, ...], g: torch.Generator,
+        device: torch.device,
+    ) -> None:  # fmt: skip
         c, h, w = shape
-        self.nc, self.k, self.device = nc, k, device
+        k = len(targets)
+        self.nc, self.k, self.device, self.targets = nc, k, device, targets.to(device)
         init = torch.rand(k, 1, h, w, generator=g), torch.rand(k, c, h, w, generator=g)
         self.mask_raw, self.pattern_raw = (
             torch.atanh((t - 0.5) * 1.99).to(device).requires_grad_() for t in init
@@ -146,7 +184,7 @@ class _Search:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One pass over ``x`` in ``steps`` batches: every class's success and mask norm, averaged."""
         success, norm = torch.zeros(self.k), torch.zeros(self.k)
-        target = torch.arange(self.k, device=self.device)
+        target = self.targets
         for step in range(steps):
             batch = x[order[step * self.nc.batch_size : (step + 1) * self.nc.batch_size]].to(self.device)
             mask, pattern = self.stamped()
@@ -167,7 +205,7 @@ class _Search:
     def settle(self, success: torch.Tensor, norm: torch.Tensor) -> bool:
         """Keep the better masks, adapt each class's weight; ``True`` when every class has
         stopped improving (its weight went both up and down, and its best norm has not
-        improved by 1% for ``2 * patience`` passes)."""
+        improved by 1% for ``5 * patience`` passes, the paper's code's early stop)."""
         nc = self.nc
         ok = success >= nc.success_threshold
         better = ok & (norm < self.best_norm)
@@ -187,7 +225,7 @@ class _Search:
         improved = self.best_norm < 0.99 * self.stale_best
         self.stale = torch.where(found & ~improved, self.stale + 1, 0)
         self.stale_best = torch.minimum(self.stale_best, self.best_norm)
-        return bool((self.went_up & self.went_down & (self.stale >= 2 * nc.patience)).all())
+        return bool((self.went_up & self.went_down & (self.stale >= 5 * nc.patience)).all())
 
     def result(self) -> tuple[torch.Tensor, torch.Tensor, list[bool]]:
         """Per class the best mask and pattern found, or the last ones where none reached
@@ -206,15 +244,18 @@ def _success(
     device: torch.device,
     batch: int,
 ) -> list[float]:
-    """Per class, the share of ``x`` that the class's stamp sends to it."""
+    """Per class, the share of ``x`` that the class's stamp sends to it (``batch`` images of
+    sixteen classes at a time)."""
     hits = torch.zeros(len(mask))
     with torch.inference_mode():
-        for start in range(0, len(x), batch):
-            xb = x[start : start + batch].to(device)
-            m, p = mask.to(device), pattern.to(device)
-            stamped = (1 - m[:, None]) * xb[None] + (m * p)[:, None]
-            pred = model(stamped.flatten(0, 1)).argmax(1).view(len(mask), len(xb)).cpu()
-            hits += (pred == torch.arange(len(mask))[:, None]).float().sum(1)
+        for first in range(0, len(mask), 16):
+            classes = torch.arange(first, min(len(mask), first + 16))
+            m, p = mask[classes].to(device), pattern[classes].to(device)
+            for start in range(0, len(x), batch):
+                xb = x[start : start + batch].to(device)
+                stamped = (1 - m[:, None]) * xb[None] + (m * p)[:, None]
+                pred = model(stamped.flatten(0, 1)).argmax(1).view(len(classes), len(xb)).cpu()
+                hits[classes] += (pred == classes[:, None]).float().sum(1)
     return (hits / len(x)).tolist()
 
 

@@ -130,13 +130,13 @@ def _resolve_nested(
     or of bare names): resolved and validated like any other, their parameters normalized
     in place."""
     out: list[Component] = []
+    failed = False
     for param, spec in (declared(factory, "nested") or {}).items():
         kind, params_key, *family = spec
-        if params_key == "*":
+        if params_key == "*":  # every list is resolved, so each one's problems are reported
             listed = _resolve_listed(kind, params, param, path, problems)
-            if listed is None:
-                return None
-            out.extend(listed)
+            failed = failed or listed is None
+            out.extend(listed or [])
             continue
         table = {"name": params[param], **(params.get(params_key) or {})}
         before = len(problems)
@@ -152,7 +152,7 @@ def _resolve_nested(
             return None
         params[params_key] = dict(found.params)
         out.append(found)
-    return tuple(out)
+    return None if failed else tuple(out)
 
 
 def take_from_model(raw: Mapping[str, Any], components: dict[str, list[Component]]) -> None:

@@ -122,7 +122,10 @@ class OODTask:
             problems.append(Problem("dataset.name", message))
         params = recipe.task.params
         where = [f"evaluate.{g}.{i}" for g in ("near", "far") for i in range(len(params.get(g) or []))]
-        for path, spec in zip(where, recipe.task.nested, strict=True):  # resolved in that order
+        nested = [c for c in recipe.task.nested if c.kind == "datasets"]
+        if len(nested) != len(where):  # resolution failed and said why
+            return problems
+        for path, spec in zip(where, nested, strict=True):  # resolved in that order: near, then far
             modality = dataset_modality(spec)
             if modality not in (None, "image"):
                 message = f"the OOD data set '{spec.name}' is {modality} data, not images; give image data"

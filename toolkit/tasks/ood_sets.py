@@ -75,11 +75,12 @@ def load_sets(
             name = str(table["name"])
             seen[name] = seen.get(name, 0) + 1
             key = name if seen[name] == 1 else f"{name}_{seen[name]}"
-            params = {k: v for k, v in table.items() if k != "name"}
+            entry = registry("datasets").get(name)
+            params = _only_what_is_scored(entry, {k: v for k, v in table.items() if k != "name"}, split)
             what = f"OOD data set {key} (evaluate.{group}.{len(sets_of(sets, group))})"
             try:
-                bundle = registry("datasets").get(name).load()(seed, **params)
-            except DataError as exc:
+                bundle = entry.load()(seed, **params)
+            except (DataError, OSError, UnicodeDecodeError) as exc:  # a file of the set, named
                 raise DataError(f"{what}: {exc}") from exc
             x, total = _images(bundle, info, split=split, what=what)
             index = _sample(total, samples, seed + len(sets))
@@ -90,6 +91,16 @@ def load_sets(
             )
             sets.append(OODSet(key=key, group=group, x=converted, described=described))
     return sets
+
+
+def _only_what_is_scored(entry: Any, params: dict[str, Any], split: str) -> dict[str, Any]:
+    """``params``, asking a data set that can subsample its training split for one image per
+    class when only its test split is scored (Tiny ImageNet's 100,000 training images are
+    then not decoded), unless the recipe sets ``train_per_class`` itself."""
+    names = {p.name for p in entry.signature().params}
+    if split == "test" and "train_per_class" in names and params.get("train_per_class") is None:
+        return {**params, "train_per_class": 1}
+    return params
 
 
 def sets_of(sets: Sequence[OODSet], group: str) -> list[OODSet]:

@@ -81,8 +81,9 @@ def _check_scanner(
     assert all(0 <= c < k for c in found.flagged), f"flagged classes {found.flagged} outside 0..{k - 1}"
     for key, column in found.details.items():
         assert len(column) == k, f"details['{key}'] has {len(column)} entries, not one per class ({k})"
-    again = scan(False)
-    assert (again.values, again.flagged) == (found.values, found.flagged), "the same seed gave another scan"
+    again = scan(False)  # a GPU's convolutions are not bit-exact: the same scan within rounding
+    same = torch.allclose(torch.tensor(again.values), torch.tensor(found.values), rtol=1e-3, atol=1e-5)
+    assert same and again.flagged == found.flagged, "the same seed gave another scan"
     scan(True)  # train mode must be restored too
     changed = _state_changes(model, weights)
     assert not changed, f"the scanner changed the model's parameters ({', '.join(changed[:3])})"
