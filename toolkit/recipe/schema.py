@@ -62,6 +62,17 @@ class TrainConfig(_Strict):
     gamma: FloatLike = Field(0.1, gt=0, description="decay factor of the step schedule")
     augment: list[Literal["random_crop", "hflip"]] = Field(default_factory=list)
     crop_padding: int = Field(4, ge=0, description="zero padding of random_crop")
+    amp: Literal["off", "auto", "bf16", "fp16"] = Field(
+        "off",
+        description="mixed precision: the forward pass and loss in bfloat16 or float16 (fp16 with a "
+        "gradient scaler); auto: bf16 where the GPU or CPU computes it natively, else fp16 on CUDA, else off",
+    )
+    channels_last: bool = Field(
+        False, description="image models and batches in channels-last memory order (faster on GPUs)"
+    )
+    compile: bool = Field(
+        False, description="torch.compile the training forward pass (the first steps pay for compiling)"
+    )
     init_from: str | None = Field(
         None,
         description="a recipe whose trained model's backbone starts this one (path relative to "

@@ -4,7 +4,8 @@ Mini-batch training with cross-entropy, ``loss = CE(model(augment(x_b)), y_b)``,
 optimizer and schedules of :mod:`toolkit.training.optim` and the step of
 :mod:`toolkit.training.step`. Shuffling and augmentation draw from one generator seeded by
 the recipe, so a CPU run is repeatable. After every epoch the loss and accuracy on the
-training and test splits are recorded (:mod:`toolkit.training.evaluation`); with
+training and test splits are recorded (:mod:`toolkit.training.evaluation`), in float32
+whatever the ``[train]`` table's fast paths (:mod:`toolkit.training.speed`); with
 ``select = "best"`` the weights of the epoch with the best monitored score are kept. A
 classifier with a frozen backbone trains on its features computed once
 (:mod:`toolkit.training.frozen`); under torchrun the epochs are sharded over the processes
@@ -40,6 +41,7 @@ from toolkit.training.ddp import make_plan
 from toolkit.training.evaluation import Best, scores
 from toolkit.training.frozen import feature_splits, frozen_backbone, train_mode
 from toolkit.training.optim import make_optimizer, make_schedule, step_schedule
+from toolkit.training.speed import channels_last, compiled, precision_for
 from toolkit.training.step import BatchHook, Objective, WithFeatures, make_step
 
 
@@ -127,11 +129,13 @@ def run_epochs(
     y_all = data.y.to(device)
     steps = plan.steps
     bar = progress.add_task("training", total=config.epochs * steps) if progress is not None else None
+    nhwc = config.channels_last and _has_images(data.x)
     step = make_step(
         model, optimizer, generator=plan.generator, epochs=config.epochs, augment=augment,
         batch_hook=batch_hook, progress=progress, bar=bar, frozen=frozen, objective=objective,
         per_step=step_schedule(optimizer, config, config.epochs * steps), clip_norm=config.clip_norm,
-        net=plan.forward(model if objective is None else WithFeatures(model), device),
+        net=_forward(model, config, plan, device, objective, nhwc=nhwc),
+        precision=precision_for(config.amp, device), nhwc=nhwc,
     )  # fmt: skip
     best = Best(config, test)
 
@@ -155,8 +159,27 @@ def run_epochs(
         record["seconds"] = time.perf_counter() - started
         history.append(record)
     best.restore(model, history)
+    if nhwc:  # the stored model is as any other: contiguous weights
+        model.to(memory_format=torch.contiguous_format)
     model.eval()
     return history
+
+
+def _forward(
+    model: nn.Module, config: TrainConfig, plan: Any, device: torch.device, objective: Any, *, nhwc: bool
+) -> nn.Module:
+    """What a training step calls: the model (with its features, for an ``objective``), in
+    channels-last order with ``nhwc``, wrapped for torchrun by the plan, compiled with
+    ``train.compile``."""
+    if nhwc:
+        channels_last(model)
+    net = plan.forward(model if objective is None else WithFeatures(model), device)
+    return compiled(net) if config.compile else net
+
+
+def _has_images(x: Any) -> bool:
+    """Whether stored inputs are images ``(N, C, H, W)`` (channels-last applies to them only)."""
+    return not isinstance(x, Mapping) and len(getattr(x, "shape", ())) == 4
 
 
 def one_epoch(

@@ -3,7 +3,8 @@
 A step on a stored batch: augment (on the stored dtype), convert to the model's input, call
 a defense's batch hook, forward, ``loss = CE(logits, y)`` (plus an attack's ``objective``
 of the penultimate features), backward, clip the gradients' global L2 norm, update, and
-step the per-step schedule. A non-finite loss stops training at once
+step the per-step schedule; the forward pass and loss under the ``[train]`` table's mixed
+precision (:mod:`toolkit.training.speed`). A non-finite loss stops training at once
 (:class:`TrainingDiverged`), so a diverged model is never cached.
 
 Example:
@@ -30,6 +31,7 @@ from toolkit.data.inputs import to_model_input
 from toolkit.errors import RunError
 from toolkit.interrupt import check_stop
 from toolkit.training.frozen import train_mode
+from toolkit.training.speed import Precision, as_channels_last
 
 #: A defense's hook into training: ``(model, x, y) -> (x, y)`` for each batch, after augmentation.
 BatchHook = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -77,13 +79,18 @@ def make_step(
     per_step: torch.optim.lr_scheduler.LRScheduler | None = None,
     clip_norm: float | None = None,
     net: nn.Module | None = None,
+    precision: Precision | None = None,
+    nhwc: bool = False,
 ) -> Step:
     """One optimization step on a stored batch: augment, convert, defense hook, forward,
     backward, clip, update, step the per-step schedule; returns the batch's summed loss and
     its correct count. ``net`` is what the forward pass calls (``model``, or
     :class:`WithFeatures` of it with an ``objective``; under torchrun, that wrapped in
-    ``DistributedDataParallel``). ``bar`` is the task of ``progress`` to advance."""
+    ``DistributedDataParallel``; compiled with ``train.compile``). ``bar`` is the task of
+    ``progress`` to advance. ``precision`` autocasts the forward pass and scales the loss
+    (:mod:`toolkit.training.speed`); ``nhwc`` puts image batches in channels-last order."""
     forward: nn.Module = net if net is not None else model if objective is None else WithFeatures(model)
+    mixed = precision if precision is not None else Precision()
 
     def step(epoch: int, xb: Any, yb: torch.Tensor, index: torch.Tensor) -> tuple[float, int]:
         check_stop()  # a signal whose exception a finalizer swallowed still stops the run
@@ -93,12 +100,13 @@ def make_step(
         if batch_hook is not None:
             xb, yb = batch_hook(model, xb, yb)
             train_mode(model, frozen)
-        loss, logits = _loss(forward, xb, yb, index, objective)
+        if nhwc:
+            xb = as_channels_last(xb)
+        with mixed.autocast():
+            loss, logits = _loss(forward, xb, yb, index, objective)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
+        mixed.backward(loss)
+        mixed.step(optimizer, model.parameters(), clip_norm)
         if per_step is not None:
             per_step.step()
         value = _finite(float(loss.detach()), epoch)
