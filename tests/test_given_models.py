@@ -153,10 +153,11 @@ def test_a_given_program_runs_the_ood_task_with_its_named_layers(
     folder = Path(script["folder"])  # type: ignore[arg-type]
     from toolkit.registry import registry
 
-    applicable = [  # every built-in detector that needs no parameters and takes images
+    applicable = [  # every built-in detector that scores inputs, needs no parameters and takes images
         e.name for e in registry("detectors").entries()
         if e.builtin and not any(p.required for p in e.signature().params)
         and "image" in (getattr(e.load(), "modalities", None) or ("image",))
+        and callable(getattr(e.load(), "score", None))  # a model scanner belongs in the backdoor task
     ]  # fmt: skip
     assert {"msp", "energy", "mahalanobis", "knn", "vim", "odin", "max_logit"} <= set(applicable)
     detectors = "".join(f'[[detectors]]\nname = "{d}"\n' for d in applicable)

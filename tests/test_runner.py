@@ -101,7 +101,7 @@ def test_usage_errors_raised_during_a_run_keep_their_class(tiny_recipe: Path) ->
 def test_validate_rejects_an_ood_recipe_without_held_out_classes(tiny_recipe: Path) -> None:
     from toolkit.errors import RecipeError
 
-    with pytest.raises(RecipeError, match=r"dataset\.holdout: the ood task needs held-out classes"):
+    with pytest.raises(RecipeError, match=r"dataset\.holdout: the ood task needs OOD data: held-out classes"):
         load_recipe(tiny_recipe, ["dataset.holdout=[]"])
 
 
