@@ -139,3 +139,32 @@ def test_autoattack_is_the_headline_and_at_least_as_strong_as_pgd20() -> None:
         "robust_accuracy": auto,
     }
     assert m["sanity_flags"] == [], m["sanity"]
+
+
+def test_autoattacks_own_checks_flag_a_randomized_model_and_softmax_outputs() -> None:
+    """The checks the reference AutoAttack package runs (autoattack/checks.py): randomness in
+    eval mode, and probabilities where logits belong; plain logits raise neither."""
+    from toolkit.tasks.sanity import _autoattack_checks
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 4))
+    x = torch.rand(8, 1, 4, 4)
+
+    class Noisy(torch.nn.Module):  # a randomized defense: noise even in eval mode
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return net(inputs + 0.1 * torch.randn_like(inputs))
+
+    class Softmax(torch.nn.Module):
+        def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(net(inputs), dim=1)
+
+    plain = _autoattack_checks(net, x)
+    assert (
+        plain["randomized_outputs"]["flag"] is False and plain["outputs_are_probabilities"]["flag"] is False
+    )
+    noisy = _autoattack_checks(Noisy(), x)
+    assert (
+        noisy["randomized_outputs"]["flag"] is True
+        and "version = 'rand'" in noisy["randomized_outputs"]["detail"]
+    )
+    assert _autoattack_checks(Softmax(), x)["outputs_are_probabilities"]["flag"] is True

@@ -15,6 +15,16 @@ high robust accuracy (gradient masking, too few steps, a broken attack):
   (only where the recipe has an attack that declares ``black_box = True``; otherwise the
   check does not apply).
 
+Two more are the checks the reference AutoAttack package runs before it attacks (Croce &
+Hein 2020, ``autoattack/checks.py``; torchattacks' AutoAttack runs none), on one batch:
+
+- ``randomized_outputs``: two forward passes in eval mode on the same inputs give other
+  logits (a randomized defense: evaluate it with ``version = "rand"``, expectation over
+  transformation);
+- ``outputs_are_probabilities``: the outputs lie in ``[0, 1]`` and sum to 1 (softmax
+  outputs: the cross-entropy and DLR losses of the attacks lose their gradients; the model
+  should return logits).
+
 A margin of ``tolerance`` (default 0.01, one point of accuracy) keeps noise from raising a
 flag. The result of each check is ``{"flag": true | false | null, "detail": "..."}``
 (``null``: the check does not apply to this recipe's attacks).
@@ -40,6 +50,8 @@ CHECKS = (
     "above_chance_at_large_budget",
     "zero_or_nonfinite_gradients",
     "black_box_beats_white_box",
+    "randomized_outputs",
+    "outputs_are_probabilities",
 )
 
 
@@ -73,6 +85,7 @@ def sanity_checks(
         "above_chance_at_large_budget": _large_budget(model, x, y, info, batch_size, tolerance),
         "zero_or_nonfinite_gradients": _gradients(model, x[:batch_size], y[:batch_size]),
         "black_box_beats_white_box": _black_box(attacks, kinds, tolerance),
+        **_autoattack_checks(model, x[:batch_size]),
     }
 
 
@@ -170,6 +183,36 @@ def _black_box(
     if beaten:
         return {"flag": True, "detail": "; ".join(beaten[:3])}
     return {"flag": False, "detail": "the white-box attacks are at least as strong"}
+
+
+def _autoattack_checks(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, Any]]:
+    """AutoAttack's own checks: randomized outputs and outputs that are probabilities."""
+    from toolkit.modelstate import eval_mode
+
+    with eval_mode(model), torch.no_grad():
+        first, second = model(x).float(), model(x).float()
+    change = float((first - second).abs().max()) if first.numel() else 0.0
+    randomized = change > 1e-5 * max(1.0, float(first.abs().max()))
+    sums = first.sum(dim=1)
+    probabilities = bool(
+        first.numel()
+        and first.min() >= 0
+        and first.max() <= 1
+        and torch.allclose(sums, torch.ones_like(sums), atol=1e-4)
+    )
+    return {
+        "randomized_outputs": {
+            "flag": randomized,
+            "detail": f"two passes over {len(x)} samples differ by up to {change:.3g}"
+            + (": a randomized model; evaluate with autoattack version = 'rand'" if randomized else ""),
+        },
+        "outputs_are_probabilities": {
+            "flag": probabilities,
+            "detail": "the outputs are probabilities (in [0, 1], summing to 1): return logits"
+            if probabilities
+            else "the outputs are logits",
+        },
+    }
 
 
 def attack_kind(name: str, params: Mapping[str, Any], factory: Any) -> str:
