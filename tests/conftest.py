@@ -42,6 +42,7 @@ EXTRAS = {
     "material": "docs",
     "markdown": "docs",
     "yaml": "docs",
+    "torchmetrics": "dev",
 }
 
 

@@ -122,6 +122,31 @@ def metric_grid(values: Mapping[str, Mapping[str, float]], *, title: str, low: f
     return fig
 
 
+def reliability_diagram(
+    curves: Mapping[str, Mapping[str, Sequence[float]]], *, title: str = "Reliability"
+) -> Figure:
+    """Reliability diagrams (``toolkit.metrics.calibration.reliability``): per bin, the
+    accuracy against the mean confidence, one line per curve (before and after temperature
+    scaling, say), the diagonal for perfect calibration and the bins' share of samples below."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.6, 5.2), layout="constrained")
+    top, bottom = fig.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    top.plot([0, 1], [0, 1], color="gray", linestyle=":", linewidth=1, label="perfect calibration")
+    for i, (name, r) in enumerate(curves.items()):
+        conf, acc, count = (np.asarray(r[k], dtype=float) for k in ("confidence", "accuracy", "count"))
+        keep = count > 0
+        top.plot(conf[keep], acc[keep], marker="o", markersize=3, label=name)
+        edges = np.asarray(r["edges"], dtype=float)
+        width = (edges[1] - edges[0]) / max(len(curves), 1)
+        bottom.bar(edges[:-1] + i * width, count / max(count.sum(), 1), width=width, align="edge", label=name)
+    top.set(ylabel="accuracy", title=title, xlim=(0, 1), ylim=(0, 1.01))
+    top.legend(fontsize="small", loc="upper left")
+    top.grid(alpha=0.3)
+    bottom.set(xlabel="confidence", ylabel="share")
+    return fig
+
+
 def group_distributions(
     p: np.ndarray,
     groups: Mapping[str, Any],
