@@ -105,10 +105,10 @@ class Outputs:
                 for _, xb in self.batches():
                     if classifier:
                         f = model.forward_features(xb)  # type: ignore[operator]
-                        feats.append(f.float().cpu())
-                        logits.append(model.head(f).float().cpu())  # type: ignore[operator]
-                    else:
-                        logits.append(model(xb).float().cpu())
+                        feats.append(f.detach().float().cpu())
+                        logits.append(model.head(f).detach().float().cpu())  # type: ignore[operator]
+                    else:  # detached: a view of a parameter (a constant model) keeps requires_grad
+                        logits.append(model(xb).detach().float().cpu())
         finally:
             for hook in hooks:
                 hook.remove()

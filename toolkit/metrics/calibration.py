@@ -13,7 +13,12 @@ With ``p`` the predicted class probabilities (``softmax`` of the logits), ``y`` 
 - ``nll``: ``mean_i -log p_{i, y_i}``;
 - temperature scaling (Guo et al. 2017): the one ``T > 0`` minimizing the NLL of
   ``softmax(logits / T)`` on a validation split (never the test split), which leaves the
-  predicted classes as they are.
+  predicted classes as they are;
+- ``ece_noise``: the ECE a perfectly calibrated model with the same confidences would show
+  on as many samples (its 95th percentile over labels drawn from the probabilities
+  themselves: consistency resampling, Brocker & Smith 2007, Vaicenavicius et al. 2019). The
+  binned ECE is biased upwards on few samples (Kumar et al. 2019): below this band, an ECE
+  says nothing about the model.
 
 The bins are closed on the right, as Guo et al. define them; torchmetrics'
 ``multiclass_calibration_error`` closes them on the left, so the two agree except for
@@ -41,6 +46,7 @@ __all__ = [
     "calibration_metrics",
     "classwise_ece",
     "ece",
+    "ece_noise",
     "fit_temperature",
     "nll",
     "reliability",
@@ -126,7 +132,23 @@ def reliability(p: ArrayLike, y: ArrayLike, *, n_bins: int = 15) -> dict[str, li
             "accuracy": acc.tolist(), "count": count.tolist()}  # fmt: skip
 
 
-def fit_temperature(logits: ArrayLike, y: ArrayLike, *, bounds: tuple[float, float] = (0.05, 20.0)) -> float:
+def ece_noise(
+    p: ArrayLike, *, n_bins: int = 15, draws: int = 200, quantile: float = 0.95, seed: int = 0
+) -> float:
+    """The ``quantile`` of the ECE of probabilities ``p`` over ``draws`` label sets drawn from
+    ``p`` itself: what a perfectly calibrated model shows on this many samples."""
+    probs, _ = _checked(p, np.zeros(len(np.asarray(p)), dtype=np.int64))
+    rng = np.random.default_rng(seed)
+    cumulative = np.cumsum(probs, axis=1)
+    found = []
+    for _ in range(draws):
+        u = rng.random(len(probs))[:, None] * cumulative[:, -1:]
+        labels = np.minimum((u > cumulative).sum(axis=1), probs.shape[1] - 1)
+        found.append(ece(probs, labels, n_bins=n_bins))
+    return float(np.quantile(found, quantile))
+
+
+def fit_temperature(logits: ArrayLike, y: ArrayLike, *, bounds: tuple[float, float] = (0.01, 100.0)) -> float:
     """The temperature ``T`` in ``bounds`` minimizing the NLL of ``softmax(logits / T)`` for
     labels ``y`` (Guo et al. 2017; a bounded scalar search on ``log T``)."""
     from scipy.optimize import minimize_scalar

@@ -1,0 +1,8 @@
+"""The checks of ``toolkit audit``: each reads the run's shared outputs and returns a
+:class:`~toolkit.audit.verdicts.CheckResult` with a verdict (:mod:`toolkit.audit.verdicts`).
+
+- :mod:`toolkit.audit.performance`: accuracy, balanced accuracy, per-class recall, MCC,
+  confusion;
+- :mod:`toolkit.audit.calibration`: ECE, class-wise ECE, Brier, NLL, the reliability
+  diagram, temperature scaling fitted on a validation half of the test split.
+"""

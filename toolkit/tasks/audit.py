@@ -1,0 +1,119 @@
+"""The audit: one model, every trust check that applies, one verdict per check.
+
+Each check reads the run's one forward pass over the test split and returns a verdict
+(``pass``, ``warn``, ``fail`` or ``skipped`` with its reason; :mod:`toolkit.audit.verdicts`)
+against thresholds the recipe can set in ``[evaluate]``. The report opens with the table of
+verdicts, then a section per check; ``metrics.json`` holds ``verdict`` (the worst) and, for
+each of the checks ``performance``, ``calibration``, ``robustness``, ``ood``, ``fairness``,
+``explanations`` and ``backdoor``, ``checks.<check>.verdict``, ``checks.<check>.reason`` and
+its numbers, so a CI pipeline reads them.
+
+This version runs the ``performance`` (:mod:`toolkit.audit.performance`) and
+``calibration`` (:mod:`toolkit.audit.calibration`) checks; the others are ``skipped`` and
+say that this version does not run them yet.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field
+
+from toolkit.audit.verdicts import CheckResult, worst
+from toolkit.results import Table, TaskResult
+
+if TYPE_CHECKING:
+    from toolkit.execution.context import TaskContext
+
+#: Every check of the audit, in the report's order.
+CHECKS = ("performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor")
+#: The checks this version runs.
+BUILT = ("performance", "calibration")
+Check = Literal["performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor"]
+
+
+class AuditTask:
+    """Audit a model (``task = "audit"``); parameters go in ``[evaluate]``.
+
+    Metrics (``metrics.json``): ``verdict`` (the worst of the checks' verdicts) and
+    ``checks.<check>`` with ``verdict``, ``reason`` and the check's numbers. Figures: each
+    check's, prefixed with its name (``performance_confusion``, ``calibration_reliability``).
+    Per sample (``samples/audit.npz``): ``label``, ``prediction``, ``confidence``.
+
+    Args:
+        checks: the checks to run (default: all of them); the others are ``skipped``.
+        chance_margin: performance fails when the balanced accuracy is within this of chance
+            (default 0.05).
+        recall_ratio: performance warns when a class's recall is below this times the
+            balanced accuracy (default 0.5).
+        ece_warn: calibration warns above this ECE (default 0.05, Guo et al. 2017).
+        ece_fail: calibration fails above this ECE (default 0.15).
+        n_bins: equal-width confidence bins of the ECE (default 15).
+    """
+
+    uses = ("model", "train")
+    requires = ()
+
+    def __init__(
+        self,
+        *,
+        checks: list[Check] = [],  # noqa: B006 - read-only default: every check
+        chance_margin: Annotated[float, Field(ge=0, lt=1)] = 0.05,
+        recall_ratio: Annotated[float, Field(ge=0, le=1)] = 0.5,
+        ece_warn: Annotated[float, Field(ge=0, le=1)] = 0.05,
+        ece_fail: Annotated[float, Field(ge=0, le=1)] = 0.15,
+        n_bins: Annotated[int, Field(ge=2, le=1000)] = 15,
+    ) -> None:
+        self.checks: list[str] = list(checks) or list(CHECKS)
+        self.chance_margin, self.recall_ratio = chance_margin, recall_ratio
+        self.ece_warn, self.ece_fail, self.n_bins = ece_warn, ece_fail, n_bins
+
+    def run(self, ctx: TaskContext) -> TaskResult:
+        """Run every asked check on the test split's one forward pass."""
+        data = ctx.data()
+        test = ctx.outputs("test")
+        results = {name: self._check(ctx, name, test) for name in CHECKS}
+        verdict = worst(r.verdict for r in results.values())
+        for name, r in results.items():
+            ctx.log.info(f"check {name}: {r.verdict.upper()}: {r.reason}")
+        ctx.log.info(f"audit verdict: {verdict.upper()}")
+        metrics: dict[str, Any] = {
+            "verdict": verdict,
+            "checks": {
+                n: {"verdict": r.verdict, "reason": r.reason, **r.metrics} for n, r in results.items()
+            },
+            "n_test": len(data.test),
+        }
+        table = Table(
+            title=f"Audit of {ctx.recipe.name}: {verdict.upper()}",
+            columns=["check", "verdict", "reason"],
+            rows=[[n, r.verdict.upper(), r.reason] for n, r in results.items()],
+        )
+        tables = [table, *(t for r in results.values() for t in r.tables)]
+        figures = {f"{n}_{k}": f for n, r in results.items() for k, f in r.figures.items()}
+        probabilities = test.probabilities.numpy()
+        samples = {"audit": {"label": data.test.y.numpy(), "prediction": probabilities.argmax(1),
+                             "confidence": probabilities.max(1)}}  # fmt: skip
+        return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
+
+    def _check(self, ctx: TaskContext, name: str, test: Any) -> CheckResult:
+        """One check, or ``skipped`` with the reason."""
+        from toolkit.audit.calibration import calibration
+        from toolkit.audit.performance import performance
+
+        if name not in self.checks:
+            return CheckResult("skipped", "not asked for (evaluate.checks)")
+        if name not in BUILT:
+            return CheckResult("skipped", f"this version of the audit does not run the {name} check yet")
+        data = ctx.data()
+        y = data.test.y.numpy()
+        if name == "performance":
+            pred = test.predictions.numpy()
+            return performance(y, pred, data.info.class_names, chance_margin=self.chance_margin,
+                               recall_ratio=self.recall_ratio)  # fmt: skip
+        logits = test.logits.double().numpy()
+        return calibration(logits, y, seed=ctx.recipe.seed, n_bins=self.n_bins, ece_warn=self.ece_warn,
+                           ece_fail=self.ece_fail)  # fmt: skip
+
+
+__all__ = ["BUILT", "CHECKS", "AuditTask"]
