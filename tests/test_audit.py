@@ -168,3 +168,40 @@ def test_verdict_order() -> None:
     assert worst(["pass", "skipped", "fail", "warn"]) == "fail" and worst(["skipped"]) == "skipped"
     assert at_or_worse("fail", "warn") and at_or_worse("warn", "warn") and not at_or_worse("pass", "warn")
     assert not at_or_worse("skipped", "warn")
+
+
+# --------------------------------------------------------------------------- toolkit audit
+
+
+def test_the_command_writes_the_recipe_from_options_and_exits_3_on_a_failed_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``toolkit audit --model FILE --data NAME``: an exported program audited as given; its
+    recipe lands in the run folder; ``--fail-on`` turns a failed check into exit status 3."""
+    from conftest import cli_in_process
+
+    program = torch.export.export(Constant(10).eval(), (torch.zeros(2, 1, 8, 8),))
+    path = tmp_path / "constant.pt2"
+    torch.export.save(program, str(path))
+    args = ["audit", "--model", str(path), "--data", "digits", "--out", str(tmp_path / "runs"), "-q"]
+    code, printed = cli_in_process(args, capsys)
+    assert code == 0, printed  # without --fail-on, a failed check is a finding, not an error
+    folder = Path(printed.strip().splitlines()[-1])
+    recipe = (folder / "recipe.toml").read_text()
+    assert 'task = "audit"' in recipe and 'name = "torchscript"' in recipe and "constant.pt2" in recipe
+    assert json.loads((folder / "metrics.json").read_text())["checks"]["performance"]["verdict"] == "fail"
+    for level in ("fail", "warn"):
+        code, printed = cli_in_process([*args, "--fail-on", level], capsys)
+        said = next(line for line in printed.splitlines() if line.startswith("audit: "))
+        assert code == 3 and "performance" in said and f"at or worse than {level}" in said, printed
+
+
+def test_the_command_passes_a_clean_model_with_fail_on_warn(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import cli_in_process
+
+    root = Path(__file__).resolve().parents[1]
+    args = ["audit", str(root / "recipes" / "audit_quickstart.toml"), "--out", str(tmp_path), "-q"]
+    code, printed = cli_in_process([*args, "--fail-on", "warn"], capsys)
+    assert code == 0, printed

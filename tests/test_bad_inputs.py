@@ -827,6 +827,17 @@ CASES: dict[str, Case] = {
         recipe=pets("\ntest_size = 0.1"),
         setup=pets_with(lambda root: None),
     ),
+    # toolkit audit
+    "audit-recipe-and-options": Case(
+        ["audit", "{recipe}", "--model", "small_cnn", "--data", "digits"], 2, ["not both"]
+    ),
+    "audit-a-recipe-of-another-task": Case(["audit", "{recipe}"], 2, ["is a 'ood' recipe", "toolkit run"]),
+    "audit-model-without-data": Case(["audit", "--model", "small_cnn"], 2, ["both --model", "and --data"]),
+    "audit-missing-program-file": Case(
+        ["audit", "--model", "{tmp}/gone.pt2", "--data", "digits"], 2, ["--model: no file", "gone.pt2"]
+    ),
+    "audit-unknown-dataset": Case(["audit", "--model", "small_cnn", "--data", "digitz"], 2, ["digitz"]),
+    "audit-bad-fail-on": Case(["audit", "{recipe}", "--fail-on", "maybe"], 2, ["--fail-on"]),
     # OOD data sets of the ood task (evaluate.near / evaluate.far) and model scanners
     "ood-set-unknown": Case(
         VALIDATE,

@@ -1,11 +1,12 @@
-"""The ``toolkit`` command: run, validate, list, show, compare, track, sweep, report, export,
-cache and recipes.
+"""The ``toolkit`` command: run, validate, audit, list, show, compare, track, sweep, report,
+export, cache and recipes.
 
 - :mod:`~toolkit.cli.base`: the app, the console and the table printer, which every
   command module imports (and nothing else of this package).
 - :mod:`~toolkit.cli.entry`: :func:`main`, the console script: exit statuses (2 for bad
   usage, 1 for a failed run), ``--debug`` and signals.
 - :mod:`~toolkit.cli.run`: ``run``, ``validate`` and ``track``.
+- :mod:`~toolkit.cli.audit`: ``audit`` (exit status 3 when a check reaches ``--fail-on``).
 - :mod:`~toolkit.cli.components`: ``list`` and ``show``.
 - :mod:`~toolkit.cli.compare`: ``compare`` and ``report``.
 - :mod:`~toolkit.cli.sweep`: ``sweep``.
@@ -20,7 +21,7 @@ This module registers the commands on the app, in the order ``toolkit --help`` l
 
 from __future__ import annotations
 
-from toolkit.cli import cache, compare, components, export, recipes, run, sweep
+from toolkit.cli import audit, cache, compare, components, export, recipes, run, sweep
 from toolkit.cli.base import app
 from toolkit.cli.entry import main
 
@@ -28,6 +29,7 @@ __all__ = ["app", "main"]
 
 app.command()(run.run)
 app.command()(run.validate)
+app.command()(audit.audit)
 app.command("list")(components.list_)
 app.command()(components.show)
 app.command()(compare.compare)
