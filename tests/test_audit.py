@@ -24,6 +24,7 @@ RECIPE: dict[str, Any] = {
     "dataset": {"name": "digits"},
     "model": {"name": "small_cnn", "channels": [16, 32], "hidden": 64},
     "train": {"epochs": 15, "batch_size": 64, "optimizer": "adam", "lr": 0.003},
+    "evaluate": {"scan_steps": 500},
 }
 CHECKS = ["performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor"]
 
@@ -34,13 +35,16 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return run(parse_recipe(RECIPE), out_dir=out, cache_dir=out / "cache", console=None)
 
 
-def trained(recipe: dict[str, Any], cache: Path) -> nn.Module:
+def trained(recipe: Any, cache: Path) -> nn.Module:
+    """The model ``recipe`` (a dict or a resolved recipe) trains, poisoning included."""
     from toolkit.execution.cache import ArtifactCache
     from toolkit.execution.log import RunLog
     from toolkit.execution.pipeline import Pipeline
 
-    pipeline = Pipeline(parse_recipe(recipe), device=torch.device("cpu"), cache=ArtifactCache(cache),
-                        log=RunLog(None, None))  # fmt: skip
+    resolved = parse_recipe(recipe) if isinstance(recipe, dict) else recipe
+    pipeline = Pipeline(
+        resolved, device=torch.device("cpu"), cache=ArtifactCache(cache), log=RunLog(None, None)
+    )
     return pipeline.trained().model.eval()
 
 
@@ -97,10 +101,10 @@ def audit(model: nn.Module, tmp_path: Path) -> Any:
 def test_a_clean_model_passes_and_every_check_has_a_verdict(clean: Any) -> None:
     m = clean.metrics
     assert list(m["checks"]) == CHECKS
-    assert {c: m["checks"][c]["verdict"] for c in ("performance", "calibration")} == {
-        "performance": "pass", "calibration": "pass"
+    assert {c: m["checks"][c]["verdict"] for c in ("performance", "calibration", "backdoor")} == {
+        "performance": "pass", "calibration": "pass", "backdoor": "pass"
     }  # fmt: skip
-    for name in CHECKS[2:]:  # not run by this version, and it says so
+    for name in ("robustness", "ood", "fairness", "explanations"):  # not run by this version, and it says so
         assert m["checks"][name]["verdict"] == "skipped" and "does not run" in m["checks"][name]["reason"]
     assert m["verdict"] == "pass"
     saved = json.loads((Path(clean.path) / "metrics.json").read_text())
@@ -164,6 +168,22 @@ def test_thresholds_come_from_the_recipe(mlp: nn.Module, tmp_path: Path) -> None
     assert result.metrics["verdict"] == "warn"
 
 
+def test_a_planted_backdoor_fails_the_backdoor_check_naming_its_target(clean: Any, tmp_path: Path) -> None:
+    """The backdoor_digits model (a 2x2 patch relabelled 0), audited as given from the model
+    alone: the backdoor check fails and names class 0; performance and calibration do not."""
+    from toolkit.recipe import load_recipe
+
+    net = trained(load_recipe("backdoor_digits"), Path(clean.path).parents[1] / "cache")
+    import toolkit
+
+    audit_table = {"task": "audit", "name": "poisoned", "dataset": {"name": "digits"},
+                   "evaluate": {"scan_steps": 500}}  # fmt: skip
+    checks = toolkit.run(audit_table, model=net, out_dir=tmp_path).metrics["checks"]
+    assert checks["backdoor"]["verdict"] == "fail" and checks["backdoor"]["flagged"] == ["0"]
+    assert "flags class 0" in checks["backdoor"]["reason"]
+    assert checks["performance"]["verdict"] == "pass" and checks["calibration"]["verdict"] == "pass"
+
+
 def test_verdict_order() -> None:
     assert worst(["pass", "skipped", "fail", "warn"]) == "fail" and worst(["skipped"]) == "skipped"
     assert at_or_worse("fail", "warn") and at_or_worse("warn", "warn") and not at_or_worse("pass", "warn")
@@ -183,7 +203,8 @@ def test_the_command_writes_the_recipe_from_options_and_exits_3_on_a_failed_chec
     program = torch.export.export(Constant(10).eval(), (torch.zeros(2, 1, 8, 8),))
     path = tmp_path / "constant.pt2"
     torch.export.save(program, str(path))
-    args = ["audit", "--model", str(path), "--data", "digits", "--out", str(tmp_path / "runs"), "-q"]
+    args = ["audit", "--model", str(path), "--data", "digits", "--out", str(tmp_path / "runs"), "-q",
+            "--set", 'evaluate.checks=["performance", "calibration"]']  # fmt: skip
     code, printed = cli_in_process(args, capsys)
     assert code == 0, printed  # without --fail-on, a failed check is a finding, not an error
     folder = Path(printed.strip().splitlines()[-1])
@@ -203,5 +224,5 @@ def test_the_command_passes_a_clean_model_with_fail_on_warn(
 
     root = Path(__file__).resolve().parents[1]
     args = ["audit", str(root / "recipes" / "audit_quickstart.toml"), "--out", str(tmp_path), "-q"]
-    code, printed = cli_in_process([*args, "--fail-on", "warn"], capsys)
+    code, printed = cli_in_process([*args, "--fail-on", "warn", "--set", "evaluate.scan_steps=300"], capsys)
     assert code == 0, printed

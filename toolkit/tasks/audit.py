@@ -8,9 +8,10 @@ each of the checks ``performance``, ``calibration``, ``robustness``, ``ood``, ``
 ``explanations`` and ``backdoor``, ``checks.<check>.verdict``, ``checks.<check>.reason`` and
 its numbers, so a CI pipeline reads them.
 
-This version runs the ``performance`` (:mod:`toolkit.audit.performance`) and
-``calibration`` (:mod:`toolkit.audit.calibration`) checks; the others are ``skipped`` and
-say that this version does not run them yet.
+This version runs the ``performance`` (:mod:`toolkit.audit.performance`), ``calibration``
+(:mod:`toolkit.audit.calibration`) and ``backdoor`` (:mod:`toolkit.audit.backdoor`, Neural
+Cleanse on the model alone) checks; the others are ``skipped`` and say that this version
+does not run them yet.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 #: Every check of the audit, in the report's order.
 CHECKS = ("performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor")
 #: The checks this version runs.
-BUILT = ("performance", "calibration")
+BUILT = ("performance", "calibration", "backdoor")
 Check = Literal["performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor"]
 
 
@@ -49,6 +50,10 @@ class AuditTask:
         ece_warn: calibration warns above this ECE (default 0.05, Guo et al. 2017).
         ece_fail: calibration fails above this ECE (default 0.15).
         n_bins: equal-width confidence bins of the ECE (default 15).
+        scan_steps: Neural Cleanse's optimizer steps (backdoor check; default 1000).
+        scan_samples: clean test images Neural Cleanse stamps (default 500).
+        anomaly_threshold: the backdoor check flags a class whose reversed trigger is this many
+            robust standard deviations below the median (default 2, Wang et al. 2019).
     """
 
     uses = ("model", "train")
@@ -63,10 +68,18 @@ class AuditTask:
         ece_warn: Annotated[float, Field(ge=0, le=1)] = 0.05,
         ece_fail: Annotated[float, Field(ge=0, le=1)] = 0.15,
         n_bins: Annotated[int, Field(ge=2, le=1000)] = 15,
+        scan_steps: Annotated[int, Field(ge=1)] = 1000,
+        scan_samples: Annotated[int, Field(ge=1)] = 500,
+        anomaly_threshold: Annotated[float, Field(gt=0)] = 2.0,
     ) -> None:
         self.checks: list[str] = list(checks) or list(CHECKS)
         self.chance_margin, self.recall_ratio = chance_margin, recall_ratio
         self.ece_warn, self.ece_fail, self.n_bins = ece_warn, ece_fail, n_bins
+        self.scan_steps, self.scan_samples, self.anomaly_threshold = (
+            scan_steps,
+            scan_samples,
+            anomaly_threshold,
+        )
 
     def run(self, ctx: TaskContext) -> TaskResult:
         """Run every asked check on the test split's one forward pass."""
@@ -111,9 +124,23 @@ class AuditTask:
             pred = test.predictions.numpy()
             return performance(y, pred, data.info.class_names, chance_margin=self.chance_margin,
                                recall_ratio=self.recall_ratio)  # fmt: skip
+        if name == "backdoor":
+            return self._backdoor(ctx)
         logits = test.logits.double().numpy()
         return calibration(logits, y, seed=ctx.recipe.seed, n_bins=self.n_bins, ece_warn=self.ece_warn,
                            ece_fail=self.ece_fail)  # fmt: skip
+
+    def _backdoor(self, ctx: TaskContext) -> CheckResult:
+        """Neural Cleanse on the model and the clean test images."""
+        from toolkit.audit.backdoor import backdoor
+        from toolkit.data.inputs import to_model_input
+
+        data = ctx.data()
+        x = to_model_input(data.test.x)
+        with ctx.log.stage("scan"):
+            return backdoor(ctx.model().to(ctx.device), x, data.info.class_names, modality=data.info.modality,
+                            seed=ctx.recipe.seed, steps=self.scan_steps, samples=self.scan_samples,
+                            anomaly_threshold=self.anomaly_threshold)  # fmt: skip
 
 
 __all__ = ["BUILT", "CHECKS", "AuditTask"]

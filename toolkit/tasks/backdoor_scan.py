@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from toolkit.detectors.scan import ModelScan
     from toolkit.execution.context import TaskContext
 
-__all__ = ["scan_models", "scan_table", "targets_of"]
+__all__ = ["scan_models", "scan_table", "targets_of", "triggers_figure"]
 
 
 def targets_of(attack: Any, y: torch.Tensor, names: list[str]) -> list[str]:
@@ -63,7 +63,9 @@ def scan_models(
                              f"(largest anomaly index {metrics['max_anomaly_index']:.2f})")  # fmt: skip
                 if found.triggers is not None:
                     key = f"scan_{label}_{model_name.replace(' ', '_')}"
-                    figures[key] = _triggers(found, names, title=f"{label}: reversed triggers, {model_name}")
+                    figures[key] = triggers_figure(
+                        found, names, title=f"{label}: reversed triggers, {model_name}"
+                    )
     return out, figures
 
 
@@ -76,7 +78,9 @@ def _metrics(found: ModelScan, names: list[str], targets: list[str]) -> dict[str
     return metrics
 
 
-def _triggers(found: ModelScan, names: list[str], *, title: str) -> Figure:
+def triggers_figure(found: ModelScan, names: list[str], *, title: str) -> Figure:
+    """The reversed triggers of a scan, one per class, with their norm and anomaly index;
+    flagged classes in red."""
     from toolkit import plots
 
     assert found.triggers is not None
