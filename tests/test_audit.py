@@ -104,8 +104,9 @@ def test_a_clean_model_passes_and_every_check_has_a_verdict(clean: Any) -> None:
     assert {c: m["checks"][c]["verdict"] for c in ("performance", "calibration", "backdoor")} == {
         "performance": "pass", "calibration": "pass", "backdoor": "pass"
     }  # fmt: skip
-    for name in ("robustness", "ood", "fairness", "explanations"):  # not run by this version, and it says so
+    for name in ("robustness", "fairness", "explanations"):  # not run by this version, and it says so
         assert m["checks"][name]["verdict"] == "skipped" and "does not run" in m["checks"][name]["reason"]
+    assert m["checks"]["ood"]["verdict"] == "skipped" and "no OOD data given" in m["checks"]["ood"]["reason"]
     assert m["verdict"] == "pass"
     saved = json.loads((Path(clean.path) / "metrics.json").read_text())
     assert saved["checks"]["calibration"]["verdict"] == "pass" and saved["checks"]["calibration"]["reason"]
@@ -226,3 +227,27 @@ def test_the_command_passes_a_clean_model_with_fail_on_warn(
     args = ["audit", str(root / "recipes" / "audit_quickstart.toml"), "--out", str(tmp_path), "-q"]
     code, printed = cli_in_process([*args, "--fail-on", "warn", "--set", "evaluate.scan_steps=300"], capsys)
     assert code == 0, printed
+
+
+def test_the_ood_check_scores_held_out_classes_and_data_sets(tmp_path: Path) -> None:
+    """With held-out classes and a far OOD set, every default detector is scored on each; a
+    recipe naming an unknown detector is refused when it is read."""
+    import toolkit
+
+    digits9 = {"name": "digits", "holdout": ["9"]}
+    table = {"task": "audit", "name": "ood", "dataset": digits9,
+             "evaluate": {"checks": ["ood"], "far": [{"name": "synthetic", "modality": "image"}]}}  # fmt: skip
+    net9 = trained({**RECIPE, "dataset": digits9}, tmp_path / "cache")
+    ood = toolkit.run(table, model=net9, out_dir=tmp_path).metrics["checks"]["ood"]
+    assert set(ood["sets"]) == {"held out", "synthetic"}
+    assert set(ood["sets"]["held out"]["detectors"]) == {
+        "msp",
+        "max_logit",
+        "energy",
+        "mahalanobis",
+        "knn",
+        "vim",
+    }
+    assert ood["verdict"] in ("pass", "warn") and "AUROC" in ood["reason"]
+    with pytest.raises(toolkit.RecipeError, match=r"evaluate\.detectors\.0: no detector 'mps'"):
+        parse_recipe({**table, "model": RECIPE["model"], "evaluate": {"detectors": ["mps"]}})

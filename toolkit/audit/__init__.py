@@ -4,5 +4,7 @@
 - :mod:`toolkit.audit.performance`: accuracy, balanced accuracy, per-class recall, MCC,
   confusion;
 - :mod:`toolkit.audit.calibration`: ECE, class-wise ECE, Brier, NLL, the reliability
-  diagram, temperature scaling fitted on a validation half of the test split.
+  diagram, temperature scaling fitted on a validation half of the test split;
+- :mod:`toolkit.audit.ood`: every detector against held-out classes and OOD data sets;
+- :mod:`toolkit.audit.backdoor`: Neural Cleanse on the model alone.
 """

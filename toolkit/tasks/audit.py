@@ -9,27 +9,30 @@ each of the checks ``performance``, ``calibration``, ``robustness``, ``ood``, ``
 its numbers, so a CI pipeline reads them.
 
 This version runs the ``performance`` (:mod:`toolkit.audit.performance`), ``calibration``
-(:mod:`toolkit.audit.calibration`) and ``backdoor`` (:mod:`toolkit.audit.backdoor`, Neural
-Cleanse on the model alone) checks; the others are ``skipped`` and say that this version
-does not run them yet.
+(:mod:`toolkit.audit.calibration`), ``ood`` (:mod:`toolkit.audit.ood`) and ``backdoor``
+(:mod:`toolkit.audit.backdoor`, Neural Cleanse on the model alone) checks; the others are
+``skipped`` and say that this version does not run them yet.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from toolkit.audit.ood import DETECTORS
 from toolkit.audit.verdicts import CheckResult, worst
+from toolkit.errors import Problem
 from toolkit.results import Table, TaskResult
 
 if TYPE_CHECKING:
     from toolkit.execution.context import TaskContext
+    from toolkit.recipe import ResolvedRecipe
 
 #: Every check of the audit, in the report's order.
 CHECKS = ("performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor")
 #: The checks this version runs.
-BUILT = ("performance", "calibration", "backdoor")
+BUILT = ("performance", "calibration", "ood", "backdoor")
 Check = Literal["performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor"]
 
 
@@ -54,10 +57,21 @@ class AuditTask:
         scan_samples: clean test images Neural Cleanse stamps (default 500).
         anomaly_threshold: the backdoor check flags a class whose reversed trigger is this many
             robust standard deviations below the median (default 2, Wang et al. 2019).
+        detectors: the OOD check's detectors (default those that read the shared forward pass
+            alone: msp, max_logit, energy, mahalanobis, knn, vim).
+        near: near-OOD data sets for the OOD check (dataset tables or names), beside the
+            dataset's held-out classes.
+        far: far-OOD data sets, likewise.
+        ood_split: the split of each OOD data set scored (``test`` or ``all``).
+        ood_samples: at most this many images of each OOD data set (default all).
+        ood_warn: the OOD check warns when an OOD split's best AUROC is below this (0.85).
+        ood_fail: and fails below this (0.7).
     """
 
     uses = ("model", "train")
     requires = ()
+    #: OOD data sets are dataset components, resolved and validated like ``[dataset]``.
+    nested: ClassVar[dict[str, tuple[str, ...]]] = {"near": ("datasets", "*"), "far": ("datasets", "*")}
 
     def __init__(
         self,
@@ -71,15 +85,38 @@ class AuditTask:
         scan_steps: Annotated[int, Field(ge=1)] = 1000,
         scan_samples: Annotated[int, Field(ge=1)] = 500,
         anomaly_threshold: Annotated[float, Field(gt=0)] = 2.0,
+        detectors: list[str] = list(DETECTORS),  # noqa: B006 - read-only default
+        near: list[Any] = [],  # noqa: B006 - read-only default; names or dataset tables
+        far: list[Any] = [],  # noqa: B006 - read-only default
+        ood_split: Literal["test", "all"] = "test",
+        ood_samples: Annotated[int, Field(ge=1)] | None = None,
+        ood_warn: Annotated[float, Field(ge=0, le=1)] = 0.85,
+        ood_fail: Annotated[float, Field(ge=0, le=1)] = 0.7,
     ) -> None:
         self.checks: list[str] = list(checks) or list(CHECKS)
         self.chance_margin, self.recall_ratio = chance_margin, recall_ratio
         self.ece_warn, self.ece_fail, self.n_bins = ece_warn, ece_fail, n_bins
-        self.scan_steps, self.scan_samples, self.anomaly_threshold = (
-            scan_steps,
-            scan_samples,
-            anomaly_threshold,
-        )
+        self.scan_steps, self.scan_samples = scan_steps, scan_samples
+        self.anomaly_threshold = anomaly_threshold
+        self.detectors = list(detectors)
+        self.groups = {"near": [dict(t) for t in near], "far": [dict(t) for t in far]}
+        self.ood_split, self.ood_samples = ood_split, ood_samples
+        self.ood_warn, self.ood_fail = ood_warn, ood_fail
+
+    @classmethod
+    def check(cls, recipe: ResolvedRecipe) -> list[Problem]:
+        """The OOD data sets are images, compared with image data; the detectors exist."""
+        from toolkit.registry import registry
+        from toolkit.tasks.ood import check_sets
+
+        params = recipe.task.params
+        problems = check_sets(recipe) if params.get("near") or params.get("far") else []
+        known = set(registry("detectors").names())
+        for i, name in enumerate(params.get("detectors") or []):
+            if name not in known:
+                message = f"no detector '{name}' (toolkit list detectors)"
+                problems.append(Problem(f"evaluate.detectors.{i}", message))
+        return problems
 
     def run(self, ctx: TaskContext) -> TaskResult:
         """Run every asked check on the test split's one forward pass."""
@@ -126,6 +163,11 @@ class AuditTask:
                                recall_ratio=self.recall_ratio)  # fmt: skip
         if name == "backdoor":
             return self._backdoor(ctx)
+        if name == "ood":
+            from toolkit.audit.ood import ood
+
+            return ood(ctx, detectors=self.detectors, groups=self.groups, split=self.ood_split,
+                       samples=self.ood_samples, ood_warn=self.ood_warn, ood_fail=self.ood_fail)  # fmt: skip
         logits = test.logits.double().numpy()
         return calibration(logits, y, seed=ctx.recipe.seed, n_bins=self.n_bins, ece_warn=self.ece_warn,
                            ece_fail=self.ece_fail)  # fmt: skip

@@ -82,24 +82,38 @@ def score_sets(
     inside: Outputs,
     outside: Mapping[str, Outputs],
     tpr: float = 0.95,
+    detectors: Mapping[str, Any] | None = None,
 ) -> dict[str, Detection]:
     """:func:`score_detectors` against several outside sets: each detector fitted once, the
     inside split scored once, then each outside set; a :class:`Detection` per set (keyed as
-    ``outside``; a non-empty key is logged with each detector's AUROC)."""
+    ``outside``; a non-empty key is logged with each detector's AUROC). ``detectors`` (label
+    -> a detector bound to the data) replaces the recipe's ``[[detectors]]`` (the audit's)."""
+    from toolkit.declarations import declared
     from toolkit.metrics.ood import ood_metrics
 
     found = {key: Detection() for key in outside}
-    wanted = ctx.layers("detectors")
+    built = dict(detectors) if detectors is not None else None
+    if built is None:
+        wanted = ctx.layers("detectors")
+    else:
+        wanted = sorted({name for d in built.values() for name in declared(d, "layers") or ()})
     for outputs in (fit_on, inside, *outside.values()):
         outputs.want(*wanted)
+    scoring: list[tuple[str, Any]] = (
+        list(built.items())
+        if built is not None
+        else [
+            (ctx.recipe.label("detectors", i), spec)
+            for i, spec in enumerate(ctx.recipe.detectors)
+            if spec.family == "detector"  # scanners (neural_cleanse) read the model, not inputs: not here
+        ]
+    )
     with ctx.log.stage("detect"), ctx.log.progress() as bar:
-        scoring = [(i, spec) for i, spec in enumerate(ctx.recipe.detectors) if spec.family == "detector"]
         task = bar.add_task("detectors", total=len(scoring)) if bar else None
-        for i, spec in scoring:  # scanners (neural_cleanse) read the model, not inputs: not here
-            label = ctx.recipe.label("detectors", i)
+        for label, spec in scoring:
             if bar is not None and task is not None:
                 bar.update(task, description=f"detector {label}")
-            detector = ctx.build(spec).fit(model, fit_on)
+            detector = (spec if built is not None else ctx.build(spec)).fit(model, fit_on)
             s_in = detector.score(model, inside).detach().double().cpu().numpy()
             for key, outputs in outside.items():
                 s_out = detector.score(model, outputs).detach().double().cpu().numpy()

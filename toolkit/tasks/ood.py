@@ -86,7 +86,7 @@ class OODTask:
         """The recipe must give OOD data: held-out classes (of a dataset that can leave
         classes out), or data sets in ``near`` / ``far``."""
         if recipe.task.params.get("near") or recipe.task.params.get("far"):
-            return cls._check_sets(recipe)
+            return check_sets(recipe)
         spec = recipe.dataset
         params = {p.name for p in spec.entry.signature().params}
         if "holdout" not in params:
@@ -107,30 +107,6 @@ class OODTask:
                 )
             ]
         return []
-
-    @staticmethod
-    def _check_sets(recipe: ResolvedRecipe) -> list[Problem]:
-        """OOD data sets are images, compared with image data: each one whose modality is
-        known must say so."""
-        from toolkit.recipe.checks import dataset_modality
-
-        problems = []
-        inside = dataset_modality(recipe.dataset)
-        if inside not in (None, "image"):
-            message = (f"OOD data sets are compared as images, but the dataset '{recipe.dataset.name}' is "
-                       f"{inside}; use held-out classes (dataset.holdout) instead")  # fmt: skip
-            problems.append(Problem("dataset.name", message))
-        params = recipe.task.params
-        where = [f"evaluate.{g}.{i}" for g in ("near", "far") for i in range(len(params.get(g) or []))]
-        nested = [c for c in recipe.task.nested if c.kind == "datasets"]
-        if len(nested) != len(where):  # resolution failed and said why
-            return problems
-        for path, spec in zip(where, nested, strict=True):  # resolved in that order: near, then far
-            modality = dataset_modality(spec)
-            if modality not in (None, "image"):
-                message = f"the OOD data set '{spec.name}' is {modality} data, not images; give image data"
-                problems.append(Problem(path, message))
-        return problems
 
     def run(self, ctx: TaskContext) -> TaskResult:
         """Train (or reuse) the model, score every detector and evaluate it."""
@@ -299,3 +275,27 @@ def _pairs(groups: dict[str, Any], present: list[str], detector: str) -> list[fl
     for g in present:
         out += [groups[g][detector]["auroc"], groups[g][detector]["fpr_at_tpr_ood_positive"]]
     return out
+
+
+def check_sets(recipe: ResolvedRecipe) -> list[Problem]:
+    """OOD data sets (``evaluate.near`` / ``evaluate.far`` of the ``ood`` and ``audit`` tasks) are
+    images, compared with image data: each one whose modality is known must say so."""
+    from toolkit.recipe.checks import dataset_modality
+
+    problems = []
+    inside = dataset_modality(recipe.dataset)
+    if inside not in (None, "image"):
+        message = (f"OOD data sets are compared as images, but the dataset '{recipe.dataset.name}' is "
+                   f"{inside}; use held-out classes (dataset.holdout) instead")  # fmt: skip
+        problems.append(Problem("dataset.name", message))
+    params = recipe.task.params
+    where = [f"evaluate.{g}.{i}" for g in ("near", "far") for i in range(len(params.get(g) or []))]
+    nested = [c for c in recipe.task.nested if c.kind == "datasets"]
+    if len(nested) != len(where):  # resolution failed and said why
+        return problems
+    for path, spec in zip(where, nested, strict=True):  # resolved in that order: near, then far
+        modality = dataset_modality(spec)
+        if modality not in (None, "image"):
+            message = f"the OOD data set '{spec.name}' is {modality} data, not images; give image data"
+            problems.append(Problem(path, message))
+    return problems
