@@ -155,6 +155,7 @@ def test_metricframe_check_catches_disagreement() -> None:
     assert metricframe_check(y, pred, {"a": g}, undefined)["agrees"] is False
 
 
+@pytest.mark.slow  # many degenerate cases through fairlearn: about 15 s; nox runs it
 def test_degenerate_groups_agree_with_fairlearn() -> None:
     """Random small samples, many with a group lacking positives or negatives: every group
     metric agrees with fairlearn's (undefined TPR and FPR are 0, as fairlearn computes them)."""

@@ -193,6 +193,7 @@ def test_the_process_pool_gives_the_serial_executors_numbers(sweep_recipe: Path,
     assert meta["threads"] == max(1, (os.cpu_count() or 1) // 2)
 
 
+@pytest.mark.slow  # starts a Ray cluster: about 20 s; nox runs it
 def test_the_ray_executor_gives_the_local_executors_numbers(sweep_recipe: Path, tmp_path: Path) -> None:
     needs("ray")
     from toolkit.execution.executor import LocalExecutor
