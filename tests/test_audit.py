@@ -104,8 +104,12 @@ def test_a_clean_model_passes_and_every_check_has_a_verdict(clean: Any) -> None:
     assert {c: m["checks"][c]["verdict"] for c in ("performance", "calibration", "backdoor")} == {
         "performance": "pass", "calibration": "pass", "backdoor": "pass"
     }  # fmt: skip
-    for name in ("robustness", "fairness", "explanations"):  # not run by this version, and it says so
+    for name in ("robustness", "explanations"):  # not run by this version, and it says so
         assert m["checks"][name]["verdict"] == "skipped" and "does not run" in m["checks"][name]["reason"]
+    assert m["checks"]["fairness"] == {
+        "verdict": "skipped",
+        "reason": "no groups in this data set (no sensitive attributes)",
+    }
     assert m["checks"]["ood"]["verdict"] == "skipped" and "no OOD data given" in m["checks"]["ood"]["reason"]
     assert m["verdict"] == "pass"
     saved = json.loads((Path(clean.path) / "metrics.json").read_text())
@@ -251,3 +255,49 @@ def test_the_ood_check_scores_held_out_classes_and_data_sets(tmp_path: Path) -> 
     assert ood["verdict"] in ("pass", "warn") and "AUROC" in ood["reason"]
     with pytest.raises(toolkit.RecipeError, match=r"evaluate\.detectors\.0: no detector 'mps'"):
         parse_recipe({**table, "model": RECIPE["model"], "evaluate": {"detectors": ["mps"]}})
+
+
+def write_table(path: Path, *, biased: bool, n: int = 6000, seed: int = 0) -> dict[str, Any]:
+    """A CSV with a sensitive column ``sex`` and a ``proxy`` feature that follows it; with
+    ``biased``, the label follows sex too (as a historical bias would), otherwise not. The
+    ``table`` dataset of it."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    male = rng.random(n) < 0.5
+    proxy = male.astype(float) + rng.normal(scale=0.3, size=n)
+    score = x1 + 0.5 * x2 + (2.0 * male - 1.0 if biased else 0.0) + rng.normal(scale=0.5, size=n)
+    pd.DataFrame({"x1": x1, "x2": x2, "proxy": proxy, "sex": np.where(male, "Male", "Female"),
+                  "label": np.where(score > 0, ">50K", "<=50K")}).to_csv(path, index=False)  # fmt: skip
+    return {
+        "name": "table",
+        "path": str(path),
+        "label": "label",
+        "favourable": ">50K",
+        "sensitive": {"sex": "Male"},
+    }
+
+
+@pytest.mark.parametrize("biased", [False, True])
+def test_a_model_that_follows_a_sensitive_column_fails_fairness_only(tmp_path: Path, biased: bool) -> None:
+    """An MLP learns the proxy of sex when the labels follow sex: accurate and calibrated, it
+    fails fairness (and nothing else); on labels independent of sex it passes every check."""
+    pytest.importorskip("pandas", reason="the table dataset needs the fairness extra")
+    import toolkit
+
+    data = write_table(tmp_path / "table.csv", biased=biased)
+    recipe = {"task": "audit", "name": "fair", "dataset": data, "model": {"name": "mlp", "hidden": [16]},
+              "train": {"epochs": 10, "batch_size": 64, "optimizer": "adam", "lr": 0.003}}  # fmt: skip
+    net = trained(recipe, tmp_path / "cache")
+    audit_table = {k: v for k, v in recipe.items() if k not in ("model", "train")}
+    checks = toolkit.run(audit_table, model=net, out_dir=tmp_path / "runs").metrics["checks"]
+    assert checks["performance"]["verdict"] == "pass" and checks["calibration"]["verdict"] == "pass"
+    assert checks["backdoor"]["verdict"] == "skipped"  # tabular: Neural Cleanse stamps images
+    if biased:
+        assert checks["fairness"]["verdict"] == "fail", checks["fairness"]["reason"]
+        assert "sex: p%-rule" in checks["fairness"]["reason"]
+        assert checks["fairness"]["attributes"]["sex"]["p_rule"] < 50
+    else:
+        assert checks["fairness"]["verdict"] == "pass", checks["fairness"]["reason"]

@@ -9,9 +9,10 @@ each of the checks ``performance``, ``calibration``, ``robustness``, ``ood``, ``
 its numbers, so a CI pipeline reads them.
 
 This version runs the ``performance`` (:mod:`toolkit.audit.performance`), ``calibration``
-(:mod:`toolkit.audit.calibration`), ``ood`` (:mod:`toolkit.audit.ood`) and ``backdoor``
-(:mod:`toolkit.audit.backdoor`, Neural Cleanse on the model alone) checks; the others are
-``skipped`` and say that this version does not run them yet.
+(:mod:`toolkit.audit.calibration`), ``ood`` (:mod:`toolkit.audit.ood`), ``fairness``
+(:mod:`toolkit.audit.fairness`) and ``backdoor`` (:mod:`toolkit.audit.backdoor`, Neural
+Cleanse on the model alone) checks; the others are ``skipped`` and say that this version
+does not run them yet.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 #: Every check of the audit, in the report's order.
 CHECKS = ("performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor")
 #: The checks this version runs.
-BUILT = ("performance", "calibration", "ood", "backdoor")
+BUILT = ("performance", "calibration", "ood", "fairness", "backdoor")
 Check = Literal["performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor"]
 
 
@@ -66,6 +67,10 @@ class AuditTask:
         ood_samples: at most this many images of each OOD data set (default all).
         ood_warn: the OOD check warns when an OOD split's best AUROC is below this (0.85).
         ood_fail: and fails below this (0.7).
+        p_rule_fail: fairness fails when an attribute's p%-rule is below this (80, the
+            four-fifths rule).
+        eo_warn: fairness warns when an equalized odds difference is above this (0.1).
+        eo_fail: and fails above this (0.2).
     """
 
     uses = ("model", "train")
@@ -92,6 +97,9 @@ class AuditTask:
         ood_samples: Annotated[int, Field(ge=1)] | None = None,
         ood_warn: Annotated[float, Field(ge=0, le=1)] = 0.85,
         ood_fail: Annotated[float, Field(ge=0, le=1)] = 0.7,
+        p_rule_fail: Annotated[float, Field(ge=0, le=100)] = 80.0,
+        eo_warn: Annotated[float, Field(ge=0, le=1)] = 0.1,
+        eo_fail: Annotated[float, Field(ge=0, le=1)] = 0.2,
     ) -> None:
         self.checks: list[str] = list(checks) or list(CHECKS)
         self.chance_margin, self.recall_ratio = chance_margin, recall_ratio
@@ -102,6 +110,7 @@ class AuditTask:
         self.groups = {"near": [dict(t) for t in near], "far": [dict(t) for t in far]}
         self.ood_split, self.ood_samples = ood_split, ood_samples
         self.ood_warn, self.ood_fail = ood_warn, ood_fail
+        self.p_rule_fail, self.eo_warn, self.eo_fail = p_rule_fail, eo_warn, eo_fail
 
     @classmethod
     def check(cls, recipe: ResolvedRecipe) -> list[Problem]:
@@ -163,6 +172,13 @@ class AuditTask:
                                recall_ratio=self.recall_ratio)  # fmt: skip
         if name == "backdoor":
             return self._backdoor(ctx)
+        if name == "fairness":
+            from toolkit.audit.fairness import fairness
+
+            groups = {a: data.test.groups[a].numpy() for a in data.info.sensitive}
+            return fairness(y, test.predictions.numpy(), groups, data.info.sensitive,
+                            classes=data.info.num_classes, p_rule_fail=self.p_rule_fail, eo_warn=self.eo_warn,
+                            eo_fail=self.eo_fail)  # fmt: skip
         if name == "ood":
             from toolkit.audit.ood import ood
 
