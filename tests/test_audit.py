@@ -24,7 +24,7 @@ RECIPE: dict[str, Any] = {
     "dataset": {"name": "digits"},
     "model": {"name": "small_cnn", "channels": [16, 32], "hidden": 64},
     "train": {"epochs": 15, "batch_size": 64, "optimizer": "adam", "lr": 0.003},
-    "evaluate": {"scan_steps": 500},
+    "evaluate": {"scan_steps": 500, "robust_samples": 50},
 }
 CHECKS = ["performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor"]
 
@@ -104,8 +104,10 @@ def test_a_clean_model_passes_and_every_check_has_a_verdict(clean: Any) -> None:
     assert {c: m["checks"][c]["verdict"] for c in ("performance", "calibration", "backdoor")} == {
         "performance": "pass", "calibration": "pass", "backdoor": "pass"
     }  # fmt: skip
-    for name in ("robustness", "explanations"):  # not run by this version, and it says so
-        assert m["checks"][name]["verdict"] == "skipped" and "does not run" in m["checks"][name]["reason"]
+    assert m["checks"]["robustness"]["robust_accuracy"] > 0.5  # 8x8 digits at 8/255: little moves
+    assert m["checks"]["robustness"]["verdict"] == "pass" and m["checks"]["robustness"]["sanity_flags"] == []
+    assert m["checks"]["explanations"]["verdict"] == "skipped"  # not run by this version, and it says so
+    assert "does not run" in m["checks"]["explanations"]["reason"]
     assert m["checks"]["fairness"] == {
         "verdict": "skipped",
         "reason": "no groups in this data set (no sensitive attributes)",
@@ -156,7 +158,11 @@ def test_an_ece_within_sampling_noise_is_no_finding() -> None:
 
 
 def test_a_model_that_learned_nothing_fails_performance(tmp_path: Path) -> None:
-    result = audit(Constant(10), tmp_path)
+    import toolkit
+
+    table = {"task": "audit", "name": "constant", "dataset": {"name": "digits"},
+             "evaluate": {"checks": ["performance"]}}  # fmt: skip
+    result = toolkit.run(table, model=Constant(10), out_dir=tmp_path)
     performance = result.metrics["checks"]["performance"]
     assert performance["verdict"] == "fail" and "of chance" in performance["reason"]
 
@@ -182,7 +188,7 @@ def test_a_planted_backdoor_fails_the_backdoor_check_naming_its_target(clean: An
     import toolkit
 
     audit_table = {"task": "audit", "name": "poisoned", "dataset": {"name": "digits"},
-                   "evaluate": {"scan_steps": 500}}  # fmt: skip
+                   "evaluate": {"scan_steps": 500, "checks": ["performance", "calibration", "backdoor"]}}  # fmt: skip
     checks = toolkit.run(audit_table, model=net, out_dir=tmp_path).metrics["checks"]
     assert checks["backdoor"]["verdict"] == "fail" and checks["backdoor"]["flagged"] == ["0"]
     assert "flags class 0" in checks["backdoor"]["reason"]
@@ -222,6 +228,7 @@ def test_the_command_writes_the_recipe_from_options_and_exits_3_on_a_failed_chec
         assert code == 3 and "performance" in said and f"at or worse than {level}" in said, printed
 
 
+@pytest.mark.slow  # the whole quickstart audit, AutoAttack included: about 10 s; nox runs it
 def test_the_command_passes_a_clean_model_with_fail_on_warn(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -229,7 +236,8 @@ def test_the_command_passes_a_clean_model_with_fail_on_warn(
 
     root = Path(__file__).resolve().parents[1]
     args = ["audit", str(root / "recipes" / "audit_quickstart.toml"), "--out", str(tmp_path), "-q"]
-    code, printed = cli_in_process([*args, "--fail-on", "warn", "--set", "evaluate.scan_steps=300"], capsys)
+    sets = ["--set", "evaluate.scan_steps=300", "--set", "evaluate.robust_samples=50"]
+    code, printed = cli_in_process([*args, "--fail-on", "warn", *sets], capsys)
     assert code == 0, printed
 
 
@@ -301,3 +309,20 @@ def test_a_model_that_follows_a_sensitive_column_fails_fairness_only(tmp_path: P
         assert checks["fairness"]["attributes"]["sex"]["p_rule"] < 50
     else:
         assert checks["fairness"]["verdict"] == "pass", checks["fairness"]["reason"]
+
+
+def test_gradient_masking_raises_a_robustness_sanity_flag(net: nn.Module, tmp_path: Path) -> None:
+    """The digits model behind input quantization (zero gradients almost everywhere): the
+    robustness check's sanity flags are raised and lower its verdict; performance does not
+    change."""
+    from test_evasion_task import Quantized
+
+    import toolkit
+
+    table = {"task": "audit", "name": "masked", "dataset": {"name": "digits"},
+             "evaluate": {"checks": ["performance", "robustness"], "robust_samples": 50}}  # fmt: skip
+    checks = toolkit.run(table, model=Quantized(net), out_dir=tmp_path).metrics["checks"]
+    robustness = checks["robustness"]
+    assert "zero_or_nonfinite_gradients" in robustness["sanity_flags"], robustness["sanity"]
+    assert robustness["verdict"] in ("warn", "fail") and "sanity flags" in robustness["reason"]
+    assert checks["performance"]["verdict"] == "pass"

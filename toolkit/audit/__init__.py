@@ -5,6 +5,7 @@
   confusion;
 - :mod:`toolkit.audit.calibration`: ECE, class-wise ECE, Brier, NLL, the reliability
   diagram, temperature scaling fitted on a validation half of the test split;
+- :mod:`toolkit.audit.robustness`: AutoAttack, a PGD curve and the sanity checks;
 - :mod:`toolkit.audit.ood`: every detector against held-out classes and OOD data sets;
 - :mod:`toolkit.audit.fairness`: group metrics per sensitive attribute and intersection;
 - :mod:`toolkit.audit.backdoor`: Neural Cleanse on the model alone.

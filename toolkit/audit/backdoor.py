@@ -47,11 +47,13 @@ def backdoor(
             ),
         )
     else:
+        median = _median(metrics["values"])
+        small = [metrics["anomaly_index"][n] for n in names if metrics["values"][n] <= median]
         verdict, reason = (
             "pass",
             (
-                f"no class stands out: largest anomaly index {metrics['max_anomaly_index']:.2f} "
-                f"(a small trigger above {anomaly_threshold:g} is flagged)"
+                f"no class's reversed trigger is anomalously small: largest anomaly index on the small "
+                f"side {max(small, default=0.0):.2f} (flagged above {anomaly_threshold:g})"
             ),
         )
     table = Table(

@@ -9,7 +9,8 @@ each of the checks ``performance``, ``calibration``, ``robustness``, ``ood``, ``
 its numbers, so a CI pipeline reads them.
 
 This version runs the ``performance`` (:mod:`toolkit.audit.performance`), ``calibration``
-(:mod:`toolkit.audit.calibration`), ``ood`` (:mod:`toolkit.audit.ood`), ``fairness``
+(:mod:`toolkit.audit.calibration`), ``robustness`` (:mod:`toolkit.audit.robustness`),
+``ood`` (:mod:`toolkit.audit.ood`), ``fairness``
 (:mod:`toolkit.audit.fairness`) and ``backdoor`` (:mod:`toolkit.audit.backdoor`, Neural
 Cleanse on the model alone) checks; the others are ``skipped`` and say that this version
 does not run them yet.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
+import torch
 from pydantic import Field
 
 from toolkit.audit.ood import DETECTORS
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 #: Every check of the audit, in the report's order.
 CHECKS = ("performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor")
 #: The checks this version runs.
-BUILT = ("performance", "calibration", "ood", "fairness", "backdoor")
+BUILT = ("performance", "calibration", "robustness", "ood", "fairness", "backdoor")
 Check = Literal["performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor"]
 
 
@@ -71,6 +73,11 @@ class AuditTask:
             four-fifths rule).
         eo_warn: fairness warns when an equalized odds difference is above this (0.1).
         eo_fail: and fails above this (0.2).
+        eps: the robustness check's L-inf budget (default 8/255, RobustBench's for CIFAR-10).
+        robust_samples: test samples the robustness check attacks (default 200, seeded).
+        robust_warn: robustness warns when AutoAttack leaves less than this share of the
+            clean accuracy (0.5).
+        robust_fail: and fails below this share (0.1).
     """
 
     uses = ("model", "train")
@@ -100,6 +107,10 @@ class AuditTask:
         p_rule_fail: Annotated[float, Field(ge=0, le=100)] = 80.0,
         eo_warn: Annotated[float, Field(ge=0, le=1)] = 0.1,
         eo_fail: Annotated[float, Field(ge=0, le=1)] = 0.2,
+        eps: Annotated[float, Field(gt=0)] | None = None,
+        robust_samples: Annotated[int, Field(ge=1)] = 200,
+        robust_warn: Annotated[float, Field(ge=0, le=1)] = 0.5,
+        robust_fail: Annotated[float, Field(ge=0, le=1)] = 0.1,
     ) -> None:
         self.checks: list[str] = list(checks) or list(CHECKS)
         self.chance_margin, self.recall_ratio = chance_margin, recall_ratio
@@ -111,6 +122,8 @@ class AuditTask:
         self.ood_split, self.ood_samples = ood_split, ood_samples
         self.ood_warn, self.ood_fail = ood_warn, ood_fail
         self.p_rule_fail, self.eo_warn, self.eo_fail = p_rule_fail, eo_warn, eo_fail
+        self.eps, self.robust_samples = eps, robust_samples
+        self.robust_warn, self.robust_fail = robust_warn, robust_fail
 
     @classmethod
     def check(cls, recipe: ResolvedRecipe) -> list[Problem]:
@@ -172,6 +185,8 @@ class AuditTask:
                                recall_ratio=self.recall_ratio)  # fmt: skip
         if name == "backdoor":
             return self._backdoor(ctx)
+        if name == "robustness":
+            return self._robustness(ctx)
         if name == "fairness":
             from toolkit.audit.fairness import fairness
 
@@ -187,6 +202,26 @@ class AuditTask:
         logits = test.logits.double().numpy()
         return calibration(logits, y, seed=ctx.recipe.seed, n_bins=self.n_bins, ece_warn=self.ece_warn,
                            ece_fail=self.ece_fail)  # fmt: skip
+
+    def _robustness(self, ctx: TaskContext) -> CheckResult:
+        """AutoAttack, a PGD curve and the sanity checks on a seeded sample of the test split."""
+        from toolkit.audit.robustness import robustness
+        from toolkit.data.inputs import to_model_input
+
+        data = ctx.data()
+        x = to_model_input(data.test.x)
+        if not isinstance(x, torch.Tensor):
+            return CheckResult("skipped", "AutoAttack attacks inputs that are one tensor (images)")
+        from toolkit.errors import UsageError
+
+        try:
+            with ctx.log.stage("attack"):
+                return robustness(ctx.model().to(ctx.device), x.to(ctx.device), data.test.y.to(ctx.device),
+                                  data.info, eps=self.eps if self.eps is not None else 8 / 255,
+                                  samples=self.robust_samples, seed=ctx.recipe.seed,
+                                  robust_warn=self.robust_warn, robust_fail=self.robust_fail)  # fmt: skip
+        except UsageError as exc:  # AutoAttack cannot run here (its extra, fewer than four classes)
+            return CheckResult("skipped", f"AutoAttack cannot run: {exc}")
 
     def _backdoor(self, ctx: TaskContext) -> CheckResult:
         """Neural Cleanse on the model and the clean test images."""
