@@ -17,14 +17,13 @@ failures only; ``skipped`` never counts).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 from rich.text import Text
 
-from toolkit.cli.base import SetOption, get_console, print_tables
+from toolkit.cli.base import SetOption, get_console, machine_overrides, print_tables
 from toolkit.errors import UsageError
 
 #: The exit status of an audit whose verdict reaches ``--fail-on``.
@@ -88,13 +87,7 @@ def _recipe(
     """The audit recipe of the file, or of ``--model`` and ``--data``, with the overrides."""
     from toolkit.recipe import load_recipe, parse_recipe
 
-    origins = {}
-    if device is not None:
-        sets.append(f"runtime.device={json.dumps(device)}")
-        origins["runtime.device"] = "--device"
-    if threads is not None:
-        sets.append(f"runtime.threads={threads}")
-        origins["runtime.threads"] = "--threads"
+    origins = machine_overrides(sets, device=device, threads=threads)
     if path is not None:
         if model is not None or data is not None:
             raise UsageError("give an audit recipe, or --model and --data, not both")

@@ -14,7 +14,7 @@ import typer
 
 from toolkit.version import __version__
 
-__all__ = ["SetOption", "app", "get_console", "print_tables"]
+__all__ = ["SetOption", "app", "get_console", "machine_overrides", "print_tables"]
 
 app = typer.Typer(
     name="toolkit",
@@ -87,3 +87,18 @@ def _root(
     ] = False,
 ) -> None:
     """Options that apply to every command; ``--debug`` anywhere shows tracebacks."""
+
+
+def machine_overrides(sets: list[str], *, device: str | None, threads: int | None) -> dict[str, str]:
+    """Add ``--device`` and ``--threads`` to the ``--set`` overrides ``sets`` (in place), and
+    return which option set each key, so a problem with it names the option."""
+    import json
+
+    origins = {}
+    if device is not None:
+        sets.append(f"runtime.device={json.dumps(device)}")
+        origins["runtime.device"] = "--device"
+    if threads is not None:
+        sets.append(f"runtime.threads={threads}")
+        origins["runtime.threads"] = "--threads"
+    return origins

@@ -7,14 +7,13 @@ nothing here imports it before a command runs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.text import Text
 
-from toolkit.cli.base import SetOption, get_console, print_tables
+from toolkit.cli.base import SetOption, get_console, machine_overrides, print_tables
 from toolkit.errors import UsageError
 
 _TrackUri = typer.Option(
@@ -45,13 +44,7 @@ def run(
     from toolkit.recipe import load_recipe
 
     sets = list(overrides or [])
-    origins = {}
-    if device is not None:
-        sets.append(f"runtime.device={json.dumps(device)}")
-        origins["runtime.device"] = "--device"
-    if threads is not None:
-        sets.append(f"runtime.threads={threads}")
-        origins["runtime.threads"] = "--threads"
+    origins = machine_overrides(sets, device=device, threads=threads)
     resolved = load_recipe(recipe, sets, origins=origins)
     tracking = None  # checked before the work: a bad --track exits with 2 and runs nothing
     if track is not None or track_uri is not None or track_experiment is not None:
