@@ -326,3 +326,28 @@ def test_gradient_masking_raises_a_robustness_sanity_flag(net: nn.Module, tmp_pa
     assert "zero_or_nonfinite_gradients" in robustness["sanity_flags"], robustness["sanity"]
     assert robustness["verdict"] in ("warn", "fail") and "sanity flags" in robustness["reason"]
     assert checks["performance"]["verdict"] == "pass"
+
+
+def test_the_model_card_is_written_and_readable_on_its_own(tmp_path: Path) -> None:
+    """model_card.md and .json: the recipe's uses, the factors, a verdict per check, the
+    per-group numbers, and caveats drawn from the checks that did not pass."""
+    pytest.importorskip("pandas", reason="the table dataset needs the fairness extra")
+    import toolkit
+
+    data = write_table(tmp_path / "table.csv", biased=True, n=2000)
+    recipe = {"task": "audit", "name": "card", "dataset": data, "model": {"name": "mlp", "hidden": [16]},
+              "train": {"epochs": 5, "batch_size": 64, "optimizer": "adam", "lr": 0.003},
+              "evaluate": {"intended_use": "ranking loan applications for review",
+                           "out_of_scope": "automated decisions without review"}}  # fmt: skip
+    result = toolkit.run(recipe, out_dir=tmp_path / "runs")
+    text = (result.path / "model_card.md").read_text()
+    card = json.loads((result.path / "model_card.json").read_text())
+    for heading in ("Model details", "Intended use", "Out-of-scope uses", "Factors", "Metrics",
+                    "Evaluation data", "Quantitative analyses", "Caveats and recommendations"):  # fmt: skip
+        assert f"## {heading}" in text
+    assert card["intended_use"] == "ranking loan applications for review" and "without review" in text
+    assert card["factors"]["sensitive_attributes"] == {"sex": ["Female", "Male"]}
+    assert set(card["quantitative_analyses"]["sex"]) == {"Female", "Male"}
+    assert any(c.startswith("fairness (fail)") for c in card["caveats"])
+    assert card["metrics"]["fairness"]["verdict"] == result.metrics["checks"]["fairness"]["verdict"]
+    assert "Model card (model_card.md)" in (result.path / "report.html").read_text()

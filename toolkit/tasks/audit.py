@@ -18,6 +18,7 @@ does not run them yet.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import torch
@@ -43,7 +44,8 @@ class AuditTask:
     """Audit a model (``task = "audit"``); parameters go in ``[evaluate]``.
 
     Metrics (``metrics.json``): ``verdict`` (the worst of the checks' verdicts) and
-    ``checks.<check>`` with ``verdict``, ``reason`` and the check's numbers. Figures: each
+    ``checks.<check>`` with ``verdict``, ``reason`` and the check's numbers. Files:
+    ``model_card.md`` and ``model_card.json`` (:mod:`toolkit.audit.card`). Figures: each
     check's, prefixed with its name (``performance_confusion``, ``calibration_reliability``).
     Per sample (``samples/audit.npz``): ``label``, ``prediction``, ``confidence``.
 
@@ -78,6 +80,9 @@ class AuditTask:
         robust_warn: robustness warns when AutoAttack leaves less than this share of the
             clean accuracy (0.5).
         robust_fail: and fails below this share (0.1).
+        intended_use: what the model is for, in the model card (default the recipe's
+            ``description``).
+        out_of_scope: what it must not be used for, in the model card.
     """
 
     uses = ("model", "train")
@@ -111,6 +116,8 @@ class AuditTask:
         robust_samples: Annotated[int, Field(ge=1)] = 200,
         robust_warn: Annotated[float, Field(ge=0, le=1)] = 0.5,
         robust_fail: Annotated[float, Field(ge=0, le=1)] = 0.1,
+        intended_use: str = "",
+        out_of_scope: str = "",
     ) -> None:
         self.checks: list[str] = list(checks) or list(CHECKS)
         self.chance_margin, self.recall_ratio = chance_margin, recall_ratio
@@ -124,6 +131,7 @@ class AuditTask:
         self.p_rule_fail, self.eo_warn, self.eo_fail = p_rule_fail, eo_warn, eo_fail
         self.eps, self.robust_samples = eps, robust_samples
         self.robust_warn, self.robust_fail = robust_warn, robust_fail
+        self.intended_use, self.out_of_scope = intended_use, out_of_scope
 
     @classmethod
     def check(cls, recipe: ResolvedRecipe) -> list[Problem]:
@@ -163,10 +171,20 @@ class AuditTask:
         )
         tables = [table, *(t for r in results.values() for t in r.tables)]
         figures = {f"{n}_{k}": f for n, r in results.items() for k, f in r.figures.items()}
+        from toolkit.audit.card import model_card
+
+        card_md, card = model_card(
+            ctx, results, intended_use=self.intended_use, out_of_scope=self.out_of_scope
+        )
+        files = {"model_card.md": card_md, "model_card.json": json.dumps(card, indent=1, allow_nan=True)}
+        tables.append(Table(title="Model card (model_card.md)", columns=["section", "content"],
+                            rows=[["intended use", card["intended_use"]],
+                                  ["out-of-scope uses", card["out_of_scope_uses"]],
+                                  *(["caveat", c] for c in card["caveats"])]))  # fmt: skip
         probabilities = test.probabilities.numpy()
         samples = {"audit": {"label": data.test.y.numpy(), "prediction": probabilities.argmax(1),
                              "confidence": probabilities.max(1)}}  # fmt: skip
-        return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples)
+        return TaskResult(metrics=metrics, tables=tables, figures=figures, samples=samples, files=files)
 
     def _check(self, ctx: TaskContext, name: str, test: Any) -> CheckResult:
         """One check, or ``skipped`` with the reason."""
