@@ -23,7 +23,17 @@ from typing import Annotated, Any, Literal
 import typer
 from rich.text import Text
 
-from toolkit.cli.base import SetOption, get_console, machine_overrides, print_tables
+from toolkit.cli.base import (
+    DeviceOption,
+    NoCacheOption,
+    OutOption,
+    QuietOption,
+    SetOption,
+    ThreadsOption,
+    get_console,
+    machine_overrides,
+    print_tables,
+)
 from toolkit.errors import UsageError
 
 #: The exit status of an audit whose verdict reaches ``--fail-on``.
@@ -36,11 +46,6 @@ _Recipe = typer.Argument(help="An audit recipe (TOML); or give --model and --dat
 _Model = typer.Option(help="A .pt2 or .pt model file, or a registered model name.")
 _Data = typer.Option(help="A registered dataset (toolkit list datasets).")
 _FailOn = typer.Option("--fail-on", help="Exit with status 3 when a check's verdict is this or worse.")
-_Out = typer.Option("--out", "-o", help="Parent folder of the run folders.")
-_NoCache = typer.Option("--no-cache", help="Neither reuse nor store trained models.")
-_Device = typer.Option(help="auto, cpu or cuda (overrides runtime.device).")
-_Threads = typer.Option(help="torch CPU threads (overrides runtime.threads).")
-_Quiet = typer.Option("--quiet", "-q", help="Print only the run folder.")
 
 
 def audit(
@@ -49,11 +54,11 @@ def audit(
     data: Annotated[str | None, _Data] = None,
     fail_on: Annotated[Literal["warn", "fail"] | None, _FailOn] = None,
     overrides: SetOption = None,
-    out: Annotated[Path, _Out] = Path("runs"),
-    no_cache: Annotated[bool, _NoCache] = False,
-    device: Annotated[str | None, _Device] = None,
-    threads: Annotated[int | None, _Threads] = None,
-    quiet: Annotated[bool, _Quiet] = False,
+    out: Annotated[Path, OutOption] = Path("runs"),
+    no_cache: Annotated[bool, NoCacheOption] = False,
+    device: Annotated[str | None, DeviceOption] = None,
+    threads: Annotated[int | None, ThreadsOption] = None,
+    quiet: Annotated[bool, QuietOption] = False,
 ) -> None:
     """Audit a model: every check that applies, a verdict each, one report."""
     from toolkit.audit.verdicts import at_or_worse

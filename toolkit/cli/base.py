@@ -14,7 +14,18 @@ import typer
 
 from toolkit.version import __version__
 
-__all__ = ["SetOption", "app", "get_console", "machine_overrides", "print_tables"]
+__all__ = [
+    "DeviceOption",
+    "NoCacheOption",
+    "OutOption",
+    "QuietOption",
+    "SetOption",
+    "ThreadsOption",
+    "app",
+    "get_console",
+    "machine_overrides",
+    "print_tables",
+]
 
 app = typer.Typer(
     name="toolkit",
@@ -33,6 +44,14 @@ SetOption = Annotated[
         "--set", "-s", help="Override a recipe key, e.g. --set train.epochs=3 (value parsed as TOML)."
     ),
 ]
+
+
+#: Options several commands share (``run``, ``audit``, ``sweep``), said once.
+OutOption = typer.Option("--out", "-o", help="Parent folder of the run folders.")
+NoCacheOption = typer.Option("--no-cache", help="Neither reuse nor store trained models.")
+DeviceOption = typer.Option(help="auto, cpu or cuda (overrides runtime.device).")
+ThreadsOption = typer.Option(help="torch CPU threads (overrides runtime.threads).")
+QuietOption = typer.Option("--quiet", "-q", help="Print only the run folder.")
 
 
 def get_console(stderr: bool = False) -> Any:

@@ -13,17 +13,22 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from toolkit.cli.base import SetOption, get_console, machine_overrides, print_tables
+from toolkit.cli.base import (
+    DeviceOption,
+    NoCacheOption,
+    OutOption,
+    QuietOption,
+    SetOption,
+    ThreadsOption,
+    get_console,
+    machine_overrides,
+    print_tables,
+)
 from toolkit.errors import UsageError
 
 _TrackUri = typer.Option(
     help="The tracking store (default $MLFLOW_TRACKING_URI, else sqlite:///./mlruns.db)."
 )
-_Out = typer.Option("--out", "-o", help="Parent folder of the run folders.")
-_NoCache = typer.Option("--no-cache", help="Neither reuse nor store trained models.")
-_Device = typer.Option(help="auto, cpu or cuda (overrides runtime.device).")
-_Threads = typer.Option(help="torch CPU threads (overrides runtime.threads).")
-_Quiet = typer.Option("--quiet", "-q", help="Print only the run folder.")
 _Track = typer.Option(help="Log the finished run to an experiment tracker: mlflow.")
 _TrackExperiment = typer.Option(help="The tracking experiment (default the recipe's name).")
 
@@ -31,11 +36,11 @@ _TrackExperiment = typer.Option(help="The tracking experiment (default the recip
 def run(
     recipe: Annotated[Path, typer.Argument(help="The recipe file (TOML).")],
     overrides: SetOption = None,
-    out: Annotated[Path, _Out] = Path("runs"),
-    no_cache: Annotated[bool, _NoCache] = False,
-    device: Annotated[str | None, _Device] = None,
-    threads: Annotated[int | None, _Threads] = None,
-    quiet: Annotated[bool, _Quiet] = False,
+    out: Annotated[Path, OutOption] = Path("runs"),
+    no_cache: Annotated[bool, NoCacheOption] = False,
+    device: Annotated[str | None, DeviceOption] = None,
+    threads: Annotated[int | None, ThreadsOption] = None,
+    quiet: Annotated[bool, QuietOption] = False,
     track: Annotated[str | None, _Track] = None,
     track_uri: Annotated[str | None, _TrackUri] = None,
     track_experiment: Annotated[str | None, _TrackExperiment] = None,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from toolkit.cli.base import SetOption, get_console, print_tables
+from toolkit.cli.base import NoCacheOption, OutOption, SetOption, get_console, print_tables
 from toolkit.errors import RunError, UsageError
 
 _Grid = typer.Option("--grid", "-g", help="A swept key: key=v1,v2 (each value TOML); several make a product.")
@@ -26,8 +26,6 @@ _Resume = typer.Option(
 _Executor = typer.Option(help="local (a process pool), ray, or serial (this process).")
 _Threads = typer.Option(help="torch threads per run (default: the cores divided by --jobs).")
 _Gpus = typer.Option(help="GPUs per run (Ray only; a fraction shares one GPU between runs).")
-_Out = typer.Option("--out", "-o", help="Parent folder of the run folders.")
-_NoCache = typer.Option("--no-cache", help="Neither reuse nor store trained models.")
 
 
 def sweep(
@@ -41,9 +39,9 @@ def sweep(
     gpus: Annotated[float, _Gpus] = 0,
     overrides: SetOption = None,
     metric: Annotated[list[str] | None, _Metric] = None,
-    out: Annotated[Path, _Out] = Path("runs"),
+    out: Annotated[Path, OutOption] = Path("runs"),
     resume: Annotated[bool, _Resume] = False,
-    no_cache: Annotated[bool, _NoCache] = False,
+    no_cache: Annotated[bool, NoCacheOption] = False,
     track: Annotated[str | None, typer.Option(help="Log every finished point to a tracker: mlflow.")] = None,
     track_uri: Annotated[str | None, typer.Option(help="The tracker's URI (mlflow: a tracking URI).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the sweep folder.")] = False,
