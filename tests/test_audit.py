@@ -1,8 +1,9 @@
 """The audit task: a verdict per check, the verdict table first, machine-readable verdicts;
 planted defects fail exactly their check and a clean control passes.
 
-This version runs the performance and calibration checks (the others are skipped, saying
-so); the planted-defect cases of the other checks come with them."""
+Planted defects: overconfidence (calibration), a patch backdoor (backdoor), gradient
+masking (robustness), a model that follows a sensitive column (fairness) and explanations
+that ignore the weights (explanations); the text model's checks are in test_text.py."""
 
 from __future__ import annotations
 
@@ -106,8 +107,13 @@ def test_a_clean_model_passes_and_every_check_has_a_verdict(clean: Any) -> None:
     }  # fmt: skip
     assert m["checks"]["robustness"]["robust_accuracy"] > 0.5  # 8x8 digits at 8/255: little moves
     assert m["checks"]["robustness"]["verdict"] == "pass" and m["checks"]["robustness"]["sanity_flags"] == []
-    assert m["checks"]["explanations"]["verdict"] == "skipped"  # not run by this version, and it says so
-    assert "does not run" in m["checks"]["explanations"]["reason"]
+    explained = m["checks"]["explanations"]
+    assert explained["verdict"] == "pass" and set(explained["methods"]) == {
+        "saliency",
+        "integrated_gradients",
+    }
+    assert all(f["mean_abs_spearman"] < 0.5 and f["constant"] == 0 for f in explained["methods"].values())
+    assert (Path(clean.path) / "figures" / "explanations_saliency_maps.png").is_file()
     assert m["checks"]["fairness"] == {
         "verdict": "skipped",
         "reason": "no groups in this data set (no sensitive attributes)",
@@ -351,3 +357,53 @@ def test_the_model_card_is_written_and_readable_on_its_own(tmp_path: Path) -> No
     assert any(c.startswith("fairness (fail)") for c in card["caveats"])
     assert card["metrics"]["fairness"]["verdict"] == result.metrics["checks"]["fairness"]["verdict"]
     assert "Model card (model_card.md)" in (result.path / "report.html").read_text()
+
+
+class Unreachable(nn.Module):
+    """The digits model kept where re-initialization cannot reach it (a plain attribute, not
+    a submodule), times one trainable scale: explanations of it cannot depend on the weights
+    a randomization resets."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        object.__setattr__(self, "hidden", model.eval())
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.__dict__["hidden"](x) * self.scale
+
+
+def test_explanations_that_ignore_the_weights_fail_the_explanation_check(
+    net: nn.Module, tmp_path: Path
+) -> None:
+    """The same model with its weights out of the randomization's reach: every method's
+    explanations come out the same for the randomized copy (rank correlation 1), so the
+    check fails; the predictions, and the performance check, are the trained model's."""
+    import toolkit
+
+    table = {"task": "audit", "name": "unreachable", "dataset": {"name": "digits"},
+             "evaluate": {"checks": ["performance", "explanations"], "explain_samples": 4}}  # fmt: skip
+    checks = toolkit.run(table, model=Unreachable(net), out_dir=tmp_path).metrics["checks"]
+    explained = checks["explanations"]
+    assert explained["verdict"] == "fail" and "no method" in explained["reason"], explained["reason"]
+    for found in explained["methods"].values():
+        assert found["mean_abs_spearman"] == pytest.approx(1.0) and not found["passed"]
+    assert checks["performance"]["verdict"] == "pass"
+
+
+def test_tables_are_attacked_with_pgd_inside_their_bounds(mlp: nn.Module, tmp_path: Path) -> None:
+    """Table features: FGSM and a PGD-20 curve at a tenth of a standard deviation (no
+    AutoAttack, which clips to [0, 1]); a budget of three standard deviations moves the
+    overlapping Gaussian classes into each other, and the check fails."""
+    import toolkit
+
+    table = {k: v for k, v in TABLE.items() if k not in ("model", "train")}
+    table["evaluate"] = {"checks": ["robustness"], "robust_samples": 200}
+    small = toolkit.run(table, model=mlp, out_dir=tmp_path / "small").metrics["checks"]["robustness"]
+    assert small["headline"] == "PGD-20" and set(small["attacks"]) == {"fgsm", "pgd"}
+    assert small["eps"] == pytest.approx(0.1) and small["verdict"] == "pass", small["reason"]
+    curve = small["attacks"]["pgd"]["robust_accuracy"]
+    assert curve[-1] <= curve[0] <= small["clean_accuracy"]
+    table["evaluate"]["eps"] = 3.0
+    large = toolkit.run(table, model=mlp, out_dir=tmp_path / "large").metrics["checks"]["robustness"]
+    assert large["verdict"] == "fail" and large["robust_accuracy"] < 0.1 * large["clean_accuracy"]

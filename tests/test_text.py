@@ -695,3 +695,68 @@ def test_fused_adamw_takes_the_same_steps_up_to_rounding() -> None:
         train(model, Split(x, y), config, seed=0)
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.allclose(weights[0], weights[1], atol=1e-5)
+
+
+def test_the_audit_of_a_text_model(tiny: dict[str, str], tmp_path: Path) -> None:
+    """A text model's audit: robustness is the balanced accuracy under the text
+    augmentations, fairness the gender-bias probes, explanations IG, SHAP and LIME with the
+    randomization sanity check; the image-only checks say why they are skipped."""
+    shares = tmp_path / "occupations.json"
+    shares.write_text(json.dumps({"nurse": 90, "farmer": 22, "teacher": 78, "doctor": 40}))
+    data = recipe(tiny, "audit", evaluate={"occupations": str(shares), "explain_samples": 2})
+    checks = run(data, tmp_path).metrics["checks"]  # type: ignore[attr-defined]
+    robust = checks["robustness"]
+    assert set(robust["augmentations"]) == {"clean", "char_noise", "keyboard", "word_delete", "word_swap"}
+    assert all(a["changed"] > 0 for k, a in robust["augmentations"].items() if k != "clean")
+    assert robust["verdict"] in ("pass", "warn", "fail") and robust["worst"] in robust["augmentations"]
+    assert 0 <= robust["kept"] <= 1
+    fair = checks["fairness"]
+    assert (
+        fair["verdict"] in ("pass", "warn", "fail") and fair["n_probes"] > 0 and "p%-rule" in fair["reason"]
+    )
+    assert set(fair["gap"]) == {"nurse", "farmer", "teacher", "doctor"}
+    explained = checks["explanations"]
+    assert set(explained["methods"]) == {"integrated_gradients", "shap", "lime"}
+    assert len(explained["sentences"]) == 2 and explained["verdict"] in ("pass", "warn", "fail")
+    assert all(np.isfinite(m["mean_abs_spearman"]) for m in explained["methods"].values())
+    assert checks["backdoor"]["verdict"] == "skipped" and "text" in checks["backdoor"]["reason"]
+    assert checks["performance"]["verdict"] == "pass"
+
+
+class Gendered(torch.nn.Module):
+    """The tiny model, with a push toward the favourable class (1) in every sentence that has
+    a male word and against it in every sentence that has a female one."""
+
+    def __init__(self, model: torch.nn.Module, male: list[int], female: list[int]) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("male", torch.tensor(male))
+        self.register_buffer("female", torch.tensor(female))
+
+    def forward(self, x: dict[str, torch.Tensor]) -> torch.Tensor:
+        ids = x["input_ids"]
+        push = torch.isin(ids, self.male).any(1).float() - torch.isin(ids, self.female).any(1).float()
+        return self.model(x) + 20.0 * torch.stack([-push, push], dim=1)
+
+
+def test_a_text_model_that_favours_men_fails_the_fairness_check(tiny: dict[str, str], tmp_path: Path) -> None:
+    import toolkit
+    from toolkit.execution.cache import ArtifactCache
+    from toolkit.execution.log import RunLog
+    from toolkit.execution.pipeline import Pipeline
+    from toolkit.text.tokens import load_tokenizer
+
+    shares = tmp_path / "occupations.json"
+    shares.write_text(json.dumps({"nurse": 90, "farmer": 22, "teacher": 78, "doctor": 40}))
+    data = recipe(tiny, "audit", evaluate={"occupations": str(shares), "checks": ["fairness"]})
+    pipeline = Pipeline(parse_recipe(data), device=torch.device("cpu"), cache=ArtifactCache(tmp_path / "c"),
+                        log=RunLog(None, None))  # fmt: skip
+    net = pipeline.trained().model.eval()
+    vocab = load_tokenizer(tiny["model"]).get_vocab()
+    biased = Gendered(net, [vocab[w] for w in ("he", "his", "him", "man")],
+                      [vocab[w] for w in ("she", "her", "woman")])  # fmt: skip
+    table = {k: v for k, v in data.items() if k not in ("model", "train")}
+    table["dataset"] = {**table["dataset"], "tokenizer": tiny["model"]}
+    fair = toolkit.run(table, model=biased, out_dir=tmp_path / "runs").metrics["checks"]["fairness"]
+    assert fair["verdict"] == "fail" and fair["p_rule"] < 80, fair["reason"]
+    assert fair["favourable_rate"]["male"] > fair["favourable_rate"]["female"]

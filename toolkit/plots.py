@@ -277,9 +277,10 @@ def labelled_images(images: Any, titles: Sequence[str], *, marked: Sequence[bool
 
 def attribution_grid(
     clean: Any, clean_maps: Any, adversarial: Any, adv_maps: Any, pred_clean: Any, pred_adv: Any,
-    names: Sequence[str], *, title: str = "",
+    names: Sequence[str], *, title: str = "", prefixes: tuple[str, str] = ("", "adv "),
 ) -> Figure:  # fmt: skip
-    """Images and their attribution maps: clean above, adversarial below."""
+    """Images and their attribution maps: clean above, adversarial below (``prefixes`` start
+    the two rows' titles: another pair, such as a trained and a randomized model, fits too)."""
     from matplotlib.figure import Figure
 
     k = len(clean)
@@ -291,7 +292,7 @@ def attribution_grid(
         ):
             _show(axes[2 * row][i], img[i])
             axes[2 * row][i].set_title(
-                ("" if row == 0 else "adv ") + f"→ {names[int(pred[i])]}", fontsize="small"
+                prefixes[row] + f"→ {names[int(pred[i])]}", fontsize="small"
             )
             heat = np.asarray(maps[i]).sum(axis=0) if np.asarray(maps[i]).ndim == 3 else np.asarray(maps[i])
             axes[2 * row + 1][i].imshow(np.abs(heat), cmap="inferno")
@@ -303,17 +304,19 @@ def attribution_grid(
 
 
 def feature_attributions(
-    clean: np.ndarray, adversarial: np.ndarray, names: Sequence[str], *, title: str = "", top: int = 20
-) -> Figure:
-    """Mean absolute attribution per feature of clean and adversarial inputs (tabular data),
-    the ``top`` features with the largest clean attribution, as horizontal bars."""
+    clean: np.ndarray, adversarial: np.ndarray, names: Sequence[str], *, title: str = "", top: int = 20,
+    legend: tuple[str, str] = ("clean", "adversarial"),
+) -> Figure:  # fmt: skip
+    """Mean absolute attribution per feature of clean and adversarial inputs (tabular data; or
+    another pair, named by ``legend``), the ``top`` features with the largest clean
+    attribution, as horizontal bars."""
     clean_mean, adv_mean = np.abs(clean).mean(axis=0), np.abs(adversarial).mean(axis=0)
     order = np.argsort(-clean_mean)[:top][::-1]
     labels = [names[i] if i < len(names) else f"feature {i}" for i in order]
     fig, (ax,) = _figure(width=6.4, height=0.28 * len(order) + 1.4)
     pos = np.arange(len(order))
-    ax.barh(pos + 0.2, clean_mean[order], height=0.4, label="clean")
-    ax.barh(pos - 0.2, adv_mean[order], height=0.4, label="adversarial")
+    ax.barh(pos + 0.2, clean_mean[order], height=0.4, label=legend[0])
+    ax.barh(pos - 0.2, adv_mean[order], height=0.4, label=legend[1])
     ax.set_yticks(pos, labels, fontsize="small")
     ax.set(xlabel="mean |attribution|", title=title)
     ax.legend(fontsize="small")

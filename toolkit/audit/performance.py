@@ -33,19 +33,18 @@ def performance(
     recall_ratio: float = 0.5,
 ) -> CheckResult:
     """The performance check of predictions ``pred`` for labels ``y``."""
-    from sklearn.metrics import balanced_accuracy_score, matthews_corrcoef
-
+    from toolkit.metrics.classification import balanced_accuracy, mcc
     from toolkit.tasks import kit
 
     matrix, figure = kit.confusion(y, pred, names, title="test split")
     support = matrix.sum(axis=1)
     recall = {n: float(matrix[k, k] / support[k]) for k, n in enumerate(names) if support[k] > 0}
-    balanced = float(balanced_accuracy_score(y, pred))
+    balanced = balanced_accuracy(y, pred)
     chance = 1.0 / len(names)
     metrics = {
         "accuracy": float(np.mean(y == pred)),
         "balanced_accuracy": balanced,
-        "mcc": float(matthews_corrcoef(y, pred)),
+        "mcc": mcc(y, pred),
         "per_class_recall": recall,
         "confusion": matrix.tolist(),
         "chance": chance,

@@ -12,7 +12,13 @@ Verdict on AutoAttack's robust accuracy relative to the clean accuracy of the sa
 ``robust_warn`` (0.5; adversarially trained CIFAR-10 ResNet-18s keep about 0.6 of their
 accuracy at 8/255 in RobustBench), ``pass`` otherwise; every raised sanity flag lowers the
 verdict one level (``pass`` to ``warn``, ``warn`` to ``fail``): the evaluation itself is then
-in doubt. ``skipped`` for data that are not images (AutoAttack attacks pixels in ``[0, 1]``).
+in doubt.
+
+Tables (standardized features inside the data set's declared per-feature bounds): the
+same, with PGD-20 at ``eps`` taking AutoAttack's place (torchattacks' AutoAttack clips to
+``[0, 1]``), at a default budget of 0.1 standard deviation per feature (tables have no
+customary budget; set ``eps``). ``skipped`` for inputs that are not one tensor (text: the
+audit scores text augmentations instead, :mod:`toolkit.audit.text`).
 """
 
 from __future__ import annotations
@@ -40,26 +46,32 @@ def robustness(
     """The robustness check of ``model`` on model inputs ``x`` and labels ``y``."""
     from toolkit.tasks import sanity
 
-    if info.modality != "image" or not info.input_domain.is_unit:
-        return CheckResult("skipped", f"AutoAttack attacks images in [0, 1]; the data are {info.modality}")
+    images = info.modality == "image" and info.input_domain.is_unit
+    if not images and info.modality != "tabular":
+        return CheckResult("skipped", f"the attacks move images in [0, 1] or table features; the data are "
+                                      f"{info.modality}")  # fmt: skip
     index = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:samples].sort().values
     x, y = x[index], y[index]
     clean = _accuracy(model, x, y, batch_size)
+    budgets = [eps / 4, eps / 2, eps, 2 * eps]
     curve = {"fgsm": _curve(model, x, y, info, "fgsm", [eps], batch_size),
-             "pgd": _curve(model, x, y, info, "pgd", [eps / 4, eps / 2, eps, 2 * eps], batch_size),
-             "autoattack": _curve(model, x, y, info, "autoattack", [eps], batch_size)}  # fmt: skip
+             "pgd": _curve(model, x, y, info, "pgd", budgets, batch_size)}  # fmt: skip
+    if images:
+        curve["autoattack"] = _curve(model, x, y, info, "autoattack", [eps], batch_size)
     kinds = {"fgsm": "single", "pgd": "iterative", "autoattack": "other"}
     checks = sanity.sanity_checks(model, x, y, attacks=curve, kinds=kinds, info=info, batch_size=batch_size)
     flags = sanity.flags(checks)
-    robust = curve["autoattack"]["robust_accuracy"][0]
+    headline = "AutoAttack" if images else "PGD-20"
+    robust = curve["autoattack"]["robust_accuracy"][0] if images else curve["pgd"]["robust_accuracy"][2]
     kept = robust / clean if clean > 0 else 0.0
     level = "fail" if kept < robust_fail else "warn" if kept < robust_warn else "pass"
     lowered = RANKED[min(RANKED.index(level) + (1 if flags else 0), len(RANKED) - 1)]
-    reason = (f"AutoAttack at eps {eps:.4g}: robust accuracy {robust:.3f} of a clean {clean:.3f} "
+    reason = (f"{headline} at eps {eps:.4g}: robust accuracy {robust:.3f} of a clean {clean:.3f} "
               f"({kept:.0%} kept; warn below {robust_warn:.0%}, fail below {robust_fail:.0%})")  # fmt: skip
     if flags:
         reason += f"; sanity flags {', '.join(flags)} lower the verdict: the evaluation itself is in doubt"
-    metrics: dict[str, Any] = {"eps": eps, "n": len(y), "clean_accuracy": clean, "robust_accuracy": robust}
+    metrics: dict[str, Any] = {"eps": eps, "n": len(y), "clean_accuracy": clean, "robust_accuracy": robust,
+                               "headline": headline}  # fmt: skip
     metrics |= {"kept": kept, "attacks": curve, "sanity": checks, "sanity_flags": flags}
     rows = [
         [name, e, a] for name, r in curve.items() for e, a in zip(r["eps"], r["robust_accuracy"], strict=True)

@@ -27,3 +27,23 @@ def mcc(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
     t, p = np.asarray(y_true), np.asarray(y_pred)
     return float(matthews_corrcoef(t, p)) if t.size else float("nan")
+
+
+def balanced_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """The mean per-class recall (Brodersen et al. 2010), scikit-learn's
+    ``balanced_accuracy_score``; ``nan`` for no samples.
+
+    Example:
+        >>> balanced_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
+        0.5
+    """
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if not t.size:
+        return float("nan")
+    with warnings.catch_warnings():  # a class predicted but absent from the labels
+        warnings.simplefilter("ignore", UserWarning)
+        return float(balanced_accuracy_score(t, p))

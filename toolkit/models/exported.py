@@ -184,6 +184,10 @@ def wrap(
     from toolkit.models.weights import check_classes
 
     check_classes(class_names, info)
+    named = isinstance(info.input_shape, dict)  # token ids and masks: no one-tensor probe
+    if input_size is not None and named:
+        raise UsageError(f"model.input_size: the data's inputs are named parts (token ids), not one tensor; "
+                         f"leave input_size out for {what}")  # fmt: skip
     if input_size is not None and tuple(input_size) != tuple(info.tensor_shape):
         raise DataError(
             f"model.input_size: {what} takes inputs of shape {tuple(input_size)}, the data's are "
@@ -197,6 +201,8 @@ def wrap(
             raise UsageError(f"model.head: '{head}' cannot be read in {what} ({why}; its modules: {shown})")
     model = Given(program, normalizer(info, mean, std) if mean is not None or std is not None else None,
                   batch=batch, head=head, classes=info.num_classes)  # fmt: skip
+    if named:
+        return model
     with torch.no_grad():  # one probe batch: a program for another input shape or class count fails here
         try:
             model.eval()(torch.zeros(1, *info.tensor_shape))

@@ -8,12 +8,11 @@ each of the checks ``performance``, ``calibration``, ``robustness``, ``ood``, ``
 ``explanations`` and ``backdoor``, ``checks.<check>.verdict``, ``checks.<check>.reason`` and
 its numbers, so a CI pipeline reads them.
 
-This version runs the ``performance`` (:mod:`toolkit.audit.performance`), ``calibration``
+The checks: ``performance`` (:mod:`toolkit.audit.performance`), ``calibration``
 (:mod:`toolkit.audit.calibration`), ``robustness`` (:mod:`toolkit.audit.robustness`),
-``ood`` (:mod:`toolkit.audit.ood`), ``fairness``
-(:mod:`toolkit.audit.fairness`) and ``backdoor`` (:mod:`toolkit.audit.backdoor`, Neural
-Cleanse on the model alone) checks; the others are ``skipped`` and say that this version
-does not run them yet.
+``ood`` (:mod:`toolkit.audit.ood`), ``fairness`` (:mod:`toolkit.audit.fairness`),
+``explanations`` (:mod:`toolkit.audit.explanations`) and ``backdoor``
+(:mod:`toolkit.audit.backdoor`); one that does not apply is ``skipped`` and says why.
 """
 
 from __future__ import annotations
@@ -35,8 +34,6 @@ if TYPE_CHECKING:
 
 #: Every check of the audit, in the report's order.
 CHECKS = ("performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor")
-#: The checks this version runs.
-BUILT = ("performance", "calibration", "robustness", "ood", "fairness", "backdoor")
 Check = Literal["performance", "calibration", "robustness", "ood", "fairness", "explanations", "backdoor"]
 
 
@@ -60,6 +57,7 @@ class AuditTask:
         n_bins: equal-width confidence bins of the ECE (default 15).
         scan_steps: Neural Cleanse's optimizer steps (backdoor check; default 1000).
         scan_samples: clean test images Neural Cleanse stamps (default 500).
+        strip_samples: test inputs STRIP screens in the backdoor check (default 1000).
         anomaly_threshold: the backdoor check flags a class whose reversed trigger is this many
             robust standard deviations below the median (default 2, Wang et al. 2019).
         detectors: the OOD check's detectors (default those that read the shared forward pass
@@ -75,11 +73,25 @@ class AuditTask:
             four-fifths rule).
         eo_warn: fairness warns when an equalized odds difference is above this (0.1).
         eo_fail: and fails above this (0.2).
-        eps: the robustness check's L-inf budget (default 8/255, RobustBench's for CIFAR-10).
+        eps: the robustness check's L-inf budget (default 8/255 for images, RobustBench's for
+            CIFAR-10; 0.1 standard deviation for standardized table features).
         robust_samples: test samples the robustness check attacks (default 200, seeded).
         robust_warn: robustness warns when AutoAttack leaves less than this share of the
             clean accuracy (0.5).
         robust_fail: and fails below this share (0.1).
+        text_augmenters: the text robustness check's augmentations, tables with ``name`` and
+            parameters (default character noise, keyboard typos, word deletion and swaps).
+        occupations: the gender-bias probes' occupations file (text fairness; default
+            ``$TOOLKIT_DATA/text/occupations_female_percentage.json``).
+        favourable: the favourable class of the probes (default ``acceptable`` where the data
+            has it, else the last class).
+        flip_warn: text fairness warns when the counterfactual flip rate is above this (0.05).
+        explainers: the explanation check's methods (default saliency and integrated gradients
+            for images and tables; integrated gradients, SHAP and LIME for text).
+        explain_samples: test inputs the explanation check explains (default 8; 3 for text).
+        sanity_threshold: an explainer passes the randomization sanity check when the mean
+            |Spearman| between the trained and a randomized model's attributions is below this
+            (default 0.5).
         intended_use: what the model is for, in the model card (default the recipe's
             ``description``).
         out_of_scope: what it must not be used for, in the model card.
@@ -102,6 +114,7 @@ class AuditTask:
         scan_steps: Annotated[int, Field(ge=1)] = 1000,
         scan_samples: Annotated[int, Field(ge=1)] = 500,
         anomaly_threshold: Annotated[float, Field(gt=0)] = 2.0,
+        strip_samples: Annotated[int, Field(ge=1)] = 1000,
         detectors: list[str] = list(DETECTORS),  # noqa: B006 - read-only default
         near: list[Any] = [],  # noqa: B006 - read-only default; names or dataset tables
         far: list[Any] = [],  # noqa: B006 - read-only default
@@ -116,6 +129,13 @@ class AuditTask:
         robust_samples: Annotated[int, Field(ge=1)] = 200,
         robust_warn: Annotated[float, Field(ge=0, le=1)] = 0.5,
         robust_fail: Annotated[float, Field(ge=0, le=1)] = 0.1,
+        text_augmenters: list[dict[str, Any]] = [],  # noqa: B006 - read-only default: AUGMENTERS
+        occupations: str | None = None,
+        favourable: str | None = None,
+        flip_warn: Annotated[float, Field(ge=0, le=1)] = 0.05,
+        explainers: list[str] = [],  # noqa: B006 - read-only default: the modality's methods
+        explain_samples: Annotated[int, Field(ge=1, le=200)] | None = None,
+        sanity_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5,
         intended_use: str = "",
         out_of_scope: str = "",
     ) -> None:
@@ -123,7 +143,7 @@ class AuditTask:
         self.chance_margin, self.recall_ratio = chance_margin, recall_ratio
         self.ece_warn, self.ece_fail, self.n_bins = ece_warn, ece_fail, n_bins
         self.scan_steps, self.scan_samples = scan_steps, scan_samples
-        self.anomaly_threshold = anomaly_threshold
+        self.anomaly_threshold, self.strip_samples = anomaly_threshold, strip_samples
         self.detectors = list(detectors)
         self.groups = {"near": [dict(t) for t in near], "far": [dict(t) for t in far]}
         self.ood_split, self.ood_samples = ood_split, ood_samples
@@ -131,6 +151,10 @@ class AuditTask:
         self.p_rule_fail, self.eo_warn, self.eo_fail = p_rule_fail, eo_warn, eo_fail
         self.eps, self.robust_samples = eps, robust_samples
         self.robust_warn, self.robust_fail = robust_warn, robust_fail
+        self.text_augmenters = [dict(t) for t in text_augmenters]
+        self.occupations, self.favourable, self.flip_warn = occupations, favourable, flip_warn
+        self.explainers, self.explain_samples = list(explainers), explain_samples
+        self.sanity_threshold = sanity_threshold
         self.intended_use, self.out_of_scope = intended_use, out_of_scope
 
     @classmethod
@@ -141,11 +165,12 @@ class AuditTask:
 
         params = recipe.task.params
         problems = check_sets(recipe) if params.get("near") or params.get("far") else []
-        known = set(registry("detectors").names())
-        for i, name in enumerate(params.get("detectors") or []):
-            if name not in known:
-                message = f"no detector '{name}' (toolkit list detectors)"
-                problems.append(Problem(f"evaluate.detectors.{i}", message))
+        for key, kind in (("detectors", "detectors"), ("explainers", "explainers")):
+            known = set(registry(kind).names())
+            for i, name in enumerate(params.get(key) or []):
+                if name not in known:
+                    message = f"no {kind[:-1]} '{name}' (toolkit list {kind})"
+                    problems.append(Problem(f"evaluate.{key}.{i}", message))
         return problems
 
     def run(self, ctx: TaskContext) -> TaskResult:
@@ -193,8 +218,6 @@ class AuditTask:
 
         if name not in self.checks:
             return CheckResult("skipped", "not asked for (evaluate.checks)")
-        if name not in BUILT:
-            return CheckResult("skipped", f"this version of the audit does not run the {name} check yet")
         data = ctx.data()
         y = data.test.y.numpy()
         if name == "performance":
@@ -205,6 +228,14 @@ class AuditTask:
             return self._backdoor(ctx)
         if name == "robustness":
             return self._robustness(ctx)
+        if name == "explanations":
+            return self._explanations(ctx)
+        if name == "fairness" and data.info.modality == "text" and not data.info.sensitive:
+            from toolkit.audit.text import text_fairness
+
+            with ctx.log.stage("probe"):
+                return text_fairness(ctx, occupations=self.occupations, favourable=self.favourable,
+                                     p_rule_fail=self.p_rule_fail, flip_warn=self.flip_warn)  # fmt: skip
         if name == "fairness":
             from toolkit.audit.fairness import fairness
 
@@ -228,30 +259,96 @@ class AuditTask:
 
         data = ctx.data()
         x = to_model_input(data.test.x)
+        if data.info.modality == "text":
+            from toolkit.audit.text import text_robustness
+
+            with ctx.log.stage("augment"):
+                augmenters = self.text_augmenters or None
+                return text_robustness(ctx, augmenters=augmenters, robust_warn=self.robust_warn,
+                                       robust_fail=self.robust_fail)  # fmt: skip
         if not isinstance(x, torch.Tensor):
-            return CheckResult("skipped", "AutoAttack attacks inputs that are one tensor (images)")
+            return CheckResult("skipped", "the attacks move inputs that are one tensor (images, tables)")
         from toolkit.errors import UsageError
 
         try:
             with ctx.log.stage("attack"):
                 return robustness(ctx.model().to(ctx.device), x.to(ctx.device), data.test.y.to(ctx.device),
-                                  data.info, eps=self.eps if self.eps is not None else 8 / 255,
+                                  data.info, eps=self.eps if self.eps is not None else _budget(data.info),
                                   samples=self.robust_samples, seed=ctx.recipe.seed,
                                   robust_warn=self.robust_warn, robust_fail=self.robust_fail)  # fmt: skip
         except UsageError as exc:  # AutoAttack cannot run here (its extra, fewer than four classes)
             return CheckResult("skipped", f"AutoAttack cannot run: {exc}")
 
+    def _explanations(self, ctx: TaskContext) -> CheckResult:
+        """Attributions of a seeded few test inputs, with the model-randomization sanity check."""
+        from toolkit.audit.explanations import explanations
+        from toolkit.data.inputs import take, to_model_input
+
+        data = ctx.data()
+        k = self.explain_samples or (3 if data.info.modality == "text" else 8)
+        generator = torch.Generator().manual_seed(ctx.recipe.seed)
+        index = torch.randperm(len(data.test), generator=generator)[:k].sort().values
+        texts = [data.test.text[i] for i in index.tolist()] if data.test.text is not None else None
+        x = to_model_input(take(data.test.x, index))
+        with ctx.log.stage("explain"):
+            return explanations(ctx.model().to(ctx.device), x, data.info,
+                                methods=self.explainers or None, seed=ctx.recipe.seed,
+                                sanity_threshold=self.sanity_threshold, texts=texts)  # fmt: skip
+
     def _backdoor(self, ctx: TaskContext) -> CheckResult:
-        """Neural Cleanse on the model and the clean test images."""
+        """Neural Cleanse on the model and the clean test images; STRIP on the test inputs and
+        the training-data screens beside it (:mod:`toolkit.audit.backdoor_data`)."""
+        from toolkit.audit import backdoor_data
         from toolkit.audit.backdoor import backdoor
         from toolkit.data.inputs import to_model_input
 
-        data = ctx.data()
+        data, model = ctx.data(), ctx.model().to(ctx.device)
         x = to_model_input(data.test.x)
         with ctx.log.stage("scan"):
-            return backdoor(ctx.model().to(ctx.device), x, data.info.class_names, modality=data.info.modality,
-                            seed=ctx.recipe.seed, steps=self.scan_steps, samples=self.scan_samples,
-                            anomaly_threshold=self.anomaly_threshold)  # fmt: skip
+            found = backdoor(model, x, data.info.class_names, modality=data.info.modality,
+                             seed=ctx.recipe.seed, steps=self.scan_steps, samples=self.scan_samples,
+                             anomaly_threshold=self.anomaly_threshold)  # fmt: skip
+        train = to_model_input(data.train.x) if len(data.train) >= 20 else None
+        # images only (Neural Cleanse skips the rest), and a training split to blend in
+        if (
+            found.verdict == "skipped"
+            or not isinstance(train, torch.Tensor)
+            or not isinstance(x, torch.Tensor)
+        ):
+            return found
+        with ctx.log.stage("strip"):
+            strip = backdoor_data.strip_screen(model, train, x, seed=ctx.recipe.seed,
+                                               samples=self.strip_samples, device=ctx.device,
+                                               batch_size=ctx.eval_batch_size)  # fmt: skip
+        screen = self._training_screen(ctx)
+        found.metrics |= {"strip": strip, "training_data": screen}
+        found.tables += backdoor_data.tables(strip, screen)
+        if strip["suspicious"]:
+            found.reason += (f"; STRIP flags {strip['flagged_share']:.1%} of the test inputs (about "
+                             f"{strip['frr']:.0%} on clean ones): the test split may carry triggered "
+                             "inputs")  # fmt: skip
+            found.verdict = "warn" if found.verdict == "pass" else found.verdict
+        return found
+
+    def _training_screen(self, ctx: TaskContext) -> dict[str, Any] | None:
+        """Activation clustering and spectral signatures of the training split's features, or
+        ``None`` for a model whose penultimate layer cannot be read."""
+        from toolkit.audit.backdoor_data import training_screen
+        from toolkit.errors import UsageError
+
+        try:
+            train = ctx.outputs("train")
+            features = train.features.flatten(1).numpy()
+        except UsageError as exc:
+            ctx.log.info(f"training-data screens skipped: {exc}", style="yellow")
+            return None
+        labels = ctx.data().train.y.numpy()
+        return training_screen(features, labels, ctx.data().info.class_names, seed=ctx.recipe.seed)
 
 
-__all__ = ["BUILT", "CHECKS", "AuditTask"]
+def _budget(info: Any) -> float:
+    """The customary L-inf budget: 8/255 for images, 0.1 standard deviation for tables."""
+    return 8 / 255 if info.modality == "image" else 0.1
+
+
+__all__ = ["CHECKS", "AuditTask"]

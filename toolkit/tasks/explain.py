@@ -14,7 +14,6 @@ are randomly re-initialized must differ from the trained model's (a rank correla
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from toolkit.explainers.sanity import randomized, rank_correlation, rank_correlations, rows
 from toolkit.results import Table, TaskResult
 
 if TYPE_CHECKING:
@@ -83,13 +83,13 @@ class ExplainTask:
         inputs, labels, texts = self._inputs(data, tokenizer)
         probs = kit.probabilities(model, inputs, device=ctx.device, batch_size=ctx.eval_batch_size)
         targets = probs.argmax(1) if self.target == "predicted" or labels is None else labels
-        random_model = _randomized(model, ctx.recipe.seed) if self.sanity else None
+        random_model = randomized(model, ctx.recipe.seed) if self.sanity else None
         methods: dict[str, Any] = {}
         for i, spec in enumerate(ctx.recipe.explainers):
             label = ctx.recipe.label("explainers", i)
             ctx.log.info(f"explainer {label} on {len(texts)} sentences")
             methods[label] = _explain(ctx.build(spec), model, random_model, inputs, targets, tokenizer)
-        per_sentence = _sentences(texts, inputs, probs, targets, data.info.class_names, methods, tokenizer)
+        per_sentence = word_records(texts, inputs, probs, targets, data.info.class_names, methods, tokenizer)
         agreement = _agreement(per_sentence, list(methods))
         metrics: dict[str, Any] = {
             "explainers": {k: v["summary"] for k, v in methods.items()},
@@ -120,17 +120,6 @@ class ExplainTask:
         return dict(take(data.test.x, slice(0, n))), data.test.y[:n], list(texts)
 
 
-def _randomized(model: nn.Module, seed: int) -> nn.Module:
-    """A copy of ``model`` with every layer's parameters re-initialized (full randomization)."""
-    twin = copy.deepcopy(model)
-    torch.manual_seed(seed)
-    for module in twin.modules():
-        reset = getattr(module, "reset_parameters", None)
-        if callable(reset):
-            reset()
-    return twin.eval()
-
-
 def _explain(
     explainer: Any,
     model: nn.Module,
@@ -154,7 +143,8 @@ def _explain(
     out: dict[str, Any] = {"maps": maps, "summary": summary}
     if random_model is not None:
         random_maps = explainer.explain(random_model, inputs, targets).detach().cpu()
-        rhos = [_spearman(a, b) for a, b in zip(_rows(maps, inputs), _rows(random_maps, inputs), strict=True)]
+        signed = rows(maps, inputs, absolute=False), rows(random_maps, inputs, absolute=False)
+        rhos = rank_correlations(*signed)
         summary["sanity_spearman"] = float(np.nanmean(rhos)) if not np.all(np.isnan(rhos)) else float("nan")
     return out
 
@@ -184,21 +174,7 @@ def completeness(explainer: Any) -> dict[str, torch.Tensor]:
     return {k: v for k, v in old.items() if v is not None}
 
 
-def _rows(maps: torch.Tensor, inputs: dict[str, torch.Tensor]) -> list[np.ndarray]:
-    """Each sentence's token attributions, padding dropped."""
-    n = inputs["attention_mask"].sum(dim=1).tolist()
-    return [maps[i, : int(k)].numpy() for i, k in enumerate(n)]
-
-
-def _spearman(a: Any, b: Any) -> float:
-    from scipy.stats import spearmanr
-
-    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
-
-
-def _sentences(
+def word_records(
     texts: list[str],
     inputs: dict[str, torch.Tensor],
     probs: torch.Tensor,
@@ -232,21 +208,21 @@ def _agreement(per_sentence: list[dict[str, Any]], labels: list[str]) -> dict[st
     for i, a in enumerate(labels):
         for b in labels[i + 1 :]:
             pairs = [(s["attributions"][a], s["attributions"][b]) for s in per_sentence]
-            rhos = [_spearman(np.array(u), np.array(v)) for u, v in pairs]
+            rhos = [rank_correlation(u, v) for u, v in pairs]
             out[f"{a} vs {b}"] = float(np.nanmean(rhos)) if not np.all(np.isnan(rhos)) else float("nan")
     return out
 
 
 def _tables(metrics: dict[str, Any]) -> list[Table]:
-    rows = []
+    lines = []
     for label, s in metrics["explainers"].items():
         gap = s.get("completeness_gap", {}).get("max")
-        rows.append([label, s["seconds"], gap if gap is not None else "-", s.get("sanity_spearman", "-")])
+        lines.append([label, s["seconds"], gap if gap is not None else "-", s.get("sanity_spearman", "-")])
     tables = [
         Table(
             title="Explainers (sanity: Spearman with a randomized model's attributions; near 0 is good)",
             columns=["explainer", "seconds", "max completeness gap", "sanity Spearman"],
-            rows=rows,
+            rows=lines,
         )
     ]
     if metrics["agreement"]:
@@ -258,7 +234,7 @@ def _tables(metrics: dict[str, Any]) -> list[Table]:
             )
         )
     for s in metrics["sentences"]:
-        top = {k: _top(s["words"], v) for k, v in s["attributions"].items()}
+        top = {k: top_words(s["words"], v) for k, v in s["attributions"].items()}
         tables.append(
             Table(
                 title=f"{s['text']!r}: {s['target']} ({s['probabilities'][s['target']]:.2f})",
@@ -269,7 +245,7 @@ def _tables(metrics: dict[str, Any]) -> list[Table]:
     return tables
 
 
-def _top(words: list[str], scores: list[float], k: int = 4) -> str:
+def top_words(words: list[str], scores: list[float], k: int = 4) -> str:
     order = np.argsort(scores)[::-1][:k]
     return ", ".join(f"{words[i]} ({scores[i]:+.3f})" for i in order if scores[i] > 0) or "-"
 

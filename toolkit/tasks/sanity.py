@@ -8,7 +8,8 @@ high robust accuracy (gradient masking, too few steps, a broken attack):
   above 1) leaves a higher robust accuracy than a single-step one (FGSM);
 - ``success_not_increasing``: an attack's robust accuracy rises with its budget;
 - ``above_chance_at_large_budget``: PGD with a budget that covers the whole input domain
-  (every pixel may take any value) leaves the accuracy above chance (1 / classes);
+  (every pixel may take any value; for unbounded features, the range the inputs span)
+  leaves the accuracy above chance (1 / classes);
 - ``zero_or_nonfinite_gradients``: the input gradient of the loss is zero for most
   samples, or not finite for any;
 - ``black_box_beats_white_box``: a black-box attack beats every white-box one at a budget
@@ -138,18 +139,18 @@ def _large_budget(
     from toolkit.tasks import kit
 
     domain = info.input_domain
-    low, high = (
-        torch.as_tensor(domain.low, dtype=torch.float32),
-        torch.as_tensor(domain.high, dtype=torch.float32),
-    )
-    eps = float((high - low).max())
+    if domain.low is None or domain.high is None:  # unbounded: the range the inputs span
+        eps, covers = float((x.amax() - x.amin()).item()), "the range the inputs span"
+    else:
+        low, high = (torch.as_tensor(v, dtype=torch.float32) for v in (domain.low, domain.high))
+        eps, covers = float((high - low).max()), "the whole input domain"
     attack = bind(PGD(eps=eps, steps=20, random_start=True, seed=0), info)
     x_adv, _ = attack_in_batches(attack, model, x, y, batch_size)
     accuracy = float(
         (kit.predict(model, x_adv, device=x.device, batch_size=batch_size) == y.cpu()).float().mean()
     )
     chance = 1.0 / info.num_classes
-    detail = f"PGD-20 at eps {eps:.4g} (the whole input domain): accuracy {accuracy:.3f}, chance {chance:.3f}"
+    detail = f"PGD-20 at eps {eps:.4g} ({covers}): accuracy {accuracy:.3f}, chance {chance:.3f}"
     return {"flag": accuracy > chance + tol, "detail": detail, "accuracy": accuracy, "eps": eps}
 
 

@@ -59,19 +59,6 @@ class TextBiasTask:
     ) -> None:
         self.occupations, self.favourable, self.batch_size = occupations, favourable, batch_size
 
-    def _occupations(self) -> dict[str, float]:
-        from toolkit.data.base import data_root
-        from toolkit.errors import DataError
-        from toolkit.text.templates import read_occupations
-
-        path = self.occupations or str(data_root() / "text" / "occupations_female_percentage.json")
-        if not os.path.isfile(path):
-            raise DataError(
-                f"evaluate.occupations: no file {path}; give a JSON object of occupation -> share of women "
-                "(../shared/data/text/occupations_female_percentage.json with TOOLKIT_DATA=../shared/data)"
-            )
-        return read_occupations(path)
-
     def run(self, ctx: TaskContext) -> TaskResult:
         from toolkit import plots
         from toolkit.errors import UsageError
@@ -82,13 +69,13 @@ class TextBiasTask:
         data = ctx.data()
         if self.favourable not in data.info.class_names:
             raise UsageError(f"evaluate.favourable: no class {self.favourable!r} in {data.info.class_names}")
-        shares = self._occupations()
+        shares = occupation_shares(self.occupations)
         probes = probe_sentences(shares)
         tokenizer = text_tokenizer(data.info.tokenizer, ctx.model(), "text_bias")
         models = kit.compared(ctx, "defenses", labels=("without defenses", "with defenses"), alone="trained")
         ctx.log.info(f"{len(probes)} probe sentences, {len(shares)} occupations, {len(models)} model(s)")
         fav = data.info.class_names.index(self.favourable)
-        results = {k: _probe(m, tokenizer, probes, fav, shares, self.batch_size) for k, m in models.items()}
+        results = {k: probe(m, tokenizer, probes, fav, shares, self.batch_size) for k, m in models.items()}
         for key, model in models.items():
             results[key].update(_test_scores(model, data.test, ctx))
         figures = {
@@ -99,10 +86,26 @@ class TextBiasTask:
         return TaskResult(metrics=metrics, tables=_tables(results, shares), figures=figures, samples=samples)
 
 
-def _probe(
+def occupation_shares(path: str | None) -> dict[str, float]:
+    """The occupations and their shares of women in ``path`` (a JSON object), by default
+    ``$TOOLKIT_DATA/text/occupations_female_percentage.json``."""
+    from toolkit.data.base import data_root
+    from toolkit.errors import DataError
+    from toolkit.text.templates import read_occupations
+
+    path = path or str(data_root() / "text" / "occupations_female_percentage.json")
+    if not os.path.isfile(path):
+        raise DataError(
+            f"evaluate.occupations: no file {path}; give a JSON object of occupation -> share of women "
+            "(../shared/data/text/occupations_female_percentage.json with TOOLKIT_DATA=../shared/data)"
+        )
+    return read_occupations(path)
+
+
+def probe(
     model: nn.Module, tokenizer: Any, probes: list[Any], fav: int, shares: dict[str, float], batch_size: int
 ) -> dict[str, Any]:
-    """Every bias metric of one model on the probe sentences."""
+    """Every bias metric of one model on the probe sentences (``fav``: the favourable class)."""
     from toolkit.explainers.text import Predictor
     from toolkit.modelstate import eval_mode
 

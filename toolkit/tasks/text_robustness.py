@@ -68,38 +68,13 @@ class TextRobustnessTask:
 
     def run(self, ctx: TaskContext) -> TaskResult:
         from toolkit import plots
-        from toolkit.data.base import Split
-        from toolkit.declarations import declared
-        from toolkit.errors import UsageError
-        from toolkit.metrics.classification import accuracy, mcc
-        from toolkit.tasks.kit import predict
-        from toolkit.text.tokens import tokenize
 
-        data, model = ctx.data(), ctx.model()
-        texts, info = data.test.text, data.info
-        if texts is None or info.tokenizer is None:
-            raise UsageError("the text_robustness task needs text data (glue_cola, text_csv)")
-        y = data.test.y.numpy()
-        variants: dict[str, list[str]] = {"clean": list(texts)}
-        for label, augmenter in self.augmenters.items():
-            variants[label] = augmenter.augment(list(texts), random.Random(self.seed))
-        metrics: dict[str, Any] = {}
-        for label, sentences in variants.items():
-            split = data.test  # the clean sentences are tokenized already
-            if label != "clean":
-                split = Split(
-                    tokenize(sentences, info.tokenizer, max_length=info.max_length or 512), data.test.y
-                )
-            pred = predict(model, split.x, device=ctx.device, batch_size=ctx.eval_batch_size)
-            metrics[label] = {
-                "accuracy": accuracy(y, pred.numpy()),
-                "mcc": mcc(y, pred.numpy()),
-                "changed": float(np.mean([a != b for a, b in zip(sentences, texts, strict=True)])),
-                "flips_label": bool(declared(self.augmenters.get(label), "flips_label")),
-            }
-            ctx.log.info(
-                f"{label}: accuracy {metrics[label]['accuracy']:.4f}, MCC {metrics[label]['mcc']:.4f}"
-            )
+        data = ctx.data()
+        metrics, variants = augmented_scores(ctx.model(), data, self.augmenters, seed=self.seed,
+                                             device=ctx.device, batch_size=ctx.eval_batch_size)  # fmt: skip
+        for label, m in metrics.items():
+            ctx.log.info(f"{label}: accuracy {m['accuracy']:.4f}, MCC {m['mcc']:.4f}")
+        texts = variants["clean"]
         rows = [
             [k, v["accuracy"], v["mcc"], v["changed"], "yes" if v["flips_label"] else ""]
             for k, v in metrics.items()
@@ -118,3 +93,39 @@ class TextRobustnessTask:
         }
         return TaskResult(metrics=metrics, tables=[table], figures={"mcc_by_augmentation": figure},
                           samples={"examples": examples})  # fmt: skip
+
+
+def augmented_scores(
+    model: Any, data: Any, augmenters: dict[str, Any], *, seed: int, device: Any, batch_size: int
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """Per augmenter (and ``clean``): ``accuracy``, ``balanced_accuracy``, ``mcc``, ``changed``
+    and ``flips_label`` of ``model`` on the rewritten test sentences of ``data``, and the
+    sentences themselves."""
+    from toolkit.data.base import Split
+    from toolkit.declarations import declared
+    from toolkit.errors import UsageError
+    from toolkit.metrics.classification import accuracy, balanced_accuracy, mcc
+    from toolkit.tasks.kit import predict
+    from toolkit.text.tokens import tokenize
+
+    texts, info = data.test.text, data.info
+    if texts is None or info.tokenizer is None:
+        raise UsageError("text augmentations need text data (glue_cola, text_csv)")
+    y = data.test.y.numpy()
+    variants: dict[str, list[str]] = {"clean": list(texts)}
+    for label, augmenter in augmenters.items():
+        variants[label] = augmenter.augment(list(texts), random.Random(seed))
+    metrics: dict[str, Any] = {}
+    for label, sentences in variants.items():
+        split = data.test  # the clean sentences are tokenized already
+        if label != "clean":
+            split = Split(tokenize(sentences, info.tokenizer, max_length=info.max_length or 512), data.test.y)
+        pred = predict(model, split.x, device=device, batch_size=batch_size).numpy()
+        metrics[label] = {
+            "accuracy": accuracy(y, pred),
+            "balanced_accuracy": balanced_accuracy(y, pred),
+            "mcc": mcc(y, pred),
+            "changed": float(np.mean([a != b for a, b in zip(sentences, texts, strict=True)])),
+            "flips_label": bool(declared(augmenters.get(label), "flips_label")),
+        }
+    return metrics, variants
