@@ -114,6 +114,9 @@ def test_a_clean_model_passes_and_every_check_has_a_verdict(clean: Any) -> None:
     }
     assert all(f["mean_abs_spearman"] < 0.5 and f["constant"] == 0 for f in explained["methods"].values())
     assert (Path(clean.path) / "figures" / "explanations_saliency_maps.png").is_file()
+    backdoor = m["checks"]["backdoor"]
+    assert not backdoor["strip"]["suspicious"] and backdoor["strip"]["flagged_share"] < 0.05
+    assert len(backdoor["training_data"]) == 10  # every digit class screened
     assert m["checks"]["fairness"] == {
         "verdict": "skipped",
         "reason": "no groups in this data set (no sensitive attributes)",
@@ -407,3 +410,46 @@ def test_tables_are_attacked_with_pgd_inside_their_bounds(mlp: nn.Module, tmp_pa
     table["evaluate"]["eps"] = 3.0
     large = toolkit.run(table, model=mlp, out_dir=tmp_path / "large").metrics["checks"]["robustness"]
     assert large["verdict"] == "fail" and large["robust_accuracy"] < 0.1 * large["clean_accuracy"]
+
+
+def test_strip_flags_triggered_test_inputs_and_the_training_screen_reads_every_class(
+    clean: Any, tmp_path: Path
+) -> None:
+    """STRIP, thresholded on clean training images, flags about 1% of clean test inputs and
+    most triggered ones: a test split with triggered inputs is 'suspicious'. The training
+    screen reports each class's smaller cluster and top direction."""
+    import numpy as np
+
+    from toolkit.audit.backdoor_data import strip_screen, training_screen
+    from toolkit.data.inputs import to_model_input
+    from toolkit.recipe import load_recipe
+
+    recipe = load_recipe("backdoor_digits")
+    net = trained(recipe, Path(clean.path).parents[1] / "cache")
+    from toolkit.execution.cache import ArtifactCache
+    from toolkit.execution.log import RunLog
+    from toolkit.execution.pipeline import Pipeline
+
+    pipeline = Pipeline(
+        recipe, device=torch.device("cpu"), cache=ArtifactCache(tmp_path), log=RunLog(None, None)
+    )
+    data = pipeline.data()
+    attack = pipeline.build(recipe.attacks[0], data.info)
+    train, test = to_model_input(data.train.x), to_model_input(data.test.x)
+    triggered = to_model_input(attack.trigger(data.test.x))
+    assert (
+        isinstance(train, torch.Tensor)
+        and isinstance(test, torch.Tensor)
+        and isinstance(triggered, torch.Tensor)
+    )
+    calm = strip_screen(net, train, test, seed=0)
+    assert calm["flagged_share"] < 0.04 and not calm["suspicious"]
+    mixed = torch.cat([test[:200], triggered[:100]])
+    alarm = strip_screen(net, train, mixed, seed=0)
+    assert alarm["suspicious"] and alarm["flagged"] >= 50, alarm
+    features = torch.nn.Flatten()(train)[:, :16].numpy()
+    screen = training_screen(features, data.train.y.numpy(), data.info.class_names, seed=0)
+    assert set(screen) == set(data.info.class_names)
+    for row in screen.values():
+        assert 0 < row["small_cluster_share"] <= 0.5 and 0 < row["top_direction_share"] <= 1
+        assert np.isfinite(row["silhouette"])
