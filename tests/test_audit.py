@@ -359,7 +359,10 @@ def test_the_model_card_is_written_and_readable_on_its_own(tmp_path: Path) -> No
     assert set(card["quantitative_analyses"]["sex"]) == {"Female", "Male"}
     assert any(c.startswith("fairness (fail)") for c in card["caveats"])
     assert card["metrics"]["fairness"]["verdict"] == result.metrics["checks"]["fairness"]["verdict"]
-    assert "Model card (model_card.md)" in (result.path / "report.html").read_text()
+    html = (result.path / "report.html").read_text()
+    assert "Model card (model_card.md, model_card.json)" in html
+    for shown in ("ranking loan applications", "sex = Female: ", "training fingerprint", "fairness (fail)"):
+        assert shown in html  # the whole card, not only its uses
 
 
 class Unreachable(nn.Module):

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from toolkit.audit.verdicts import CheckResult
     from toolkit.execution.context import TaskContext
 
-__all__ = ["model_card"]
+__all__ = ["card_table", "model_card"]
 
 
 def model_card(
@@ -116,3 +116,36 @@ def _markdown(card: dict[str, Any]) -> str:
 def _group_row(group: str, m: dict[str, float]) -> str:
     cells = (m["selection_rate"], m["tpr"], m["fpr"], m["accuracy"])
     return f"| {group} | {m['count']} | " + " | ".join(f"{v:.3f}" for v in cells) + " |"
+
+
+def card_table(card: dict[str, Any]) -> Any:
+    """The whole card as the report's table: a row per entry of each section (the metrics
+    section is the verdict table the report opens with)."""
+    from toolkit.results import Table
+
+    details, factors, evaluation = card["model_details"], card["factors"], card["evaluation_data"]
+    sensitive = ", ".join(f"{k} ({' vs '.join(v)})" for k, v in factors["sensitive_attributes"].items())
+    rows = [
+        ["model details", f"{json.dumps(details['model'])}; training fingerprint "
+                          f"{details['training_fingerprint']}; toolkit {details['toolkit']}"],
+        ["intended use", card["intended_use"]],
+        ["out-of-scope uses", card["out_of_scope_uses"]],
+        ["factors", f"modality {factors['modality']}; classes {', '.join(factors['classes'])}; "
+                    f"sensitive attributes: {sensitive or 'none'}"],
+        ["metrics", "the verdict of each check (the table this report opens with)"],
+        ["evaluation data", f"{json.dumps(evaluation['dataset'])}; {evaluation['test_samples']} test "
+                            "samples"],
+        ["quantitative analyses", f"accuracy {card['quantitative_analyses']['accuracy']:.4f}"],
+    ]  # fmt: skip
+    for attr, groups in card["quantitative_analyses"].items():
+        if attr != "accuracy":
+            rows += [["quantitative analyses", f"{attr} = {g}: " + _group_text(m)] for g, m in groups.items()]
+    rows += [["caveat", c] for c in card["caveats"]] or [["caveats", "none raised by the audit"]]
+    return Table(
+        title="Model card (model_card.md, model_card.json)", columns=["section", "content"], rows=rows
+    )
+
+
+def _group_text(m: dict[str, float]) -> str:
+    return (f"{m['count']} samples, selection rate {m['selection_rate']:.3f}, TPR {m['tpr']:.3f}, "
+            f"FPR {m['fpr']:.3f}, accuracy {m['accuracy']:.3f}")  # fmt: skip

@@ -196,16 +196,13 @@ class AuditTask:
         )
         tables = [table, *(t for r in results.values() for t in r.tables)]
         figures = {f"{n}_{k}": f for n, r in results.items() for k, f in r.figures.items()}
-        from toolkit.audit.card import model_card
+        from toolkit.audit.card import card_table, model_card
 
         card_md, card = model_card(
             ctx, results, intended_use=self.intended_use, out_of_scope=self.out_of_scope
         )
         files = {"model_card.md": card_md, "model_card.json": json.dumps(card, indent=1, allow_nan=True)}
-        tables.append(Table(title="Model card (model_card.md)", columns=["section", "content"],
-                            rows=[["intended use", card["intended_use"]],
-                                  ["out-of-scope uses", card["out_of_scope_uses"]],
-                                  *(["caveat", c] for c in card["caveats"])]))  # fmt: skip
+        tables.append(card_table(card))
         probabilities = test.probabilities.numpy()
         samples = {"audit": {"label": data.test.y.numpy(), "prediction": probabilities.argmax(1),
                              "confidence": probabilities.max(1)}}  # fmt: skip
