@@ -467,6 +467,9 @@ def test_the_shipped_recipes_for_your_own_model_run_on_files_the_tests_make(
                             'detectors=[{name = "msp"}, {name = "mahalanobis"}]'],
         "own_program_evasion": [f"model.path={json.dumps(str(folder / 'dynamic.pt2'))}", "evaluate.n=50",
                                 "attacks.1.steps=3"],
+        "own_program_audit": [f"model.path={json.dumps(str(folder / 'dynamic.pt2'))}", "evaluate.scan_steps=30",
+                              "evaluate.robust_samples=20", "evaluate.explain_samples=2",
+                              "evaluate.strip_samples=50"],
         "own_weights": [f"model.weights={json.dumps(str(folder / 'cnn.safetensors'))}"],
         "own_hf_image": [f"model.checkpoint={json.dumps(str(tiny_vit))}"],
         "own_timm_weights": [f"model.weights={json.dumps(str(folder / 'timm.pth'))}"],
@@ -480,7 +483,12 @@ def test_the_shipped_recipes_for_your_own_model_run_on_files_the_tests_make(
         if name != "own_table_fairness":
             assert "model as given" in printed, name
         (run,) = (tmp_path / "out" / name).iterdir()
-        assert json.loads((run / "metrics.json").read_text())
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics
+        if name == "own_program_audit":
+            assert {c["verdict"] for c in metrics["checks"].values()} <= {"pass", "warn", "fail", "skipped"}
+            assert metrics["checks"]["explanations"]["verdict"] != "skipped"
+            assert (run / "model_card.md").is_file()
 
 
 def test_image_arrays_through_the_python_api_with_a_model_object(script: dict, tmp_path: Path) -> None:

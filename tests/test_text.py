@@ -535,7 +535,7 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 
 
 @pytest.mark.parametrize(
-    "name", ["cola_distilbert", "cola_minilm", "cola_explain", "text_bias", "text_bias_cda"]
+    "name", ["cola_distilbert", "cola_minilm", "cola_explain", "text_bias", "text_bias_cda", "audit_text"]
 )
 def test_the_text_recipes_run_shrunk_onto_the_tiny_model(
     name: str, tiny: dict[str, str], tmp_path: Path
@@ -552,7 +552,7 @@ def test_the_text_recipes_run_shrunk_onto_the_tiny_model(
         f"model.checkpoint='{tiny['model']}'", "model.allow_download=false", "model.max_length=32",
         f"dataset.root='{tiny['cola']}'", "train.epochs=2", "train.lr=3e-3", "runtime.threads=1",
     ]  # fmt: skip
-    if name.startswith("text_bias"):
+    if name.startswith("text_bias") or name == "audit_text":
         shrink.append(f"evaluate.occupations='{shares}'")
     if name == "cola_explain":
         needs("captum", "shap", "lime")
@@ -561,7 +561,13 @@ def test_the_text_recipes_run_shrunk_onto_the_tiny_model(
         load_recipe(RECIPES / f"{name}.toml", shrink), out_dir=tmp_path / "runs", console=None
     )
     metrics = result.metrics
-    if name.startswith("cola_") and name != "cola_explain":
+    if name == "audit_text":
+        assert (
+            metrics["checks"]["fairness"]["n_probes"] > 0
+            and "augmentations" in metrics["checks"]["robustness"]
+        )
+        assert len(metrics["checks"]["explanations"]["sentences"]) == 3
+    elif name.startswith("cola_") and name != "cola_explain":
         assert -1 <= metrics["mcc"] <= 1 and 0 <= metrics["accuracy"] <= 1
     elif name == "cola_explain":
         assert len(metrics["sentences"]) == 3 and set(metrics["explainers"]) == {
