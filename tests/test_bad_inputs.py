@@ -136,6 +136,8 @@ def cifar(old: str = "", new: str = "") -> str:
 
 
 VALIDATE = ["validate", "{recipe}"]
+#: TINY_RECIPE as an audit (which takes its detectors in [evaluate]).
+AUDIT_RECIPE = TINY_RECIPE.replace('task = "ood"', 'task = "audit"').split("[[detectors]]")[0]
 RUN = ["run", "{recipe}", "--out", "{tmp}/out"]
 SWEEP = ["sweep", "{recipe}", "--out", "{tmp}/out"]
 
@@ -838,6 +840,24 @@ CASES: dict[str, Case] = {
     ),
     "audit-unknown-dataset": Case(["audit", "--model", "small_cnn", "--data", "digitz"], 2, ["digitz"]),
     "audit-bad-fail-on": Case(["audit", "{recipe}", "--fail-on", "maybe"], 2, ["--fail-on"]),
+    "audit-unknown-explainer": Case(
+        VALIDATE,
+        2,
+        ["evaluate.explainers.1", "no explainer 'salience'"],
+        recipe=AUDIT_RECIPE + '[evaluate]\nexplainers = ["saliency", "salience"]\n',
+    ),
+    "audit-unknown-explainer-in-a-table": Case(
+        VALIDATE,
+        2,
+        ["evaluate.explainers.0", "no explainer 'gradcam'"],
+        recipe=AUDIT_RECIPE + '[evaluate]\nexplainers = [{name = "gradcam"}]\n',
+    ),
+    "audit-explain-samples-zero": Case(
+        VALIDATE,
+        2,
+        ["evaluate.explain_samples"],
+        recipe=AUDIT_RECIPE + "[evaluate]\nexplain_samples = 0\n",
+    ),
     # OOD data sets of the ood task (evaluate.near / evaluate.far) and model scanners
     "ood-set-unknown": Case(
         VALIDATE,

@@ -47,23 +47,26 @@ DEFAULT_METHODS = {
 
 
 def explanations(
-    model: nn.Module, x: Any, info: DataInfo, *, methods: list[str] | None = None, seed: int = 0,
+    model: nn.Module, x: Any, info: DataInfo, *, methods: list[Any] | None = None, seed: int = 0,
     sanity_threshold: float = 0.5, texts: list[str] | None = None,
 ) -> CheckResult:  # fmt: skip
     """The explanation check of ``model`` on the model inputs ``x`` (the few inputs to explain;
     for text, token inputs and their ``texts``)."""
     from toolkit.tasks import kit
 
-    names = list(methods or DEFAULT_METHODS.get(info.modality, ()))
-    if not names:
+    specs = [
+        m if isinstance(m, dict) else {"name": m} for m in methods or DEFAULT_METHODS.get(info.modality, ())
+    ]
+    if not specs:
         return CheckResult("skipped", f"no explanation method is known for {info.modality} data")
     device = next(model.parameters()).device
     probs = kit.probabilities(model, x, device=device, batch_size=len(_ids(x)))
     targets = probs.argmax(1).to(device)
     twin = sanity.randomized(model, seed)
     found: dict[str, dict[str, Any]] = {}
-    for name in names:
-        found[name] = _method(_build(name, info), model, twin, x, targets, sanity_threshold)
+    for spec in specs:
+        label = spec["name"] if spec["name"] not in found else f"{spec['name']}.{len(found)}"
+        found[label] = _method(_build(spec, info), model, twin, x, targets, sanity_threshold)
     verdict, reason = _verdict(found, sanity_threshold)
     metrics: dict[str, Any] = {
         "n": len(targets),
@@ -105,12 +108,13 @@ def _method(
     return found | {"mean_abs_spearman_of_absolute_maps": _mean_abs(abs_rhos)}
 
 
-def _build(name: str, info: DataInfo) -> Any:
-    """The explainer ``name`` with its default parameters, bound to the data."""
+def _build(spec: dict[str, Any], info: DataInfo) -> Any:
+    """The explainer ``spec["name"]`` with the rest of ``spec`` as its parameters, bound to the data."""
     from toolkit.registry import registry
 
-    entry = registry("explainers").get(name)
-    explainer = entry.load()(**entry.signature().validate({}, f"explainer {name}"))
+    params = {k: v for k, v in spec.items() if k != "name"}
+    entry = registry("explainers").get(spec["name"])
+    explainer = entry.load()(**entry.signature().validate(params, f"explainer {spec['name']}"))
     bind = getattr(explainer, "bind", None)
     return bind(info) if callable(bind) else explainer
 

@@ -86,8 +86,9 @@ class AuditTask:
         favourable: the favourable class of the probes (default ``acceptable`` where the data
             has it, else the last class).
         flip_warn: text fairness warns when the counterfactual flip rate is above this (0.05).
-        explainers: the explanation check's methods (default saliency and integrated gradients
-            for images and tables; integrated gradients, SHAP and LIME for text).
+        explainers: the explanation check's methods, names or tables with ``name`` and the
+            explainer's parameters (default saliency and integrated gradients for images and
+            tables; integrated gradients, SHAP and LIME for text).
         explain_samples: test inputs the explanation check explains (default 8; 3 for text).
         sanity_threshold: an explainer passes the randomization sanity check when the mean
             |Spearman| between the trained and a randomized model's attributions is below this
@@ -133,7 +134,7 @@ class AuditTask:
         occupations: str | None = None,
         favourable: str | None = None,
         flip_warn: Annotated[float, Field(ge=0, le=1)] = 0.05,
-        explainers: list[str] = [],  # noqa: B006 - read-only default: the modality's methods
+        explainers: list[str | dict[str, Any]] = [],  # noqa: B006 - read-only default: the modality's
         explain_samples: Annotated[int, Field(ge=1, le=200)] | None = None,
         sanity_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5,
         intended_use: str = "",
@@ -153,7 +154,8 @@ class AuditTask:
         self.robust_warn, self.robust_fail = robust_warn, robust_fail
         self.text_augmenters = [dict(t) for t in text_augmenters]
         self.occupations, self.favourable, self.flip_warn = occupations, favourable, flip_warn
-        self.explainers, self.explain_samples = list(explainers), explain_samples
+        self.explainers = [dict(e) if isinstance(e, dict) else e for e in explainers]
+        self.explain_samples = explain_samples
         self.sanity_threshold = sanity_threshold
         self.intended_use, self.out_of_scope = intended_use, out_of_scope
 
@@ -167,7 +169,8 @@ class AuditTask:
         problems = check_sets(recipe) if params.get("near") or params.get("far") else []
         for key, kind in (("detectors", "detectors"), ("explainers", "explainers")):
             known = set(registry(kind).names())
-            for i, name in enumerate(params.get(key) or []):
+            for i, entry in enumerate(params.get(key) or []):
+                name = entry.get("name") if isinstance(entry, dict) else entry
                 if name not in known:
                     message = f"no {kind[:-1]} '{name}' (toolkit list {kind})"
                     problems.append(Problem(f"evaluate.{key}.{i}", message))
