@@ -53,7 +53,8 @@ def trained(folder: Path) -> tuple[nn.Module, Any]:
 
 
 def audit(net: nn.Module, folder: Path) -> float:
-    table = {"task": "audit", "name": "bench", "dataset": DATASET, "evaluate": {"checks": CHECKS}}
+    table = {"task": "audit", "name": "bench", "dataset": DATASET, "evaluate": {"checks": CHECKS},
+             "runtime": {"device": "cpu", "threads": 1}}  # fmt: skip
     started = time.perf_counter()
     toolkit.run(table, model=net, out_dir=folder)
     return time.perf_counter() - started
@@ -83,7 +84,9 @@ def one_at_a_time(net: nn.Module, data: Any) -> float:
     x, y = test_x[index], test_y[index]
     eps = 8 / 255
     attacks = [torchattacks.AutoAttack(net, eps=eps, version="standard", n_classes=k, seed=0)]
-    attacks += [torchattacks.PGD(net, eps=e, alpha=e / 4, steps=20) for e in (eps / 4, eps / 2, eps, 2 * eps)]
+    attacks += [
+        torchattacks.PGD(net, eps=e, alpha=2.5 * e / 20, steps=20) for e in (eps / 4, eps / 2, eps, 2 * eps)
+    ]
     attacks.append(torchattacks.FGSM(net, eps=eps))
     for attack in attacks:
         with torch.no_grad():

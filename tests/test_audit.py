@@ -456,3 +456,49 @@ def test_strip_flags_triggered_test_inputs_and_the_training_screen_reads_every_c
     for row in screen.values():
         assert 0 < row["small_cluster_share"] <= 0.5 and 0 < row["top_direction_share"] <= 1
         assert np.isfinite(row["silhouette"])
+
+
+class NoWeights(nn.Module):
+    """The first ten pixels as logits: a model with no weights at all."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, :10]
+
+
+def test_the_explanation_check_skips_a_model_without_weights_and_methods_that_cannot_run(
+    net: nn.Module,
+) -> None:
+    """No weights: nothing to randomize, so the check says why it is skipped. A method that
+    cannot explain these inputs (SHAP explains text) is listed as not run; the others decide."""
+    from toolkit.audit.explanations import explanations
+    from toolkit.data.digits import load
+    from toolkit.data.inputs import to_model_input
+
+    bundle = load(0)
+    x = to_model_input(bundle.test.x[:4])
+    none = explanations(NoWeights(), x, bundle.info)
+    assert none.verdict == "skipped" and "no weights to randomize" in none.reason
+    mixed = explanations(net, x, bundle.info, methods=["saliency", "shap"])
+    assert mixed.verdict == "pass" and set(mixed.metrics["methods"]) == {"saliency"}
+    assert "shap" in mixed.metrics["skipped_methods"] and "not run: shap" in mixed.reason
+
+
+def test_randomized_weights_reach_compiled_programs_and_are_restored(net: nn.Module) -> None:
+    """Inside the block every parameter differs (TorchScript modules have no reset_parameters:
+    they are drawn afresh), the same for the same seed; after it the trained weights are back."""
+    from toolkit.explainers.sanity import randomized_weights
+
+    x = torch.rand(3, 1, 8, 8)
+    scripted = torch.jit.trace(net.eval(), x)
+    before = scripted(x).detach()
+    with randomized_weights(scripted, 0) as changed:
+        first = scripted(x).detach()
+    with randomized_weights(scripted, 0):
+        again = scripted(x).detach()
+    assert changed == len(list(scripted.parameters())) and not torch.allclose(first, before)
+    assert torch.equal(first, again) and torch.equal(scripted(x).detach(), before)
+    bn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).eval()
+    bn[1].running_mean.fill_(3.0)  # reset_parameters resets these too: they must come back
+    with randomized_weights(bn, 0):
+        assert float(bn[1].running_mean.abs().max()) == 0.0
+    assert torch.equal(bn[1].running_mean, torch.full((2,), 3.0))

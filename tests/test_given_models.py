@@ -487,7 +487,10 @@ def test_the_shipped_recipes_for_your_own_model_run_on_files_the_tests_make(
         assert metrics
         if name == "own_program_audit":
             assert {c["verdict"] for c in metrics["checks"].values()} <= {"pass", "warn", "fail", "skipped"}
-            assert metrics["checks"]["explanations"]["verdict"] != "skipped"
+            # the program's weights are randomized in place (a dynamic-batch export cannot be copied)
+            assert metrics["checks"]["explanations"]["verdict"] in ("pass", "warn"), metrics["checks"][
+                "explanations"
+            ]
             assert (run / "model_card.md").is_file()
 
 

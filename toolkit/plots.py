@@ -291,9 +291,7 @@ def attribution_grid(
             ((clean, clean_maps, pred_clean), (adversarial, adv_maps, pred_adv))
         ):
             _show(axes[2 * row][i], img[i])
-            axes[2 * row][i].set_title(
-                prefixes[row] + f"→ {names[int(pred[i])]}", fontsize="small"
-            )
+            axes[2 * row][i].set_title(prefixes[row] + f"→ {names[int(pred[i])]}", fontsize="small")
             heat = np.asarray(maps[i]).sum(axis=0) if np.asarray(maps[i]).ndim == 3 else np.asarray(maps[i])
             axes[2 * row + 1][i].imshow(np.abs(heat), cmap="inferno")
             axes[2 * row + 1][i].set_xticks([])

@@ -10,12 +10,16 @@ signed explanations is below ``sanity_threshold`` (0.5): its explanations depend
 the model learned. A method whose attributions are constant (all zero) fails too. The rank
 correlation of the absolute maps is reported beside: integrated gradients from a black
 baseline keeps the input's outline whatever the weights (0.9 on the quickstart's digits
-against 0.2 signed), which the paper shows and which says nothing about the model.
+against 0.2 signed), which the paper shows and which says nothing about the model. The
+weights are randomized in place and restored (:func:`toolkit.explainers.sanity.randomized_weights`),
+so compiled programs (TorchScript, ``torch.export``) are checked too. A method that cannot
+run here (its extra is not installed, the model lacks what it needs) is listed as not run.
 
 Verdict: ``pass`` when every method passes; ``warn`` when some fail (their maps should not
 be read as explanations of this model, the others can); ``fail`` when none passes (no
 explanation of this model can be trusted: a model whose output does not depend on its
-trainable weights, say). ``skipped`` when no method applies to the data.
+trainable weights, say). ``skipped`` when no method applies to the data or runs, or the
+model has no weights to randomize.
 """
 
 from __future__ import annotations
@@ -48,41 +52,41 @@ DEFAULT_METHODS = {
 
 def explanations(
     model: nn.Module, x: Any, info: DataInfo, *, methods: list[Any] | None = None, seed: int = 0,
-    sanity_threshold: float = 0.5, texts: list[str] | None = None,
+    sanity_threshold: float = 0.5, texts: list[str] | None = None, device: Any = None,
 ) -> CheckResult:  # fmt: skip
     """The explanation check of ``model`` on the model inputs ``x`` (the few inputs to explain;
-    for text, token inputs and their ``texts``)."""
+    for text, token inputs and their ``texts``) on ``device`` (default: the model's)."""
     from toolkit.tasks import kit
 
-    specs = [
-        m if isinstance(m, dict) else {"name": m} for m in methods or DEFAULT_METHODS.get(info.modality, ())
-    ]
+    asked = methods or DEFAULT_METHODS.get(info.modality, ())
+    specs = [m if isinstance(m, dict) else {"name": m} for m in asked]
     if not specs:
         return CheckResult("skipped", f"no explanation method is known for {info.modality} data")
-    device = next(model.parameters()).device
+    device = torch.device(device) if device is not None else _device_of(model)
+    x = _to(x, device)
     probs = kit.probabilities(model, x, device=device, batch_size=len(_ids(x)))
     targets = probs.argmax(1).to(device)
-    twin = sanity.randomized(model, seed)
-    found: dict[str, dict[str, Any]] = {}
-    for spec in specs:
-        label = spec["name"] if spec["name"] not in found else f"{spec['name']}.{len(found)}"
-        found[label] = _method(_build(spec, info), model, twin, x, targets, sanity_threshold)
-    verdict, reason = _verdict(found, sanity_threshold)
+    built, skipped = _explain_all(specs, model, x, targets, info)
+    if not built:
+        return CheckResult("skipped", "no method could explain this model: " + "; ".join(skipped.values()))
+    with sanity.randomized_weights(model, seed) as changed:
+        random_pred = kit.predict(model, x, device=device, batch_size=len(targets))
+        for f in built.values():
+            f["random_maps"] = f.pop("explainer").explain(model, x, targets).detach().cpu()
+    if not changed:
+        return CheckResult("skipped", "the model has no weights to randomize (no floating-point parameters)")
+    found = {n: f | _summary(f["maps"], f["random_maps"], x, sanity_threshold) for n, f in built.items()}
+    verdict, reason = _verdict(found, sanity_threshold, skipped)
     metrics: dict[str, Any] = {
         "n": len(targets),
         "sanity_threshold": sanity_threshold,
         "methods": {n: {k: v for k, v in f.items() if "maps" not in k} for n, f in found.items()},
+        "skipped_methods": skipped,
     }
-    table = Table(
-        f"Explanations of {len(targets)} test inputs and the model-randomization sanity check "
-        "(Adebayo et al. 2018): mean |Spearman| between the trained and a randomized model's "
-        f"attributions; below {sanity_threshold:g} passes",
-        ["method", "mean |Spearman|", "of the absolute maps", "inputs with constant attributions", "seconds",
-         "sanity check"],
-        [[n, f["mean_abs_spearman"], f["mean_abs_spearman_of_absolute_maps"], f["constant"], f["seconds"],
-          "pass" if f["passed"] else "FAIL"] for n, f in found.items()],
-    )  # fmt: skip
-    tables, figures = [table], _figures(found, x, probs.argmax(1), twin, info)
+    tables, figures = (
+        [_table(found, len(targets), sanity_threshold)],
+        _figures(found, x, probs, random_pred, info),
+    )
     if info.modality == "text" and isinstance(x, dict):
         records = _words(model, found, x, probs, texts or [], info)
         metrics["sentences"] = records
@@ -91,21 +95,42 @@ def explanations(
     return CheckResult(verdict, reason, metrics, tables, figures)  # type: ignore[arg-type]
 
 
-def _method(
-    explainer: Any, model: nn.Module, twin: nn.Module, x: Any, targets: torch.Tensor, threshold: float
-) -> dict[str, Any]:
-    """One method's maps on the trained and the randomized model, and its sanity numbers."""
-    device = targets.device
-    started = time.perf_counter()
-    maps = explainer.explain(model, _to(x, device), targets).detach().cpu()
-    seconds = time.perf_counter() - started
-    random_maps = explainer.explain(twin, _to(x, device), targets).detach().cpu()
-    rhos, abs_rhos = (
-        sanity.rank_correlations(sanity.rows(maps, x, absolute=a), sanity.rows(random_maps, x, absolute=a))
-        for a in (False, True)
-    )
-    found = {"maps": maps, "random_maps": random_maps, **_summary(rhos, seconds, threshold)}
-    return found | {"mean_abs_spearman_of_absolute_maps": _mean_abs(abs_rhos)}
+def _explain_all(
+    specs: list[dict[str, Any]], model: nn.Module, x: Any, targets: torch.Tensor, info: DataInfo
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Each method's maps of the trained model (with its explainer, kept for the randomized
+    one); a method that cannot run here (its extra, the model) is set aside with the reason."""
+    from toolkit.errors import UsageError
+
+    built: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+    for spec in specs:
+        label = (
+            spec["name"]
+            if spec["name"] not in built and spec["name"] not in skipped
+            else f"{spec['name']}.{len(built)}"
+        )
+        try:
+            explainer = _build(spec, info)
+            started = time.perf_counter()
+            maps = explainer.explain(model, x, targets).detach().cpu()
+        except (UsageError, ImportError) as exc:
+            skipped[label] = f"{label}: {exc}"
+            continue
+        built[label] = {"explainer": explainer, "maps": maps, "seconds": time.perf_counter() - started}
+    return built, skipped
+
+
+def _table(found: dict[str, dict[str, Any]], n: int, threshold: float) -> Table:
+    return Table(
+        f"Explanations of {n} test inputs and the model-randomization sanity check (Adebayo et al. "
+        "2018): mean |Spearman| between the trained and a randomized model's attributions; below "
+        f"{threshold:g} passes",
+        ["method", "mean |Spearman|", "of the absolute maps", "inputs the trained model explains with a "
+         "constant map", "seconds", "sanity check"],
+        [[name, f["mean_abs_spearman"], f["mean_abs_spearman_of_absolute_maps"], f["constant"], f["seconds"],
+          "pass" if f["passed"] else "FAIL"] for name, f in found.items()],
+    )  # fmt: skip
 
 
 def _build(spec: dict[str, Any], info: DataInfo) -> Any:
@@ -119,13 +144,22 @@ def _build(spec: dict[str, Any], info: DataInfo) -> Any:
     return bind(info) if callable(bind) else explainer
 
 
-def _summary(rhos: list[float], seconds: float, threshold: float) -> dict[str, Any]:
-    """A method's sanity numbers: mean |rho| over the inputs with a rank correlation."""
-    mean = _mean_abs(rhos)
-    constant = int(np.sum(~np.isfinite(np.array(rhos, dtype=float))))
-    passed = bool(np.isfinite(mean) and mean < threshold and constant < len(rhos) / 2)
-    return {"mean_abs_spearman": mean, "spearman": [float(r) for r in rhos], "constant": constant,
-            "seconds": seconds, "passed": passed}  # fmt: skip
+def _summary(maps: torch.Tensor, random_maps: torch.Tensor, x: Any, threshold: float) -> dict[str, Any]:
+    """A method's sanity numbers. An input the trained model explains with a constant map has
+    no rank correlation (counted in ``constant``); one whose randomized map alone is constant
+    changed completely (rank correlation 0)."""
+    out: dict[str, Any] = {}
+    for key, absolute in (("mean_abs_spearman", False), ("mean_abs_spearman_of_absolute_maps", True)):
+        a, b = sanity.rows(maps, x, absolute=absolute), sanity.rows(random_maps, x, absolute=absolute)
+        rhos = [float("nan") if np.ptp(u) == 0 else 0.0 if np.ptp(v) == 0 else r
+                for u, v, r in zip(a, b, sanity.rank_correlations(a, b), strict=True)]  # fmt: skip
+        out[key] = _mean_abs(rhos)
+        if not absolute:
+            out["spearman"] = rhos
+            out["constant"] = int(np.sum(np.isnan(np.array(rhos, dtype=float))))
+    mean, constant = out["mean_abs_spearman"], out["constant"]
+    out["passed"] = bool(np.isfinite(mean) and mean < threshold and constant < len(out["spearman"]) / 2)
+    return out
 
 
 def _mean_abs(rhos: list[float]) -> float:
@@ -134,10 +168,12 @@ def _mean_abs(rhos: list[float]) -> float:
     return float(finite.mean()) if len(finite) else float("nan")
 
 
-def _verdict(found: dict[str, dict[str, Any]], threshold: float) -> tuple[str, str]:
+def _verdict(found: dict[str, dict[str, Any]], threshold: float, skipped: dict[str, str]) -> tuple[str, str]:
     failed = [n for n, f in found.items() if not f["passed"]]
     numbers = ", ".join(f"{n} {f['mean_abs_spearman']:.2f}" for n, f in found.items())
     said = f"mean |Spearman| with a randomized model's attributions: {numbers} (pass below {threshold:g})"
+    if skipped:
+        said += f"; not run: {', '.join(skipped)}"
     if not failed:
         return "pass", f"every method's explanations change when the weights are randomized: {said}"
     if len(failed) == len(found):
@@ -146,17 +182,15 @@ def _verdict(found: dict[str, dict[str, Any]], threshold: float) -> tuple[str, s
 
 
 def _figures(
-    found: dict[str, dict[str, Any]], x: Any, pred: torch.Tensor, twin: nn.Module, info: DataInfo
+    found: dict[str, dict[str, Any]], x: Any, probs: torch.Tensor, random_pred: torch.Tensor, info: DataInfo
 ) -> dict[str, Figure]:
     """Images: inputs and maps of the trained (above) and the randomized model (below);
-    tables: mean |attribution| per feature of both; text: each sentence's word attributions."""
+    tables: mean |attribution| per feature of both (text: the word figures, elsewhere)."""
     from toolkit import plots
-    from toolkit.tasks import kit
 
     if info.modality == "text":
         return {}
-    names = info.class_names
-    random_pred = kit.predict(twin, x, device=next(twin.parameters()).device, batch_size=len(pred))
+    names, pred = info.class_names, probs.argmax(1)
     out = {}
     for name, f in found.items():
         if isinstance(x, torch.Tensor) and x.dim() == 4:
@@ -203,6 +237,11 @@ def _word_figure(record: dict[str, Any]) -> Figure:
     from toolkit import plots
 
     return plots.word_attributions(record, title=record["text"])
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    first = next(iter(model.parameters()), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def _ids(x: Any) -> Any:

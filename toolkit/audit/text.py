@@ -6,9 +6,10 @@ deletion and word swaps, :mod:`toolkit.text.augment`; none that may flip the lab
 a download) rewrites every test sentence, seeded, and the model is scored on the rewritten
 sentences with the originals' labels (:func:`toolkit.tasks.text_robustness.augmented_scores`).
 The verdict reads the share of the model's skill above chance that the worst augmentation
-leaves, ``(BA_aug - 1/K) / (BA_clean - 1/K)`` on balanced accuracy (a majority-class model
-has none to lose): ``fail`` below ``robust_fail`` (0.1), ``warn`` below ``robust_warn``
-(0.5), as for attacks on images.
+(of those that keep the label: antonyms may flip it) leaves,
+``(BA_aug - 1/K) / (BA_clean - 1/K)`` on balanced accuracy (a majority-class model has
+none to lose): ``fail`` below ``robust_fail`` (0.1), ``warn`` below ``robust_warn`` (0.5),
+as for attacks on images.
 
 **Fairness** (text): the gender-bias probes of :mod:`toolkit.tasks.text_bias` (templates x
 occupations x gendered words, in male/female pairs). ``fail`` when the p%-rule of the
@@ -21,8 +22,6 @@ when only the gender changes) is above ``flip_warn`` (0.05); ``pass`` otherwise.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from toolkit.audit.verdicts import CheckResult
 from toolkit.results import Table
@@ -60,7 +59,8 @@ def text_robustness(
     chance = 1.0 / data.info.num_classes
     clean = scores["clean"]["balanced_accuracy"]
     skill = {k: _kept(v["balanced_accuracy"], clean, chance) for k, v in scores.items() if k != "clean"}
-    worst = min(skill, key=lambda k: skill[k])
+    preserving = [k for k in skill if not scores[k]["flips_label"]] or list(skill)  # antonyms flip labels
+    worst = min(preserving, key=lambda k: skill[k])
     kept = skill[worst]
     level = "fail" if kept < robust_fail else "warn" if kept < robust_warn else "pass"
     reason = (f"the worst augmentation, {worst}, leaves a balanced accuracy of "
@@ -83,6 +83,21 @@ def _kept(score: float, clean: float, chance: float) -> float:
     if clean <= chance:
         return 1.0
     return float(max(0.0, (score - chance) / (clean - chance)))
+
+
+def _p_rule(female: float, male: float) -> float:
+    """``100 * min(SR_f / SR_m, SR_m / SR_f)``; 100 when neither gender gets the favourable
+    outcome (parity, as :func:`toolkit.metrics.fairness.p_rule`), 0 when one never does.
+
+    Example:
+        >>> _p_rule(0.0, 0.0), _p_rule(0.0, 0.5), _p_rule(0.4, 0.5)
+        (100.0, 0.0, 80.0)
+    """
+    if female == 0 and male == 0:
+        return 100.0
+    if female == 0 or male == 0:
+        return 0.0
+    return 100.0 * min(female / male, male / female)
 
 
 def text_fairness(
@@ -108,8 +123,7 @@ def text_fairness(
     tokenizer = text_tokenizer(data.info.tokenizer, model, "the gender-bias probes")
     found = probe(model.to(ctx.device), tokenizer, probes, names.index(fav_name), shares, batch_size)
     found.pop("p_favourable")
-    di = found["disparate_impact"]
-    p_rule = 100.0 * min(di, 1.0 / di) if np.isfinite(di) and di > 0 else 0.0
+    p_rule = _p_rule(found["favourable_rate"]["female"], found["favourable_rate"]["male"])
     flips = found["counterfactual_flip_rate"]
     verdict = "fail" if p_rule < p_rule_fail else "warn" if flips > flip_warn else "pass"
     reason = (f"gender-bias probes ({len(probes)} sentences, favourable: {fav_name}): p%-rule {p_rule:.1f} "

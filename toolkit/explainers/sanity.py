@@ -2,10 +2,13 @@
 Saliency Maps", NeurIPS 2018).
 
 An explanation method that explains the model must give other explanations when the
-model's weights are replaced by random ones. The check re-initializes every layer of a copy
-of the model (full randomization: each module's ``reset_parameters``, seeded), explains the
-same inputs for the same targets with both models and reports, per input, the Spearman rank
-correlation between the two attributions:
+model's weights are replaced by random ones. The check re-initializes every weight of the
+model in place (full randomization, seeded: each module's ``reset_parameters``, and for a
+parameter no such method reaches, as in a TorchScript or ``torch.export`` program, a draw
+from ``N(0, 1 / fan_in)`` for a matrix or kernel and from its own tensor's mean and spread
+for a vector), explains the same inputs for the same targets, and restores the weights
+(:func:`randomized_weights`). It reports, per input, the Spearman rank correlation between
+the trained and the randomized model's attributions:
 
     rho_i = Spearman(a_i(trained), a_i(random))
 
@@ -27,26 +30,59 @@ Example:
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["randomized", "rank_correlation", "rank_correlations", "rows"]
+__all__ = ["randomized_weights", "rank_correlation", "rank_correlations", "rows"]
 
 
-def randomized(model: nn.Module, seed: int) -> nn.Module:
-    """A copy of ``model`` with every layer's parameters re-initialized (full randomization)."""
-    twin = copy.deepcopy(model)
-    torch.manual_seed(seed)
-    for module in twin.modules():
-        reset = getattr(module, "reset_parameters", None)
-        if callable(reset):
-            reset()
-    return twin.eval()
+@contextlib.contextmanager
+def randomized_weights(model: nn.Module, seed: int) -> Iterator[int]:
+    """Inside the block, ``model``'s weights are re-initialized (seeded, the same for the same
+    seed); after it, even on an error, they and every buffer (running statistics) are the
+    trained ones again. Yields how many
+    parameter tensors changed (0: the model has none the randomization reaches).
+
+    No copy of the model is made, so compiled programs (TorchScript, ``torch.export``) that
+    cannot be deep-copied are randomized too. The global random state is left as it was.
+    """
+    params = [p for p in model.parameters() if p.is_floating_point()]
+    saved = [p.detach().clone() for p in params]
+    # reset_parameters resets buffers too (a batch norm's running statistics): keep them all
+    buffers = list(model.buffers())
+    kept = [b.detach().clone() for b in buffers]
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            for module in model.modules():
+                reset = getattr(module, "reset_parameters", None)
+                if callable(reset):
+                    reset()
+            generator = torch.Generator().manual_seed(seed)
+            for p, old in zip(params, saved, strict=True):
+                if torch.equal(p, old):  # no reset_parameters reached it
+                    p.copy_(_draw(old, generator))
+        yield sum(not torch.equal(p, old) for p, old in zip(params, saved, strict=True))
+    finally:
+        with torch.no_grad():
+            for t, old in zip([*params, *buffers], [*saved, *kept], strict=True):
+                t.copy_(old)
+
+
+def _draw(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random values for a parameter: ``N(0, 1 / fan_in)`` for a matrix or kernel, its own
+    mean and spread for a vector (a bias, a norm's scale)."""
+    noise = torch.randn(like.shape, generator=generator, dtype=torch.float32)
+    if like.dim() >= 2:
+        fan_in = max(like[0].numel(), 1)
+        return (noise / fan_in**0.5).to(like)
+    spread = float(like.float().std()) if like.numel() > 1 else 0.0
+    return (float(like.float().mean()) + noise * (spread or 0.1)).to(like)
 
 
 def rank_correlation(a: Any, b: Any) -> float:

@@ -76,8 +76,9 @@ class AuditTask:
         eps: the robustness check's L-inf budget (default 8/255 for images, RobustBench's for
             CIFAR-10; 0.1 standard deviation for standardized table features).
         robust_samples: test samples the robustness check attacks (default 200, seeded).
-        robust_warn: robustness warns when AutoAttack leaves less than this share of the
-            clean accuracy (0.5).
+        robust_warn: robustness warns when AutoAttack (images; PGD-20 for tables; the worst
+            text augmentation for text, on the skill above chance) leaves less than this share
+            of the clean accuracy (0.5).
         robust_fail: and fails below this share (0.1).
         text_augmenters: the text robustness check's augmentations, tables with ``name`` and
             parameters (default character noise, keyboard typos, word deletion and swaps).
@@ -91,8 +92,9 @@ class AuditTask:
             tables; integrated gradients, SHAP and LIME for text).
         explain_samples: test inputs the explanation check explains (default 8; 3 for text).
         sanity_threshold: an explainer passes the randomization sanity check when the mean
-            |Spearman| between the trained and a randomized model's attributions is below this
-            (default 0.5).
+            over the inputs of |Spearman| between the trained and a randomized model's
+            attributions is below this (default 0.5; the ``explain`` task's threshold of the
+            same name reads |mean Spearman|, which is never larger).
         intended_use: what the model is for, in the model card (default the recipe's
             ``description``).
         out_of_scope: what it must not be used for, in the model card.
@@ -253,31 +255,38 @@ class AuditTask:
                            ece_fail=self.ece_fail)  # fmt: skip
 
     def _robustness(self, ctx: TaskContext) -> CheckResult:
-        """AutoAttack, a PGD curve and the sanity checks on a seeded sample of the test split."""
+        """AutoAttack (images), a PGD curve and the sanity checks on a seeded sample of the test
+        split; the text augmentations for text."""
+        from toolkit.errors import UsageError
+
+        data = ctx.data()
+        text = data.info.modality == "text"
+        try:
+            if text:
+                from toolkit.audit.text import text_robustness
+
+                with ctx.log.stage("augment"):
+                    augmenters = self.text_augmenters or None
+                    return text_robustness(ctx, augmenters=augmenters, robust_warn=self.robust_warn,
+                                           robust_fail=self.robust_fail)  # fmt: skip
+            return self._attacks(ctx)
+        except UsageError as exc:  # an extra not installed, too few classes, no stored sentences
+            what = "the text augmentations" if text else "the attacks"
+            return CheckResult("skipped", f"{what} cannot run: {exc}")
+
+    def _attacks(self, ctx: TaskContext) -> CheckResult:
         from toolkit.audit.robustness import robustness
         from toolkit.data.inputs import to_model_input
 
         data = ctx.data()
         x = to_model_input(data.test.x)
-        if data.info.modality == "text":
-            from toolkit.audit.text import text_robustness
-
-            with ctx.log.stage("augment"):
-                augmenters = self.text_augmenters or None
-                return text_robustness(ctx, augmenters=augmenters, robust_warn=self.robust_warn,
-                                       robust_fail=self.robust_fail)  # fmt: skip
         if not isinstance(x, torch.Tensor):
             return CheckResult("skipped", "the attacks move inputs that are one tensor (images, tables)")
-        from toolkit.errors import UsageError
-
-        try:
-            with ctx.log.stage("attack"):
-                return robustness(ctx.model().to(ctx.device), x.to(ctx.device), data.test.y.to(ctx.device),
-                                  data.info, eps=self.eps if self.eps is not None else _budget(data.info),
-                                  samples=self.robust_samples, seed=ctx.recipe.seed,
-                                  robust_warn=self.robust_warn, robust_fail=self.robust_fail)  # fmt: skip
-        except UsageError as exc:  # AutoAttack cannot run here (its extra, fewer than four classes)
-            return CheckResult("skipped", f"AutoAttack cannot run: {exc}")
+        with ctx.log.stage("attack"):
+            return robustness(ctx.model().to(ctx.device), x.to(ctx.device), data.test.y.to(ctx.device),
+                              data.info, eps=self.eps if self.eps is not None else _budget(data.info),
+                              samples=self.robust_samples, seed=ctx.recipe.seed,
+                              robust_warn=self.robust_warn, robust_fail=self.robust_fail)  # fmt: skip
 
     def _explanations(self, ctx: TaskContext) -> CheckResult:
         """Attributions of a seeded few test inputs, with the model-randomization sanity check."""
@@ -293,7 +302,8 @@ class AuditTask:
         with ctx.log.stage("explain"):
             return explanations(ctx.model().to(ctx.device), x, data.info,
                                 methods=self.explainers or None, seed=ctx.recipe.seed,
-                                sanity_threshold=self.sanity_threshold, texts=texts)  # fmt: skip
+                                sanity_threshold=self.sanity_threshold, texts=texts,
+                                device=ctx.device)  # fmt: skip
 
     def _backdoor(self, ctx: TaskContext) -> CheckResult:
         """Neural Cleanse on the model and the clean test images; STRIP on the test inputs and
@@ -308,25 +318,20 @@ class AuditTask:
             found = backdoor(model, x, data.info.class_names, modality=data.info.modality,
                              seed=ctx.recipe.seed, steps=self.scan_steps, samples=self.scan_samples,
                              anomaly_threshold=self.anomaly_threshold)  # fmt: skip
-        train = to_model_input(data.train.x) if len(data.train) >= 20 else None
         # images only (Neural Cleanse skips the rest), and a training split to blend in
-        if (
-            found.verdict == "skipped"
-            or not isinstance(train, torch.Tensor)
-            or not isinstance(x, torch.Tensor)
-        ):
+        if found.verdict == "skipped" or len(data.train) < 20:
             return found
         with ctx.log.stage("strip"):
-            strip = backdoor_data.strip_screen(model, train, x, seed=ctx.recipe.seed,
+            strip = backdoor_data.strip_screen(model, data.train.x, data.test.x, seed=ctx.recipe.seed,
                                                samples=self.strip_samples, device=ctx.device,
                                                batch_size=ctx.eval_batch_size)  # fmt: skip
         screen = self._training_screen(ctx)
         found.metrics |= {"strip": strip, "training_data": screen}
         found.tables += backdoor_data.tables(strip, screen)
         if strip["suspicious"]:
-            found.reason += (f"; STRIP flags {strip['flagged_share']:.1%} of the test inputs (about "
-                             f"{strip['frr']:.0%} on clean ones): the test split may carry triggered "
-                             "inputs")  # fmt: skip
+            found.reason += (f"; STRIP flags {strip['flagged_share']:.1%} of the test inputs (above "
+                             f"{5 * strip['frr']:.0%}; clean ones: 1% to 3%): the test split may carry "
+                             "triggered inputs")  # fmt: skip
             found.verdict = "warn" if found.verdict == "pass" else found.verdict
         return found
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from toolkit.explainers.sanity import randomized, rank_correlation, rank_correlations, rows
+from toolkit.explainers.sanity import randomized_weights, rank_correlation, rank_correlations, rows
 from toolkit.results import Table, TaskResult
 
 if TYPE_CHECKING:
@@ -83,12 +83,12 @@ class ExplainTask:
         inputs, labels, texts = self._inputs(data, tokenizer)
         probs = kit.probabilities(model, inputs, device=ctx.device, batch_size=ctx.eval_batch_size)
         targets = probs.argmax(1) if self.target == "predicted" or labels is None else labels
-        random_model = randomized(model, ctx.recipe.seed) if self.sanity else None
+        seed = ctx.recipe.seed if self.sanity else None
         methods: dict[str, Any] = {}
         for i, spec in enumerate(ctx.recipe.explainers):
             label = ctx.recipe.label("explainers", i)
             ctx.log.info(f"explainer {label} on {len(texts)} sentences")
-            methods[label] = _explain(ctx.build(spec), model, random_model, inputs, targets, tokenizer)
+            methods[label] = _explain(ctx.build(spec), model, seed, inputs, targets, tokenizer)
         per_sentence = word_records(texts, inputs, probs, targets, data.info.class_names, methods, tokenizer)
         agreement = _agreement(per_sentence, list(methods))
         metrics: dict[str, Any] = {
@@ -123,12 +123,13 @@ class ExplainTask:
 def _explain(
     explainer: Any,
     model: nn.Module,
-    random_model: nn.Module | None,
+    seed: int | None,
     inputs: dict[str, torch.Tensor],
     targets: torch.Tensor,
     tokenizer: Any,
 ) -> dict[str, Any]:
-    """One explainer's attributions on the trained (and the randomized) model, with a summary."""
+    """One explainer's attributions on the trained model (and, with a ``seed``, on the same
+    model with its weights randomized), with a summary."""
     import time
 
     started = time.perf_counter()
@@ -141,8 +142,9 @@ def _explain(
     if "baseline" in found:
         summary["baseline_probability"] = [float(b) for b in found["baseline"]]
     out: dict[str, Any] = {"maps": maps, "summary": summary}
-    if random_model is not None:
-        random_maps = explainer.explain(random_model, inputs, targets).detach().cpu()
+    if seed is not None:
+        with randomized_weights(model, seed):
+            random_maps = explainer.explain(model, inputs, targets).detach().cpu()
         signed = rows(maps, inputs, absolute=False), rows(random_maps, inputs, absolute=False)
         rhos = rank_correlations(*signed)
         summary["sanity_spearman"] = float(np.nanmean(rhos)) if not np.all(np.isnan(rhos)) else float("nan")
