@@ -107,6 +107,7 @@ def test_a_clean_model_passes_and_every_check_has_a_verdict(clean: Any) -> None:
     }  # fmt: skip
     assert m["checks"]["robustness"]["robust_accuracy"] > 0.5  # 8x8 digits at 8/255: little moves
     assert m["checks"]["robustness"]["verdict"] == "pass" and m["checks"]["robustness"]["sanity_flags"] == []
+    assert m["checks"]["robustness"]["sanity"]["black_box_beats_white_box"]["flag"] is False  # Square ran
     explained = m["checks"]["explanations"]
     assert explained["verdict"] == "pass" and set(explained["methods"]) == {
         "saliency",
@@ -333,6 +334,8 @@ def test_gradient_masking_raises_a_robustness_sanity_flag(net: nn.Module, tmp_pa
     checks = toolkit.run(table, model=Quantized(net), out_dir=tmp_path).metrics["checks"]
     robustness = checks["robustness"]
     assert "zero_or_nonfinite_gradients" in robustness["sanity_flags"], robustness["sanity"]
+    # Square needs no gradients: the black-box attack beats the white-box ones
+    assert "black_box_beats_white_box" in robustness["sanity_flags"], robustness["attacks"]
     assert robustness["verdict"] in ("warn", "fail") and "sanity flags" in robustness["reason"]
     assert checks["performance"]["verdict"] == "pass"
 

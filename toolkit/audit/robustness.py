@@ -4,8 +4,10 @@ over budgets, and the sanity checks that say whether to believe them.
 On a seeded sample of the test split (``samples``, 200): AutoAttack, standard version
 (APGD-CE, APGD-T, FAB-T, Square; Croce & Hein 2020, through torchattacks) at ``eps``
 (L-inf 8/255 for images, RobustBench's CIFAR-10 budget); PGD-20 at a quarter, half, one and
-two times ``eps`` and FGSM at ``eps``; then the sanity checks of Carlini et al. (2019) and
-AutoAttack's own (:mod:`toolkit.tasks.sanity`).
+two times ``eps``, FGSM at ``eps`` and the black-box Square attack (Andriushchenko et al.
+2020, ``square_queries`` queries, 1,000) at ``eps``; then the sanity checks of Carlini et
+al. (2019), among them a black-box attack that beats the white-box ones, and AutoAttack's
+own (:mod:`toolkit.tasks.sanity`).
 
 Verdict on AutoAttack's robust accuracy relative to the clean accuracy of the same sample:
 ``fail`` below ``robust_fail`` (0.1: the model keeps almost nothing), ``warn`` below
@@ -41,7 +43,7 @@ __all__ = ["robustness"]
 def robustness(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, info: DataInfo, *, eps: float = 8 / 255,
     samples: int = 200, seed: int = 0, batch_size: int = 100, robust_warn: float = 0.5,
-    robust_fail: float = 0.1,
+    robust_fail: float = 0.1, square_queries: int = 1000,
 ) -> CheckResult:  # fmt: skip
     """The robustness check of ``model`` on model inputs ``x`` and labels ``y``."""
     from toolkit.tasks import sanity
@@ -57,8 +59,18 @@ def robustness(
     curve = {"fgsm": _curve(model, x, y, info, "fgsm", [eps], batch_size),
              "pgd": _curve(model, x, y, info, "pgd", budgets, batch_size)}  # fmt: skip
     if images:
-        curve["autoattack"] = _curve(model, x, y, info, "autoattack", [eps], batch_size)
-    kinds = {"fgsm": "single", "pgd": "iterative", "autoattack": "other"}
+        curve["square"] = _curve(
+            model,
+            x,
+            y,
+            info,
+            "torchattacks",
+            [eps],
+            batch_size,
+            {"attack": "Square", "params": {"n_queries": square_queries, "seed": seed}},
+        )
+        curve["autoattack"] = _curve(model, x, y, info, "autoattack", [eps], batch_size)  # fmt: skip
+    kinds = {"fgsm": "single", "pgd": "iterative", "square": "black_box", "autoattack": "other"}
     checks = sanity.sanity_checks(model, x, y, attacks=curve, kinds=kinds, info=info, batch_size=batch_size)
     flags = sanity.flags(checks)
     headline = "AutoAttack" if images else "PGD-20"
@@ -85,20 +97,20 @@ def robustness(
 
 def _curve(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, info: DataInfo, name: str, budgets: list[float],
-    batch_size: int,
+    batch_size: int, params: dict[str, Any] | None = None,
 ) -> dict[str, list[float]]:  # fmt: skip
-    """Robust accuracy of the attack ``name`` at each budget."""
+    """Robust accuracy of the attack ``name`` (with ``params``) at each budget."""
     from toolkit.baselines.attacks import attack_in_batches
     from toolkit.protocols import bind
     from toolkit.registry import registry
 
     entry = registry("attacks").get(name)
-    extra = {"steps": 20} if name == "pgd" else {}
+    cls = entry.load()
+    given = params if params is not None else {"steps": 20} if name == "pgd" else {}
     out: dict[str, list[float]] = {"eps": [], "robust_accuracy": []}
     for eps in budgets:
-        attack = bind(
-            entry.load()(**entry.signature().validate({"eps": eps, **extra}, f"attack {name}")), info
-        )
+        table = cls.with_budget(given, eps)
+        attack = bind(cls(**entry.signature().validate(table, f"attack {name}")), info)
         x_adv, _ = attack_in_batches(attack, model, x, y, batch_size)
         out["eps"].append(float(eps))
         out["robust_accuracy"].append(_accuracy(model, x_adv, y, batch_size))

@@ -76,6 +76,7 @@ class AuditTask:
         eps: the robustness check's L-inf budget (default 8/255 for images, RobustBench's for
             CIFAR-10; 0.1 standard deviation for standardized table features).
         robust_samples: test samples the robustness check attacks (default 200, seeded).
+        square_queries: queries of the black-box Square attack per image (default 1000).
         robust_warn: robustness warns when AutoAttack (images; PGD-20 for tables; the worst
             text augmentation for text, on the skill above chance) leaves less than this share
             of the clean accuracy (0.5).
@@ -130,6 +131,7 @@ class AuditTask:
         eo_fail: Annotated[float, Field(ge=0, le=1)] = 0.2,
         eps: Annotated[float, Field(gt=0)] | None = None,
         robust_samples: Annotated[int, Field(ge=1)] = 200,
+        square_queries: Annotated[int, Field(ge=1)] = 1000,
         robust_warn: Annotated[float, Field(ge=0, le=1)] = 0.5,
         robust_fail: Annotated[float, Field(ge=0, le=1)] = 0.1,
         text_augmenters: list[dict[str, Any]] = [],  # noqa: B006 - read-only default: AUGMENTERS
@@ -152,7 +154,7 @@ class AuditTask:
         self.ood_split, self.ood_samples = ood_split, ood_samples
         self.ood_warn, self.ood_fail = ood_warn, ood_fail
         self.p_rule_fail, self.eo_warn, self.eo_fail = p_rule_fail, eo_warn, eo_fail
-        self.eps, self.robust_samples = eps, robust_samples
+        self.eps, self.robust_samples, self.square_queries = eps, robust_samples, square_queries
         self.robust_warn, self.robust_fail = robust_warn, robust_fail
         self.text_augmenters = [dict(t) for t in text_augmenters]
         self.occupations, self.favourable, self.flip_warn = occupations, favourable, flip_warn
@@ -286,7 +288,8 @@ class AuditTask:
             return robustness(ctx.model().to(ctx.device), x.to(ctx.device), data.test.y.to(ctx.device),
                               data.info, eps=self.eps if self.eps is not None else _budget(data.info),
                               samples=self.robust_samples, seed=ctx.recipe.seed,
-                              robust_warn=self.robust_warn, robust_fail=self.robust_fail)  # fmt: skip
+                              robust_warn=self.robust_warn, robust_fail=self.robust_fail,
+                              square_queries=self.square_queries)  # fmt: skip
 
     def _explanations(self, ctx: TaskContext) -> CheckResult:
         """Attributions of a seeded few test inputs, with the model-randomization sanity check."""
