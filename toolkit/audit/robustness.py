@@ -42,7 +42,7 @@ __all__ = ["robustness"]
 
 def robustness(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, info: DataInfo, *, eps: float = 8 / 255,
-    samples: int = 200, seed: int = 0, batch_size: int = 100, robust_warn: float = 0.5,
+    samples: int = 200, seed: int = 0, batch_size: int = 256, robust_warn: float = 0.5,
     robust_fail: float = 0.1, square_queries: int = 1000,
 ) -> CheckResult:  # fmt: skip
     """The robustness check of ``model`` on model inputs ``x`` and labels ``y``."""
