@@ -11,8 +11,9 @@ The model is the quickstart's small CNN on the bundled digits, 9s held out (the
   accuracy and torchmetrics' calibration error; torchattacks' AutoAttack (standard, 8/255),
   PGD-20 at four budgets, FGSM and Square (1,000 queries) on the same 200 seeded test
   images; pytorch-ood's MSP, MaxLogit, Energy, Mahalanobis, KNN and ViM, each fitted and
-  scored with its own forward passes over the training, test and held-out images; captum's saliency and integrated
-  gradients on the same 8 images for the trained and a randomized model.
+  scored with its own forward passes over the training, test and held-out images; captum's
+  saliency and integrated gradients on the same 8 images for the trained and a randomized
+  model.
 
 The audit does more than the sum of the libraries: the sanity checks of the evaluation (a
 large-budget PGD, the input gradients, AutoAttack's own checks), temperature scaling, the
