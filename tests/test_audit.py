@@ -92,6 +92,11 @@ class Constant(nn.Module):
         return self.bias.expand(len(x), -1)
 
 
+def only_failing(checks: dict[str, Any]) -> list[str]:
+    """The checks whose verdict is ``fail`` (a planted defect must fail its own check only)."""
+    return [name for name, c in checks.items() if c["verdict"] == "fail"]
+
+
 def audit(model: nn.Module, tmp_path: Path) -> Any:
     import toolkit
 
@@ -145,6 +150,7 @@ def test_an_overconfident_model_fails_calibration_only_and_temperature_fixes_it(
     assert control["calibration"]["verdict"] == "pass" and control["performance"]["verdict"] == "pass"
     checks = toolkit.run(data, model=Scaled(mlp, 25.0), out_dir=tmp_path / "hot").metrics["checks"]
     assert checks["calibration"]["verdict"] == "fail", checks["calibration"]["reason"]
+    assert only_failing(checks) == ["calibration"]
     assert checks["performance"]["verdict"] == "pass"  # the same predictions
     assert checks["calibration"]["temperature"] == pytest.approx(25, rel=0.3)
     assert checks["calibration"]["scaled"]["ece"] <= 0.05  # temperature scaling brings it back
@@ -191,18 +197,19 @@ def test_thresholds_come_from_the_recipe(mlp: nn.Module, tmp_path: Path) -> None
 
 def test_a_planted_backdoor_fails_the_backdoor_check_naming_its_target(clean: Any, tmp_path: Path) -> None:
     """The backdoor_digits model (a 2x2 patch relabelled 0), audited as given from the model
-    alone: the backdoor check fails and names class 0; performance and calibration do not."""
+    alone: the backdoor check fails and names class 0; no other check fails."""
     from toolkit.recipe import load_recipe
 
     net = trained(load_recipe("backdoor_digits"), Path(clean.path).parents[1] / "cache")
     import toolkit
 
     audit_table = {"task": "audit", "name": "poisoned", "dataset": {"name": "digits"},
-                   "evaluate": {"scan_steps": 500, "checks": ["performance", "calibration", "backdoor"]}}  # fmt: skip
+                   "evaluate": {"scan_steps": 500, "robust_samples": 50}}  # fmt: skip
     checks = toolkit.run(audit_table, model=net, out_dir=tmp_path).metrics["checks"]
     assert checks["backdoor"]["verdict"] == "fail" and checks["backdoor"]["flagged"] == ["0"]
     assert "flags class 0" in checks["backdoor"]["reason"]
     assert checks["performance"]["verdict"] == "pass" and checks["calibration"]["verdict"] == "pass"
+    assert only_failing(checks) == ["backdoor"]
 
 
 def test_verdict_order() -> None:
@@ -313,6 +320,8 @@ def test_a_model_that_follows_a_sensitive_column_fails_fairness_only(tmp_path: P
     checks = toolkit.run(audit_table, model=net, out_dir=tmp_path / "runs").metrics["checks"]
     assert checks["performance"]["verdict"] == "pass" and checks["calibration"]["verdict"] == "pass"
     assert checks["backdoor"]["verdict"] == "skipped"  # tabular: Neural Cleanse stamps images
+    assert checks["robustness"]["verdict"] != "skipped" and checks["explanations"]["verdict"] != "skipped"
+    assert only_failing(checks) == (["fairness"] if biased else [])
     if biased:
         assert checks["fairness"]["verdict"] == "fail", checks["fairness"]["reason"]
         assert "sex: p%-rule" in checks["fairness"]["reason"]

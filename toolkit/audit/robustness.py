@@ -71,6 +71,7 @@ def robustness(
         )
         curve["autoattack"] = _curve(model, x, y, info, "autoattack", [eps], batch_size)  # fmt: skip
     kinds = {"fgsm": "single", "pgd": "iterative", "square": "black_box", "autoattack": "other"}
+    kinds = {name: kind for name, kind in kinds.items() if name in curve}
     checks = sanity.sanity_checks(model, x, y, attacks=curve, kinds=kinds, info=info, batch_size=batch_size)
     flags = sanity.flags(checks)
     headline = "AutoAttack" if images else "PGD-20"
