@@ -9,7 +9,7 @@ activation clustering and spectral signatures on the training data.
   deviation; the 1% quantile of a normal distribution), so that poisoned training images,
   which the check suspects, cannot drag the threshold into their own low tail as they would
   a plain quantile. Entropies have a heavier low tail than a normal distribution: on clean
-  test inputs the share flagged is 1% to 3% (2.6% on the quickstart's digits, 0.9% on the
+  test inputs the share flagged is 1% to 3% (2.6% on the quickstart's digits, 2.7% on the
   CIFAR-10 subset). A share above ``5 * frr`` (and at least 5 inputs) says the test split
   may carry triggered inputs: the check warns at least.
 - **Training data** (the model's penultimate features of the training split, per class):
