@@ -61,3 +61,10 @@ def frozen(model: nn.Module, *, eval_mode: bool = True) -> Iterator[nn.Module]:
             p.requires_grad_(flag)
             p.grad = grad
         model.train(was_training)
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """Where the model's first parameter or buffer lives (the CPU for a model with neither)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")

@@ -35,7 +35,9 @@ import numpy as np
 import torch
 
 from toolkit.audit.verdicts import CheckResult
+from toolkit.data.inputs import to_device
 from toolkit.explainers import sanity
+from toolkit.modelstate import device_of
 from toolkit.results import Table
 
 if TYPE_CHECKING:
@@ -66,8 +68,8 @@ def explanations(
     specs = [m if isinstance(m, dict) else {"name": m} for m in asked]
     if not specs:
         return CheckResult("skipped", f"no explanation method is known for {info.modality} data")
-    device = torch.device(device) if device is not None else _device_of(model)
-    x = _to(x, device)
+    device = torch.device(device) if device is not None else device_of(model)
+    x = to_device(x, device)
     probs = kit.probabilities(model, x, device=device, batch_size=len(_ids(x)))
     targets = probs.argmax(1).to(device)
     built, skipped = _explain_all(specs, model, x, targets, info)
@@ -262,16 +264,5 @@ def _word_figure(record: dict[str, Any]) -> Figure:
     return plots.word_attributions(record, title=record["text"])
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    first = next(iter(model.parameters()), None)
-    return first.device if first is not None else torch.device("cpu")
-
-
 def _ids(x: Any) -> Any:
     return x["input_ids"] if isinstance(x, dict) else x
-
-
-def _to(x: Any, device: torch.device) -> Any:
-    if isinstance(x, dict):
-        return {k: v.to(device) for k, v in x.items()}
-    return x.to(device)

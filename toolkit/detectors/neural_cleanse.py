@@ -45,7 +45,7 @@ from pydantic import Field
 from torch import nn
 
 from toolkit.detectors.scan import ModelScan, mad_outliers
-from toolkit.modelstate import frozen
+from toolkit.modelstate import device_of, frozen
 
 
 class NeuralCleanse:
@@ -95,7 +95,7 @@ class NeuralCleanse:
         x = _checked(x)
         g = torch.Generator().manual_seed(self.seed)
         x = x[torch.randperm(len(x), generator=g)[: self.samples]].float()
-        device = _device_of(model)
+        device = device_of(model)
         with frozen(model):
             k = int(model(x[:1].to(device)).shape[1])
             found = [self._search(model, x, torch.arange(start, min(k, start + self.chunk)), g, device)
@@ -257,13 +257,6 @@ def _success(
                 pred = model(stamped.flatten(0, 1)).argmax(1).view(len(classes), len(xb)).cpu()
                 hits[classes] += (pred == classes[:, None]).float().sum(1)
     return (hits / len(x)).tolist()
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    """Where the model's first parameter or buffer lives (the CPU for a model with neither)."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
 
 
 __all__ = ["NeuralCleanse"]
