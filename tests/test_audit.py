@@ -204,7 +204,7 @@ def test_a_planted_backdoor_fails_the_backdoor_check_naming_its_target(clean: An
     import toolkit
 
     audit_table = {"task": "audit", "name": "poisoned", "dataset": {"name": "digits"},
-                   "evaluate": {"scan_steps": 500, "robust_samples": 50}}  # fmt: skip
+                   "evaluate": {"scan_steps": 500, "robust_samples": 30, "square_queries": 200}}  # fmt: skip
     checks = toolkit.run(audit_table, model=net, out_dir=tmp_path).metrics["checks"]
     assert checks["backdoor"]["verdict"] == "fail" and checks["backdoor"]["flagged"] == ["0"]
     assert "flags class 0" in checks["backdoor"]["reason"]

@@ -468,7 +468,7 @@ def test_the_shipped_recipes_for_your_own_model_run_on_files_the_tests_make(
         "own_program_evasion": [f"model.path={json.dumps(str(folder / 'dynamic.pt2'))}", "evaluate.n=50",
                                 "attacks.1.steps=3"],
         "own_program_audit": [f"model.path={json.dumps(str(folder / 'dynamic.pt2'))}", "evaluate.scan_steps=30",
-                              "evaluate.robust_samples=20", "evaluate.explain_samples=2",
+                              "evaluate.robust_samples=20", "evaluate.explain_samples=2", "evaluate.square_queries=100",
                               "evaluate.strip_samples=50"],
         "own_weights": [f"model.weights={json.dumps(str(folder / 'cnn.safetensors'))}"],
         "own_hf_image": [f"model.checkpoint={json.dumps(str(tiny_vit))}"],
