@@ -852,6 +852,18 @@ CASES: dict[str, Case] = {
         ["evaluate.explainers.0", "no explainer 'gradcam'"],
         recipe=AUDIT_RECIPE + '[evaluate]\nexplainers = [{name = "gradcam"}]\n',
     ),
+    "audit-unknown-text-augmentation": Case(
+        VALIDATE,
+        2,
+        ["evaluate.text_augmenters.1", "unknown augmenter 'typos'", "keyboard"],
+        recipe=AUDIT_RECIPE + '[evaluate]\ntext_augmenters = [{name = "char_noise"}, {name = "typos"}]\n',
+    ),
+    "audit-text-augmentation-without-a-name": Case(
+        VALIDATE,
+        2,
+        ["evaluate.text_augmenters.0", "needs a name"],
+        recipe=AUDIT_RECIPE + "[evaluate]\ntext_augmenters = [{p = 0.1}]\n",
+    ),
     "audit-explain-samples-zero": Case(
         VALIDATE,
         2,

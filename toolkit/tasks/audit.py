@@ -178,7 +178,7 @@ class AuditTask:
                 if name not in known:
                     message = f"no {kind[:-1]} '{name}' (toolkit list {kind})"
                     problems.append(Problem(f"evaluate.{key}.{i}", message))
-        return problems
+        return problems + _check_augmenters(params.get("text_augmenters") or [])
 
     def run(self, ctx: TaskContext) -> TaskResult:
         """Run every asked check on the test split's one forward pass."""
@@ -352,6 +352,24 @@ class AuditTask:
             return None
         labels = ctx.data().train.y.numpy()
         return training_screen(features, labels, ctx.data().info.class_names, seed=ctx.recipe.seed)
+
+
+def _check_augmenters(tables: list[Any]) -> list[Problem]:
+    """Each text augmentation builds: a table with a known ``name`` and its parameters."""
+    from toolkit.text.augment import make_augmenter
+
+    problems = []
+    for i, table in enumerate(tables):
+        params = dict(table) if isinstance(table, dict) else {}
+        name = params.pop("name", None)
+        if not isinstance(name, str):
+            problems.append(Problem(f"evaluate.text_augmenters.{i}", "each augmentation needs a name"))
+            continue
+        try:
+            make_augmenter(name, **params)
+        except (ValueError, TypeError) as exc:
+            problems.append(Problem(f"evaluate.text_augmenters.{i}", str(exc)))
+    return problems
 
 
 def _budget(info: Any) -> float:
