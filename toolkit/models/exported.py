@@ -201,9 +201,15 @@ def wrap(
             raise UsageError(f"model.head: '{head}' cannot be read in {what} ({why}; its modules: {shown})")
     model = Given(program, normalizer(info, mean, std) if mean is not None or std is not None else None,
                   batch=batch, head=head, classes=info.num_classes)  # fmt: skip
-    if named:
-        return model
-    with torch.no_grad():  # one probe batch: a program for another input shape or class count fails here
+    if not named:
+        _probe(model, info, what)
+    return model
+
+
+def _probe(model: nn.Module, info: DataInfo, what: str) -> None:
+    """One probe batch of zeros: a program for another input shape or class count fails here,
+    with a message naming the data's shape."""
+    with torch.no_grad():
         try:
             model.eval()(torch.zeros(1, *info.tensor_shape))
         except DataError:
@@ -214,7 +220,6 @@ def wrap(
                 f"{tuple(info.tensor_shape)} "
                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
             ) from exc
-    return model
 
 
 def _export(file: Path) -> tuple[nn.Module, int | None]:
