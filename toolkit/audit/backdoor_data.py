@@ -78,7 +78,8 @@ def training_screen(
     """Per class: activation clustering's smaller cluster (share, silhouette) and the spectral
     signature's top-direction share of the variance."""
     from sklearn.cluster import KMeans
-    from sklearn.decomposition import PCA
+
+    from toolkit.defenses.poison_scores import reduce_features
 
     out: dict[str, Any] = {}
     for c, name in enumerate(names):
@@ -88,8 +89,7 @@ def training_screen(
         centred = rows - rows.mean(axis=0)
         singular = np.linalg.svd(centred, compute_uv=False)
         top = float(singular[0] ** 2 / max((singular**2).sum(), 1e-12))
-        dims = min(10, rows.shape[1], len(rows) - 1)
-        reduced = PCA(n_components=dims, random_state=seed).fit_transform(rows)
+        reduced = reduce_features(rows, "pca", 10, seed)  # as activation clustering reduces
         assigned = KMeans(n_clusters=2, n_init=10, random_state=seed).fit_predict(reduced)
         sizes = np.bincount(assigned, minlength=2) / len(rows)
         split = len(set(assigned.tolist())) == 2

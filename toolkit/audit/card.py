@@ -85,7 +85,7 @@ def _plain(obj: Any) -> Any:
 
 def _markdown(card: dict[str, Any]) -> str:
     details, factors, evaluation = card["model_details"], card["factors"], card["evaluation_data"]
-    sensitive = ", ".join(f"{k} ({' vs '.join(v)})" for k, v in factors["sensitive_attributes"].items())
+    sensitive = _sensitive(factors)
     lines = [
         f"# Model card: {details['recipe']}", "",
         "Written by `toolkit audit` from the run (Mitchell et al. 2019).", "",
@@ -113,6 +113,10 @@ def _markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sensitive(factors: dict[str, Any]) -> str:
+    return ", ".join(f"{k} ({' vs '.join(v)})" for k, v in factors["sensitive_attributes"].items())
+
+
 def _group_row(group: str, m: dict[str, float]) -> str:
     cells = (m["selection_rate"], m["tpr"], m["fpr"], m["accuracy"])
     return f"| {group} | {m['count']} | " + " | ".join(f"{v:.3f}" for v in cells) + " |"
@@ -124,7 +128,7 @@ def card_table(card: dict[str, Any]) -> Any:
     from toolkit.results import Table
 
     details, factors, evaluation = card["model_details"], card["factors"], card["evaluation_data"]
-    sensitive = ", ".join(f"{k} ({' vs '.join(v)})" for k, v in factors["sensitive_attributes"].items())
+    sensitive = _sensitive(factors)
     rows = [
         ["model details", f"{json.dumps(details['model'])}; training fingerprint "
                           f"{details['training_fingerprint']}; toolkit {details['toolkit']}"],

@@ -13,7 +13,8 @@ as for attacks on images.
 
 **Fairness** (text): the gender-bias probes of :mod:`toolkit.tasks.text_bias` (templates x
 occupations x gendered words, in male/female pairs). ``fail`` when the p%-rule of the
-favourable rate, ``100 * min(SR_f / SR_m, SR_m / SR_f)``, is below ``p_rule_fail`` (80, the
+favourable rate, ``100 * min(SR_f / SR_m, SR_m / SR_f)`` (:func:`toolkit.metrics.fairness.p_rule`:
+100 when neither gender gets it), is below ``p_rule_fail`` (80, the
 four-fifths rule); ``warn`` when the counterfactual flip rate (pairs judged differently
 when only the gender changes) is above ``flip_warn`` (0.05); ``pass`` otherwise.
 ``skipped`` without an occupations list (``evaluate.occupations``, or the shared data's).
@@ -22,6 +23,8 @@ when only the gender changes) is above ``flip_warn`` (0.05); ``pass`` otherwise.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from toolkit.audit.verdicts import CheckResult
 from toolkit.results import Table
@@ -45,15 +48,10 @@ def text_robustness(
     robust_fail: float = 0.1,
 ) -> CheckResult:  # fmt: skip
     """The robustness check of a text model: balanced accuracy under each augmentation."""
-    from toolkit.tasks.text_robustness import augmented_scores
-    from toolkit.text.augment import make_augmenter
+    from toolkit.tasks.text_robustness import augmented_scores, build_augmenters
 
     data = ctx.data()
-    built: dict[str, Any] = {}
-    for spec in augmenters or AUGMENTERS:
-        params = dict(spec)
-        name = params.pop("name")
-        built[name if name not in built else f"{name}.{len(built)}"] = make_augmenter(name, **params)
+    built = build_augmenters(list(augmenters or AUGMENTERS), key="evaluate.text_augmenters")
     scores, variants = augmented_scores(ctx.model(), data, built, seed=ctx.recipe.seed, device=ctx.device,
                                         batch_size=ctx.eval_batch_size)  # fmt: skip
     chance = 1.0 / data.info.num_classes
@@ -85,21 +83,6 @@ def _kept(score: float, clean: float, chance: float) -> float:
     return float(max(0.0, (score - chance) / (clean - chance)))
 
 
-def _p_rule(female: float, male: float) -> float:
-    """``100 * min(SR_f / SR_m, SR_m / SR_f)``; 100 when neither gender gets the favourable
-    outcome (parity, as :func:`toolkit.metrics.fairness.p_rule`), 0 when one never does.
-
-    Example:
-        >>> _p_rule(0.0, 0.0), _p_rule(0.0, 0.5), _p_rule(0.4, 0.5)
-        (100.0, 0.0, 80.0)
-    """
-    if female == 0 and male == 0:
-        return 100.0
-    if female == 0 or male == 0:
-        return 0.0
-    return 100.0 * min(female / male, male / female)
-
-
 def text_fairness(
     ctx: TaskContext, *, occupations: str | None = None, favourable: str | None = None,
     p_rule_fail: float = 80.0, flip_warn: float = 0.05, batch_size: int = 256,
@@ -107,6 +90,7 @@ def text_fairness(
     """The fairness check of a text model: the gender-bias probes."""
     from toolkit.errors import DataError, UsageError
     from toolkit.explainers.text import text_tokenizer
+    from toolkit.metrics import fairness
     from toolkit.tasks.text_bias import occupation_shares, probe
     from toolkit.text.templates import probe_sentences
 
@@ -122,8 +106,8 @@ def text_fairness(
     probes = probe_sentences(shares)
     tokenizer = text_tokenizer(data.info.tokenizer, model, "the gender-bias probes")
     found = probe(model.to(ctx.device), tokenizer, probes, names.index(fav_name), shares, batch_size)
-    found.pop("p_favourable")
-    p_rule = _p_rule(found["favourable_rate"]["female"], found["favourable_rate"]["male"])
+    male = np.array([p.gender == "male" for p in probes], dtype=np.int64)
+    p_rule = fairness.p_rule((found.pop("p_favourable") >= 0.5).astype(np.int64), male)
     flips = found["counterfactual_flip_rate"]
     verdict = "fail" if p_rule < p_rule_fail else "warn" if flips > flip_warn else "pass"
     reason = (f"gender-bias probes ({len(probes)} sentences, favourable: {fav_name}): p%-rule {p_rule:.1f} "

@@ -82,14 +82,16 @@ def activation_clusters(
         idx = np.flatnonzero(labels == c)
         if len(idx) < max(clusters, 2) * 2:
             continue
-        reduced = _reduce(features[idx].astype(np.float64), reduce, dims, seed)
+        reduced = reduce_features(features[idx].astype(np.float64), reduce, dims, seed)
         assigned = KMeans(n_clusters=clusters, n_init=10, random_state=seed).fit_predict(reduced)
         sizes = np.bincount(assigned, minlength=clusters) / len(idx)
         flags[idx] = sizes[assigned] < size_threshold
     return flags
 
 
-def _reduce(x: np.ndarray, how: str, dims: int, seed: int) -> np.ndarray:
+def reduce_features(x: np.ndarray, how: str, dims: int, seed: int) -> np.ndarray:
+    """``x`` reduced to at most ``dims`` dimensions (and fewer than its rows) with ``pca`` or
+    ``ica`` (seeded), or unchanged (``none``, or already that small)."""
     dims = min(dims, x.shape[1], len(x) - 1)
     if how == "none" or dims >= x.shape[1]:
         return x

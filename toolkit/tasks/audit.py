@@ -355,21 +355,15 @@ class AuditTask:
 
 
 def _check_augmenters(tables: list[Any]) -> list[Problem]:
-    """Each text augmentation builds: a table with a known ``name`` and its parameters."""
-    from toolkit.text.augment import make_augmenter
+    """The text augmentations build (a known ``name`` and parameters it takes)."""
+    from toolkit.errors import UsageError
+    from toolkit.tasks.text_robustness import build_augmenters
 
-    problems = []
-    for i, table in enumerate(tables):
-        params = dict(table) if isinstance(table, dict) else {}
-        name = params.pop("name", None)
-        if not isinstance(name, str):
-            problems.append(Problem(f"evaluate.text_augmenters.{i}", "each augmentation needs a name"))
-            continue
-        try:
-            make_augmenter(name, **params)
-        except (ValueError, TypeError) as exc:
-            problems.append(Problem(f"evaluate.text_augmenters.{i}", str(exc)))
-    return problems
+    try:
+        build_augmenters(tables, key="evaluate.text_augmenters")
+    except UsageError as exc:
+        return [Problem("evaluate.text_augmenters", str(exc))]
+    return []
 
 
 def _budget(info: Any) -> float:

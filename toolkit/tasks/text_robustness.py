@@ -39,18 +39,10 @@ class TextRobustnessTask:
 
     def __init__(self, *, augmenters: list[dict[str, Any]], seed: int = 0) -> None:
         from toolkit.errors import UsageError
-        from toolkit.text.augment import make_augmenter
 
         if not augmenters:
             raise UsageError("evaluate.augmenters: name at least one augmenter")
-        self.augmenters: dict[str, Any] = {}
-        for k, table in enumerate(augmenters):
-            params = dict(table)
-            name = params.pop("name", None)
-            if not isinstance(name, str):
-                raise UsageError(f"evaluate.augmenters.{k}: each augmenter needs a name")
-            label = name if name not in self.augmenters else f"{name}.{k}"
-            self.augmenters[label] = make_augmenter(name, **params)
+        self.augmenters = build_augmenters(augmenters, key="evaluate.augmenters")
         self.seed = seed
 
     @classmethod
@@ -93,6 +85,27 @@ class TextRobustnessTask:
         }
         return TaskResult(metrics=metrics, tables=[table], figures={"mcc_by_augmentation": figure},
                           samples={"examples": examples})  # fmt: skip
+
+
+def build_augmenters(tables: list[Any], *, key: str) -> dict[str, Any]:
+    """The augmenters the recipe's ``tables`` (``name`` and parameters) describe, by label (a
+    repeated name gets its index); a usage error naming ``key.<index>`` for a table without a
+    name, an unknown name or parameters the augmenter does not take."""
+    from toolkit.errors import UsageError
+    from toolkit.text.augment import make_augmenter
+
+    built: dict[str, Any] = {}
+    for k, table in enumerate(tables):
+        params = dict(table) if isinstance(table, dict) else {}
+        name = params.pop("name", None)
+        if not isinstance(name, str):
+            raise UsageError(f"{key}.{k}: each augmenter needs a name")
+        try:
+            augmenter = make_augmenter(name, **params)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{key}.{k}: {exc}") from exc
+        built[name if name not in built else f"{name}.{k}"] = augmenter
+    return built
 
 
 def augmented_scores(
